@@ -1,0 +1,26 @@
+"""``python -m devkit <command>``: serve, package, keygen, sign, bench."""
+
+import importlib
+import sys
+
+# command -> "module:function"; each function takes the remaining argv and returns an exit code.
+COMMANDS = {
+    "serve": "devkit.serve:main",
+    "package": "devkit.package:main",
+    "keygen": "devkit.sign:keygen_main",
+    "sign": "devkit.sign:sign_main",
+    "bench": "devkit.bench:main",
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print("usage: python -m devkit {" + ",".join(COMMANDS) + "} [options]", file=sys.stderr)
+        return 2
+    module_name, function_name = COMMANDS[argv[0]].split(":")
+    command = getattr(importlib.import_module(module_name), function_name)
+    return int(command(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,13 @@
+"""``/completion/<app_id>``: text generation apps (``session.app.completion.invoke``)."""
+
+from collections.abc import Mapping
+
+from dify_plugin import Endpoint
+from werkzeug import Request, Response
+
+import relay
+
+
+class CompletionEndpoint(Endpoint):
+    def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
+        return relay.relay_request(self.session, r, values, settings, relay.COMPLETION)

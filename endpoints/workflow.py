@@ -1,0 +1,13 @@
+"""``/workflow/<app_id>``: workflow apps (``session.app.workflow.invoke``)."""
+
+from collections.abc import Mapping
+
+from dify_plugin import Endpoint
+from werkzeug import Request, Response
+
+import relay
+
+
+class WorkflowEndpoint(Endpoint):
+    def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
+        return relay.relay_request(self.session, r, values, settings, relay.WORKFLOW)

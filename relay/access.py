@@ -1,0 +1,100 @@
+"""Who may call: the endpoint's api key, its app allow-list and its CORS origins."""
+
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug import Request
+
+from relay.errors import app_not_allowed, unauthorized
+
+_SEPARATORS = re.compile(r"[\s,]+")
+PREFLIGHT_MAX_AGE = 600
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key"
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """The endpoint group's settings, as Dify hands them over (secrets already decrypted)."""
+
+    api_key: str = ""
+    allowed_apps: frozenset[str] = frozenset()
+    cors_origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "AccessSettings":
+        return cls(
+            api_key=str(settings.get("api_key") or "").strip(),
+            allowed_apps=frozenset(item.lower() for item in _split(settings.get("allowed_apps"))),
+            cors_origins=frozenset(item.rstrip("/") for item in _split(settings.get("cors_allowed_origins"))),
+        )
+
+
+def _split(value: Any) -> list[str]:
+    return [item for item in _SEPARATORS.split(str(value or "")) if item]
+
+
+def presented_key(request: Request, form_fields: Mapping[str, Any] | None) -> str | None:
+    """The key a request carries: a Bearer token, ``X-API-Key``, or the ``api_key`` field of a form POST."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    header = request.headers.get("X-API-Key", "").strip()
+    if header:
+        return header
+    if form_fields is not None:
+        field = form_fields.get("api_key")
+        if isinstance(field, str) and field.strip():
+            return field.strip()
+    return None
+
+
+def check_api_key(request: Request, access: AccessSettings, form_fields: Mapping[str, Any] | None) -> None:
+    """Raise 401 unless the request carries the configured key (compared in constant time)."""
+    if not access.api_key:
+        return
+    key = presented_key(request, form_fields)
+    if key is not None and hmac.compare_digest(key.encode(), access.api_key.encode()):
+        return
+    if "api_key" in request.args:
+        raise unauthorized(
+            "The api key is never accepted in the URL; send it as Authorization: Bearer <key> or X-API-Key."
+        )
+    if key is None:
+        raise unauthorized("This endpoint needs an api key: send Authorization: Bearer <key> or X-API-Key: <key>.")
+    raise unauthorized("The api key is not valid for this endpoint.")
+
+
+def check_app_allowed(app_id: str, access: AccessSettings) -> None:
+    if access.allowed_apps and app_id.lower() not in access.allowed_apps:
+        raise app_not_allowed(app_id)
+
+
+def cors_headers(request: Request, access: AccessSettings) -> dict[str, str]:
+    """CORS headers for a request from an allowed origin; nothing for any other request."""
+    origin = request.headers.get("Origin")
+    if not origin or not access.cors_origins:
+        return {}
+    if "*" not in access.cors_origins and origin.rstrip("/") not in access.cors_origins:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def is_preflight(request: Request) -> bool:
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def preflight_headers(request: Request, access: AccessSettings) -> dict[str, str]:
+    """Headers of the 204 answering an OPTIONS request; preflights need no api key."""
+    headers = {"Allow": ALLOWED_METHODS}
+    cors = cors_headers(request, access)
+    if cors and is_preflight(request):
+        headers |= cors | {
+            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+        }
+    return headers

@@ -1,0 +1,72 @@
+"""One error type for everything the relay refuses or fails at, mapped to the contract's status and code."""
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RelayError(Exception):
+    """A failure that becomes an HTTP status and ``{"error": {"code", "message"}}``."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def invalid_request(message: str) -> RelayError:
+    return RelayError(400, "invalid_request", message)
+
+
+def unauthorized(message: str) -> RelayError:
+    return RelayError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
+
+def app_not_allowed(app_id: str) -> RelayError:
+    return RelayError(403, "app_not_allowed", f"App {app_id} is not in this endpoint's allowed apps.")
+
+
+def app_not_found(message: str) -> RelayError:
+    return RelayError(404, "app_not_found", message)
+
+
+def payload_too_large(limit: int) -> RelayError:
+    return RelayError(413, "payload_too_large", f"The request body is larger than {limit // (1024 * 1024)} MiB.")
+
+
+def invocation_failed(message: str) -> RelayError:
+    return RelayError(502, "invocation_failed", message)
+
+
+# The daemon wraps Dify's own sentence in its call-site names ("read app failed: request failed: app not
+# found"). Clients get Dify's sentence; the plumbing names say nothing useful to them.
+_DAEMON_PREFIXES = re.compile(r"^(?:(?:invoke|read|fetch) app failed|request failed):\s*", re.IGNORECASE)
+GENERIC_FAILURE = "The app call failed inside the plugin; see the plugin log."
+
+
+def dify_message(exc: BaseException) -> str:
+    """The message of an exception raised by the Dify call, safe to show a client.
+
+    The SDK reports every Dify error as a plain ``Exception(message)``; those messages are Dify's and are
+    passed on. Any other exception type is a fault of this process (a bug, a broken pipe...), whose text may
+    carry internals, so the client gets a generic sentence and the details go to the plugin log instead.
+    """
+    if type(exc) is not Exception:
+        return GENERIC_FAILURE
+    message = str(exc).strip()
+    while True:
+        stripped = _DAEMON_PREFIXES.sub("", message, count=1)
+        if stripped == message:
+            break
+        message = stripped
+    return message or "The app call failed without a message."
+
+
+def is_app_not_found(message: str) -> bool:
+    return "app not found" in message.lower()

@@ -1,0 +1,189 @@
+"""HTML: a complete page that grows as events arrive and needs no JavaScript.
+
+The page is written top to bottom as events come. Text deltas are appended inside an open element, so a
+browser shows the answer growing; a different kind of event closes that element and opens its own
+block (a tool call, the workflow's node list...). Every value is escaped by the Jinja macros.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from relay.apps import AppKind
+from relay.pages import fragments, render_page
+
+_ANSWER_EVENTS = {"message", "agent_message"}
+_NODE_EVENTS = {"node_started", "node_finished"}
+
+
+def render_html(events: Iterable[dict[str, Any]], kind: AppKind, app_id: str, query: str | None = None) -> Iterator[bytes]:
+    page = _StreamedPage(fragments())
+    title = kind.label.capitalize()
+    yield render_page("page_start.html", title=title, kind=kind.name, kind_label=kind.label, app_id=app_id).encode()
+    if query:
+        yield str(page.macros.question(query)).encode()
+    for event in events:
+        piece = page.add(event)
+        if piece:
+            yield piece.encode()
+    yield (page.close_block() + str(page.macros.done()) + render_page("page_end.html")).encode()
+
+
+class _StreamedPage:
+    """Turns events into HTML pieces, remembering which block (answer, text, node list) is open."""
+
+    def __init__(self, macros: Any) -> None:
+        self.macros = macros
+        self.open_block: str | None = None
+
+    def add(self, event: dict[str, Any]) -> str:
+        name = event.get("event")
+        if name is None and isinstance(event.get("data"), dict) and "outputs" in event["data"]:
+            name = "workflow_finished"  # a blocking workflow result has no event name
+        handler = getattr(self, f"_on_{name}", None)
+        return handler(event) if handler else ""
+
+    # -- blocks ------------------------------------------------------------------------------------------
+
+    def switch_to(self, block: str | None) -> str:
+        if block == self.open_block:
+            return ""
+        piece = self.close_block()
+        self.open_block = block
+        opener = {"answer": self.macros.answer_open, "text": self.macros.text_open, "nodes": self.macros.nodes_open}
+        return piece + (str(opener[block]()) if block else "")
+
+    def close_block(self) -> str:
+        closer = {"answer": self.macros.answer_close, "text": self.macros.answer_close, "nodes": self.macros.nodes_close}
+        piece = str(closer[self.open_block]()) if self.open_block else ""
+        self.open_block = None
+        return piece
+
+    # -- chat, agent and completion events ---------------------------------------------------------------
+
+    def _on_message(self, event: dict[str, Any]) -> str:
+        piece = ""
+        if event.get("answer"):
+            piece = self.switch_to("answer") + str(self.macros.text(str(event["answer"])))
+        metadata = event.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("usage"):  # a blocking result carries its usage
+            piece += self.switch_to(None) + self._usage(metadata["usage"])
+        return piece
+
+    _on_agent_message = _on_message
+
+    def _on_agent_thought(self, event: dict[str, Any]) -> str:
+        if not any(event.get(name) for name in ("thought", "tool", "observation")):
+            return ""  # Dify announces each thought empty before filling it in
+        return self.switch_to(None) + str(
+            self.macros.thought(
+                event.get("tool") or "",
+                _readable(event.get("tool_input")),
+                _readable(event.get("observation")),
+                event.get("thought") or "",
+            )
+        )
+
+    def _on_message_file(self, event: dict[str, Any]) -> str:
+        return self.switch_to(None) + str(self.macros.file(_safe_url(event.get("url")), event.get("type") or "a"))
+
+    def _on_message_replace(self, event: dict[str, Any]) -> str:
+        return self.switch_to(None) + str(self.macros.replaced(str(event.get("answer") or "")))
+
+    def _on_message_end(self, event: dict[str, Any]) -> str:
+        metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+        usage = metadata.get("usage") if isinstance(metadata, dict) else None
+        return self.switch_to(None) + (self._usage(usage) if isinstance(usage, dict) else "")
+
+    def _usage(self, usage: dict[str, Any]) -> str:
+        labels = (
+            ("prompt_tokens", "prompt tokens"),
+            ("completion_tokens", "completion tokens"),
+            ("total_tokens", "total tokens"),
+            ("latency", "latency (s)"),
+        )
+        items = [(label, usage[key]) for key, label in labels if usage.get(key) is not None]
+        if usage.get("total_price") not in (None, "", "0", "0.0000000"):
+            items.append(("price", f"{usage['total_price']} {usage.get('currency') or ''}".strip()))
+        return str(self.macros.usage(items)) if items else ""
+
+    # -- workflow events (workflow apps and chatflows) ---------------------------------------------------
+
+    def _on_node_started(self, event: dict[str, Any]) -> str:
+        data = _data(event)
+        return self.switch_to("nodes") + str(self.macros.node_started(_title(data), data.get("node_type") or ""))
+
+    def _on_node_finished(self, event: dict[str, Any]) -> str:
+        data = _data(event)
+        return self.switch_to("nodes") + str(
+            self.macros.node_finished(
+                _title(data),
+                data.get("node_type") or "",
+                _css_word(data.get("status") or "succeeded"),
+                _number(data.get("elapsed_time")),
+                data.get("error") or "",
+            )
+        )
+
+    def _on_text_chunk(self, event: dict[str, Any]) -> str:
+        text = _data(event).get("text")
+        return self.switch_to("text") + str(self.macros.text(str(text))) if text else ""
+
+    def _on_workflow_finished(self, event: dict[str, Any]) -> str:
+        data = _data(event)
+        outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
+        items = [(name, *_output_value(value)) for name, value in outputs.items()]
+        return self.switch_to(None) + str(
+            self.macros.outputs(
+                _css_word(data.get("status") or "succeeded"),
+                items,
+                data.get("error") or "",
+                _number(data.get("elapsed_time")),
+                data.get("total_tokens"),
+            )
+        )
+
+    # -- errors ------------------------------------------------------------------------------------------
+
+    def _on_error(self, event: dict[str, Any]) -> str:
+        return self.switch_to(None) + str(self.macros.error(str(event.get("message") or "Unknown error")))
+
+
+def _data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _title(data: dict[str, Any]) -> str:
+    return str(data.get("title") or data.get("node_id") or "node")
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _css_word(value: Any) -> str:
+    """A status such as ``succeeded`` doubles as a CSS class: keep it to plain word characters."""
+    return "".join(ch for ch in str(value) if ch.isalnum() or ch in "-_") or "unknown"
+
+
+def _readable(value: Any) -> str:
+    if value in (None, "", {}, []):
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _output_value(value: Any) -> tuple[str, bool]:
+    """An output as text, and whether it reads best preformatted (structured values)."""
+    if isinstance(value, str):
+        return value, False
+    return json.dumps(value, ensure_ascii=False, indent=2), True
+
+
+def _safe_url(value: Any) -> str:
+    """Only http(s) and site-relative links: a ``javascript:`` URL would survive escaping."""
+    if not isinstance(value, str):
+        return ""
+    scheme = urlsplit(value).scheme.lower()
+    return value if scheme in ("http", "https") or (not scheme and value.startswith("/")) else ""

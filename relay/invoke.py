@@ -1,0 +1,79 @@
+"""Calls ``session.app.<kind>.invoke`` and looks at the first event before any status is chosen.
+
+Dify reports "app not found", "missing query" and the like by raising when the stream is first read, so
+the status of the HTTP response can only be decided after that first read: 404 or 502 instead of a 200
+with an empty body.
+"""
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from relay.apps import AppKind
+from relay.errors import RelayError, app_not_found, dify_message, invocation_failed, is_app_not_found
+from relay.request import AppCall, ResponseMode
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+@dataclass
+class Invocation:
+    """A Dify call that has produced its first event; the rest are read lazily."""
+
+    first: Event
+    rest: Iterator[Event]
+
+    def events(self) -> Iterator[Event]:
+        """Every event in order. Never raises: a failure becomes a last ``error`` event."""
+        yield self.first
+        yield from self.rest
+
+
+def error_event(message: str) -> Event:
+    return {"event": "error", "code": "invocation_failed", "message": message}
+
+
+def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
+    """Invoke the app and read its first event; raise ``RelayError`` if that already fails."""
+    try:
+        result = _invoke(session, kind, call)
+        if call.response_mode is ResponseMode.BLOCKING:
+            return Invocation(first=result, rest=iter(()))
+        stream = iter(result)
+        first = next(stream)
+    except StopIteration:
+        raise invocation_failed("The app returned no events.") from None
+    except Exception as exc:  # noqa: BLE001 - every failure of the call becomes a status, never a traceback
+        raise _status_error(exc) from None
+    return Invocation(first=first, rest=_guarded(stream))
+
+
+def _invoke(session: Any, kind: AppKind, call: AppCall) -> Any:
+    common = {"inputs": call.inputs, "response_mode": call.response_mode.value, "user": call.user}
+    if kind.takes_query:
+        return session.app.chat.invoke(
+            app_id=call.app_id, query=call.query, conversation_id=call.conversation_id, **common
+        )
+    return getattr(session.app, kind.name).invoke(app_id=call.app_id, **common)
+
+
+def _status_error(exc: Exception) -> RelayError:
+    message = dify_message(exc)
+    if type(exc) is not Exception:
+        logger.exception("app call failed inside the plugin")
+    if is_app_not_found(message):
+        return app_not_found(message)
+    return invocation_failed(message)
+
+
+def _guarded(stream: Iterator[Event]) -> Iterator[Event]:
+    """Relay events as they come; a failure after the first one ends the stream with an error event."""
+    try:
+        yield from stream
+    except Exception as exc:  # noqa: BLE001 - the stream has begun: report in-band and keep serving
+        if type(exc) is not Exception:
+            logger.exception("app stream failed inside the plugin")
+        yield error_event(dify_message(exc))
