@@ -46,7 +46,7 @@ def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
         first = next(stream)
     except StopIteration:
         raise invocation_failed("The app returned no events.") from None
-    except Exception as exc:  # noqa: BLE001 - every failure of the call becomes a status, never a traceback
+    except Exception as exc:
         raise _status_error(exc) from None
     return Invocation(first=first, rest=_guarded(stream))
 
@@ -73,7 +73,7 @@ def _guarded(stream: Iterator[Event]) -> Iterator[Event]:
     """Relay events as they come; a failure after the first one ends the stream with an error event."""
     try:
         yield from stream
-    except Exception as exc:  # noqa: BLE001 - the stream has begun: report in-band and keep serving
+    except Exception as exc:
         if type(exc) is not Exception:
             logger.exception("app stream failed inside the plugin")
         yield error_event(dify_message(exc))

@@ -128,7 +128,9 @@ def parse_call(fields: Mapping[str, Any], app_id: str, kind: AppKind, output: Fo
     except ValueError:
         raise invalid_request(f"Unknown response_mode {mode_text!r}; use streaming or blocking.") from None
     if output is Format.JSON and mode is ResponseMode.STREAMING:
-        raise invalid_request("format json returns one document: use response_mode blocking, or ndjson / sse to stream.")
+        raise invalid_request(
+            "format json returns one document: use response_mode blocking, or ndjson / sse to stream."
+        )
 
     return AppCall(
         app_id=app_id,
@@ -157,7 +159,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_request(f"The body is not valid JSON: {exc}.") from None
     if not isinstance(value, dict):
-        raise invalid_request("The JSON body must be an object such as {\"inputs\": {}}.")
+        raise invalid_request('The JSON body must be an object such as {"inputs": {}}.')
     return value
 
 
@@ -178,9 +180,9 @@ def _inputs(fields: Mapping[str, Any]) -> dict[str, Any]:
         try:
             inputs = json.loads(raw)
         except ValueError:
-            raise invalid_request("inputs must be a JSON object, e.g. inputs={\"topic\":\"tea\"}.") from None
+            raise invalid_request('inputs must be a JSON object, e.g. inputs={"topic":"tea"}.') from None
         if not isinstance(inputs, dict):
-            raise invalid_request("inputs must be a JSON object, e.g. inputs={\"topic\":\"tea\"}.")
+            raise invalid_request('inputs must be a JSON object, e.g. inputs={"topic":"tea"}.')
     else:
         raise invalid_request("inputs must be an object.")
     # inputs.<name>=<value> pairs set one input each and win over the inputs object.

@@ -33,7 +33,9 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
             message=error.message,
             heading=_HEADINGS.get(error.status, "Something went wrong"),
         )
-        return Response(page, status=error.status, headers=headers | SECURITY_HEADERS, content_type=CONTENT_TYPES[output])
+        return Response(
+            page, status=error.status, headers=headers | SECURITY_HEADERS, content_type=CONTENT_TYPES[output]
+        )
     body = json.dumps(error.body(), ensure_ascii=False)
     return Response(body, status=error.status, headers=headers, content_type="application/json")
 

@@ -17,7 +17,9 @@ _ANSWER_EVENTS = {"message", "agent_message"}
 _NODE_EVENTS = {"node_started", "node_finished"}
 
 
-def render_html(events: Iterable[dict[str, Any]], kind: AppKind, app_id: str, query: str | None = None) -> Iterator[bytes]:
+def render_html(
+    events: Iterable[dict[str, Any]], kind: AppKind, app_id: str, query: str | None = None
+) -> Iterator[bytes]:
     page = _StreamedPage(fragments())
     title = kind.label.capitalize()
     yield render_page("page_start.html", title=title, kind=kind.name, kind_label=kind.label, app_id=app_id).encode()
@@ -55,7 +57,11 @@ class _StreamedPage:
         return piece + (str(opener[block]()) if block else "")
 
     def close_block(self) -> str:
-        closer = {"answer": self.macros.answer_close, "text": self.macros.answer_close, "nodes": self.macros.nodes_close}
+        closer = {
+            "answer": self.macros.answer_close,
+            "text": self.macros.answer_close,
+            "nodes": self.macros.nodes_close,
+        }
         piece = str(closer[self.open_block]()) if self.open_block else ""
         self.open_block = None
         return piece

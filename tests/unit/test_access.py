@@ -1,0 +1,99 @@
+"""Access rules: api key, app allow-list and CORS."""
+
+import pytest
+
+from relay.access import (
+    AccessSettings,
+    check_api_key,
+    check_app_allowed,
+    cors_headers,
+    preflight_headers,
+)
+from relay.errors import RelayError
+from tests.unit.conftest import APP_ID, make_request
+
+KEYED = AccessSettings.from_settings({"api_key": "s3cret"})
+
+
+def test_no_key_configured_lets_everyone_in():
+    check_api_key(make_request(), AccessSettings.from_settings({}), None)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer s3cret"}, {"Authorization": "bearer  s3cret"}, {"X-API-Key": "s3cret"}],
+)
+def test_key_in_a_header_is_accepted(headers):
+    check_api_key(make_request(headers=headers), KEYED, None)
+
+
+def test_key_in_a_form_field_is_accepted():
+    check_api_key(make_request(method="POST"), KEYED, {"api_key": "s3cret"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "needle"),
+    [
+        ({}, None, "needs an api key"),
+        ({"Authorization": "Bearer wrong"}, None, "not valid"),
+        ({"Authorization": "Basic czNjcmV0"}, None, "needs an api key"),
+        ({}, {"api_key": "s3cret"}, "never accepted in the URL"),
+    ],
+)
+def test_missing_wrong_or_url_keys_are_401(headers, query, needle):
+    with pytest.raises(RelayError) as caught:
+        check_api_key(make_request(headers=headers, query=query), KEYED, None)
+    assert (caught.value.status, caught.value.code) == (401, "unauthorized")
+    assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
+    assert needle in caught.value.message
+
+
+def test_allow_list_accepts_commas_and_whitespace_in_any_case():
+    other = "0e2b7d38-91c4-4f0a-8c57-3a6d1e9b2f44"
+    rules = AccessSettings.from_settings({"allowed_apps": f" {APP_ID.upper()},\n{other}  "})
+    check_app_allowed(APP_ID, rules)
+    check_app_allowed(other, rules)
+    with pytest.raises(RelayError) as caught:
+        check_app_allowed("1b4e28ba-2fa1-11d2-883f-0016d3cca427", rules)
+    assert (caught.value.status, caught.value.code) == (403, "app_not_allowed")
+
+
+def test_empty_allow_list_allows_every_app():
+    check_app_allowed(APP_ID, AccessSettings.from_settings({"allowed_apps": "  "}))
+
+
+def test_cors_echoes_an_allowed_origin_only():
+    rules = AccessSettings.from_settings({"cors_allowed_origins": "https://a.example, https://b.example/"})
+    assert cors_headers(make_request(headers={"Origin": "https://b.example"}), rules) == {
+        "Access-Control-Allow-Origin": "https://b.example",
+        "Vary": "Origin",
+    }
+    assert cors_headers(make_request(headers={"Origin": "https://evil.example"}), rules) == {}
+    assert cors_headers(make_request(), rules) == {}
+
+
+def test_cors_star_allows_any_origin_and_empty_sends_nothing():
+    origin = {"Origin": "https://any.example"}
+    star = AccessSettings.from_settings({"cors_allowed_origins": "*"})
+    assert cors_headers(make_request(headers=origin), star)["Access-Control-Allow-Origin"] == "https://any.example"
+    assert cors_headers(make_request(headers=origin), AccessSettings.from_settings({})) == {}
+
+
+def test_preflight_from_allowed_origin_gets_methods_headers_and_max_age():
+    rules = AccessSettings.from_settings({"cors_allowed_origins": "*", "api_key": "k"})
+    request = make_request(
+        method="OPTIONS", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "POST"}
+    )
+    headers = preflight_headers(request, rules)
+    assert headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+    assert headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-API-Key"
+    assert int(headers["Access-Control-Max-Age"]) > 0
+    assert headers["Access-Control-Allow-Origin"] == "https://x.example"
+
+
+def test_preflight_from_other_origin_gets_no_cors_headers():
+    rules = AccessSettings.from_settings({"cors_allowed_origins": "https://a.example"})
+    request = make_request(
+        method="OPTIONS", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert not any(name.startswith("Access-Control") for name in preflight_headers(request, rules))

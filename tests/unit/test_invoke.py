@@ -1,0 +1,88 @@
+"""The Dify call: which invocation, which arguments, and the status chosen from the first event."""
+
+import pytest
+
+from relay.apps import CHAT, COMPLETION, WORKFLOW
+from relay.errors import GENERIC_FAILURE, RelayError
+from relay.invoke import start_invocation
+from relay.request import AppCall, ResponseMode
+from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, failing, stream_of
+
+
+def test_chat_call_carries_query_and_conversation():
+    session = FakeSession(stream_of(*CHAT_EVENTS))
+    call = AppCall(app_id=APP_ID, query="hi", conversation_id="c1", inputs={"a": 1}, user="u")
+    events = list(start_invocation(session, CHAT, call).events())
+    assert events == list(CHAT_EVENTS)
+    assert session.app.calls == [
+        (
+            "chat",
+            {
+                "app_id": APP_ID,
+                "query": "hi",
+                "conversation_id": "c1",
+                "inputs": {"a": 1},
+                "response_mode": "streaming",
+                "user": "u",
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize("kind", [WORKFLOW, COMPLETION])
+def test_workflow_and_completion_calls_take_inputs_only(kind):
+    session = FakeSession(stream_of({"event": "workflow_started"}))
+    start_invocation(session, kind, AppCall(app_id=APP_ID, inputs={"x": "1"}))
+    assert session.app.calls == [
+        (kind.name, {"app_id": APP_ID, "inputs": {"x": "1"}, "response_mode": "streaming", "user": None})
+    ]
+
+
+def test_blocking_result_is_the_single_event():
+    result = {"event": "message", "answer": "whole"}
+    session = FakeSession(stream_of(result))
+    invocation = start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q", response_mode=ResponseMode.BLOCKING))
+    assert list(invocation.events()) == [result]
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code", "message"),
+    [
+        (Exception("read app failed: request failed: app not found"), 404, "app_not_found", "app not found"),
+        (Exception("read app failed: request failed: missing query"), 502, "invocation_failed", "missing query"),
+        (Exception("Quota exceeded for model gpt"), 502, "invocation_failed", "Quota exceeded for model gpt"),
+        (KeyError("/srv/plugin/relay/secret.py"), 502, "invocation_failed", GENERIC_FAILURE),
+    ],
+)
+@pytest.mark.parametrize("mode", [ResponseMode.STREAMING, ResponseMode.BLOCKING])
+def test_failure_before_the_first_event_becomes_a_status(raised, status, code, message, mode):
+    session = FakeSession(failing(raised))
+    with pytest.raises(RelayError) as caught:
+        start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q", response_mode=mode))
+    assert (caught.value.status, caught.value.code, caught.value.message) == (status, code, message)
+
+
+def test_an_empty_stream_is_a_502():
+    with pytest.raises(RelayError) as caught:
+        start_invocation(FakeSession(stream_of()), WORKFLOW, AppCall(app_id=APP_ID))
+    assert caught.value.status == 502
+
+
+def test_failure_mid_stream_ends_with_an_error_event():
+    session = FakeSession(stream_of(*CHAT_EVENTS[:2], fail_with=Exception("read app failed: model overloaded")))
+    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    assert events[:2] == list(CHAT_EVENTS[:2])
+    assert events[2] == {"event": "error", "code": "invocation_failed", "message": "model overloaded"}
+
+
+def test_internal_failure_mid_stream_hides_its_text():
+    session = FakeSession(stream_of(CHAT_EVENTS[0], fail_with=RuntimeError("Traceback /srv/x.py line 3")))
+    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    assert events[-1]["message"] == GENERIC_FAILURE
+
+
+def test_dify_error_events_are_relayed_unchanged():
+    dify_error = {"event": "error", "code": "provider_quota_exceeded", "message": "quota", "status": 400}
+    session = FakeSession(stream_of(CHAT_EVENTS[0], dify_error))
+    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    assert events[-1] == dify_error
