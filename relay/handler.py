@@ -9,11 +9,12 @@ from werkzeug import Request, Response
 from relay import access
 from relay import request as parsing
 from relay.apps import AppKind
-from relay.errors import GENERIC_FAILURE, RelayError, invalid_request
-from relay.formats import render
-from relay.invoke import start_invocation
+from relay.errors import GENERIC_FAILURE, RelayError
+from relay.form import app_form, render_form_page
+from relay.formats import PageInfo, render
+from relay.invoke import fetch_parameters, start_invocation
 from relay.request import Format
-from relay.responses import body_response, error_response
+from relay.responses import body_response, error_response, page_response
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +54,22 @@ def _answer(
     app_id = parsing.check_app_id(app_id)
     access.check_app_allowed(app_id, rules)
 
+    # A key typed into the html 401 page travels on in every later form POST, never in a URL.
+    carried = (
+        {"api_key": form_fields["api_key"]} if rules.api_key and form_fields and form_fields.get("api_key") else {}
+    )
     fields = parsing.read_fields(request)
-    if output is Format.HTML and request.method in ("GET", "HEAD") and not parsing.has_call_fields(fields, kind):
-        raise invalid_request(_bare_get_message(kind))
+    if output is Format.HTML and _wants_form(request, fields, kind):
+        form = app_form(fetch_parameters(session, app_id))
+        return page_response(render_form_page(form, kind, app_id, carried), cors)
+
     call = parsing.parse_call(fields, app_id, kind, output)
-
     invocation = start_invocation(session, kind, call)
-    return body_response(render(output, invocation.events(), kind, app_id, call.query), output, cors)
+    page = PageInfo(kind=kind, app_id=app_id, query=call.query, carried=carried)
+    return body_response(render(output, invocation.events(), page), output, cors)
 
 
-def _bare_get_message(kind: AppKind) -> str:
-    if kind.takes_query:
-        return "Add ?query=<your message> to the URL, or POST a JSON body with a query."
-    return "Add ?inputs.<name>=<value> to the URL, or POST a JSON body with inputs."
+def _wants_form(request: Request, fields: Mapping[str, Any], kind: AppKind) -> bool:
+    """A browser that says nothing to the app yet (a bare GET, or the api key page's POST) gets the form."""
+    said_nothing = not parsing.has_call_fields(fields, kind)
+    return said_nothing and (request.method in ("GET", "HEAD") or parsing.is_form(request))

@@ -51,6 +51,15 @@ def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
     return Invocation(first=first, rest=_guarded(stream))
 
 
+def fetch_parameters(session: Any, app_id: str) -> dict[str, Any]:
+    """The app's parameters (opening statement, inputs...), with the same error mapping as an invocation."""
+    try:
+        parameters = session.app.fetch_app(app_id)
+    except Exception as exc:
+        raise _status_error(exc) from None
+    return dict(parameters) if isinstance(parameters, dict) else {}
+
+
 def _invoke(session: Any, kind: AppKind, call: AppCall) -> Any:
     common = {"inputs": call.inputs, "response_mode": call.response_mode.value, "user": call.user}
     if kind.takes_query:

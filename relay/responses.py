@@ -27,7 +27,8 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
     headers = {**error.headers, **extra_headers}
     if output is Format.HTML:
         page = render_page(
-            "error.html",
+            # A person in a browser can do something about a 401: type the key.
+            "key.html" if error.status == 401 else "error.html",
             status=error.status,
             code=error.code,
             message=error.message,
@@ -38,6 +39,11 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
         )
     body = json.dumps(error.body(), ensure_ascii=False)
     return Response(body, status=error.status, headers=headers, content_type="application/json")
+
+
+def page_response(page: str, extra_headers: dict[str, str]) -> Response:
+    """A whole HTML page (the browser form), with the same security headers as every html answer."""
+    return Response(page, status=200, headers=extra_headers | SECURITY_HEADERS, content_type=CONTENT_TYPES[Format.HTML])
 
 
 def body_response(chunks: Iterator[bytes], output: Format, extra_headers: dict[str, str]) -> Response:

@@ -8,8 +8,7 @@ hex-encoded (twice their size).
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from relay.apps import AppKind
-from relay.formats.html import render_html
+from relay.formats.html import PageInfo, render_html
 from relay.formats.json_document import render_json
 from relay.formats.ndjson import render_ndjson
 from relay.formats.sse import render_sse
@@ -37,9 +36,7 @@ def sliced(chunks: Iterable[bytes], limit: int = MAX_CHUNK_BYTES) -> Iterator[by
             yield bytes(view[start : start + limit])
 
 
-def render(
-    output: Format, events: Iterable[dict[str, Any]], kind: AppKind, app_id: str, query: str | None = None
-) -> Iterator[bytes]:
+def render(output: Format, events: Iterable[dict[str, Any]], page: PageInfo) -> Iterator[bytes]:
     """The response body for ``events`` in ``output`` format, in slices no larger than ``MAX_CHUNK_BYTES``."""
     match output:
         case Format.NDJSON:
@@ -49,5 +46,8 @@ def render(
         case Format.JSON:
             chunks = render_json(events)
         case Format.HTML:
-            chunks = render_html(events, kind, app_id, query)
+            chunks = render_html(events, page)
     return sliced(chunks)
+
+
+__all__ = ["CONTENT_TYPES", "MAX_CHUNK_BYTES", "PageInfo", "render", "sliced"]

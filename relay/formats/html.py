@@ -6,30 +6,43 @@ block (a tool call, the workflow's node list...). Every value is escaped by the 
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from relay.apps import AppKind
 from relay.pages import fragments, render_page
 
-_ANSWER_EVENTS = {"message", "agent_message"}
-_NODE_EVENTS = {"node_started", "node_finished"}
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What the page says around the events: which app, the question asked, fields to carry on."""
+
+    kind: AppKind
+    app_id: str
+    query: str | None = None
+    carried: Mapping[str, str] = field(default_factory=dict)
+    """Hidden fields for the follow-up form (an api key a person typed into a form)."""
 
 
-def render_html(
-    events: Iterable[dict[str, Any]], kind: AppKind, app_id: str, query: str | None = None
-) -> Iterator[bytes]:
+def render_html(events: Iterable[dict[str, Any]], info: PageInfo) -> Iterator[bytes]:
     page = _StreamedPage(fragments())
+    kind = info.kind
     title = kind.label.capitalize()
-    yield render_page("page_start.html", title=title, kind=kind.name, kind_label=kind.label, app_id=app_id).encode()
-    if query:
-        yield str(page.macros.question(query)).encode()
+    start = render_page("page_start.html", title=title, kind=kind.name, kind_label=kind.label, app_id=info.app_id)
+    yield start.encode()
+    if info.query:
+        yield str(page.macros.question(info.query)).encode()
     for event in events:
         piece = page.add(event)
         if piece:
             yield piece.encode()
-    yield (page.close_block() + str(page.macros.done()) + render_page("page_end.html")).encode()
+    ending = page.close_block() + str(page.macros.done())
+    if kind.takes_query:
+        # With JavaScript off a form is the only way to go on; it carries the conversation on.
+        ending += str(page.macros.follow_up(page.conversation_id or "", info.carried))
+    yield (ending + render_page("page_end.html")).encode()
 
 
 class _StreamedPage:
@@ -38,8 +51,11 @@ class _StreamedPage:
     def __init__(self, macros: Any) -> None:
         self.macros = macros
         self.open_block: str | None = None
+        self.conversation_id: str | None = None
 
     def add(self, event: dict[str, Any]) -> str:
+        if isinstance(event.get("conversation_id"), str) and event["conversation_id"]:
+            self.conversation_id = event["conversation_id"]
         name = event.get("event")
         if name is None and isinstance(event.get("data"), dict) and "outputs" in event["data"]:
             name = "workflow_finished"  # a blocking workflow result has no event name

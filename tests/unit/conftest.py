@@ -23,19 +23,26 @@ class FakeInvocation:
 
 
 class FakeApps:
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, parameters: dict[str, Any] | Exception | None = None) -> None:
         self.script = script
+        self.parameters = parameters if parameters is not None else {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.chat = FakeInvocation("chat", self)
         self.workflow = FakeInvocation("workflow", self)
         self.completion = FakeInvocation("completion", self)
 
+    def fetch_app(self, app_id: str) -> dict[str, Any]:
+        self.calls.append(("fetch_app", {"app_id": app_id}))
+        if isinstance(self.parameters, Exception):
+            raise self.parameters
+        return self.parameters
+
 
 class FakeSession:
     """What the relay needs of the SDK's Session: ``session.app.<kind>.invoke``."""
 
-    def __init__(self, script: Script) -> None:
-        self.app = FakeApps(script)
+    def __init__(self, script: Script, parameters: dict[str, Any] | Exception | None = None) -> None:
+        self.app = FakeApps(script, parameters)
 
 
 def stream_of(*events: dict[str, Any], fail_with: BaseException | None = None) -> Callable[..., Iterator]:

@@ -5,7 +5,7 @@ import hashlib
 import re
 
 from relay.apps import CHAT, WORKFLOW
-from relay.formats import render
+from relay.formats import PageInfo, render
 from relay.pages import CONTENT_SECURITY_POLICY, STYLESHEET
 from relay.request import Format
 from tests.unit.conftest import APP_ID
@@ -14,7 +14,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def page(events, kind=CHAT, query=None):
-    return b"".join(render(Format.HTML, iter(events), kind, APP_ID, query)).decode()
+    return b"".join(render(Format.HTML, iter(events), PageInfo(kind, APP_ID, query))).decode()
 
 
 def test_page_is_complete_and_the_answer_accumulates():
@@ -22,9 +22,7 @@ def test_page_is_complete_and_the_answer_accumulates():
         render(
             Format.HTML,
             iter([{"event": "message", "answer": "Hel"}, {"event": "message", "answer": "lo"}]),
-            CHAT,
-            APP_ID,
-            "hi",
+            PageInfo(CHAT, APP_ID, "hi"),
         )
     )
     text = b"".join(chunks).decode()

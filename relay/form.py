@@ -1,0 +1,92 @@
+"""The browser form: the app's parameters (from ``session.app.fetch_app``) as an HTML form.
+
+It is what a person sees when they open an endpoint URL in a browser without saying anything to the
+app yet. It submits back to the same URL (POST, so an api key never lands in a URL) and works with
+JavaScript off: the answer is the streamed HTML page.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from relay.apps import AppKind
+from relay.pages import render_page
+
+# Dify's user_input_form entries this form can show, and the HTML control for each.
+_CONTROLS = {
+    "text-input": "text",
+    "paragraph": "textarea",
+    "select": "select",
+    "number": "number",
+    "checkbox": "checkbox",
+}
+
+
+@dataclass(frozen=True)
+class FormField:
+    control: str
+    variable: str
+    label: str
+    required: bool = False
+    default: str = ""
+    max_length: int | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppForm:
+    fields: list[FormField]
+    opening_statement: str = ""
+    suggested_questions: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    """Labels of inputs the form cannot offer (files...): the page says so instead of hiding them."""
+
+
+def app_form(parameters: Mapping[str, Any]) -> AppForm:
+    fields: list[FormField] = []
+    unsupported: list[str] = []
+    for entry in parameters.get("user_input_form") or []:
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            continue
+        ((kind, spec),) = entry.items()
+        if not isinstance(spec, Mapping) or not spec.get("variable"):
+            continue
+        label = str(spec.get("label") or spec["variable"])
+        if spec.get("hide"):
+            continue
+        if kind not in _CONTROLS:
+            unsupported.append(label)
+            continue
+        max_length = spec.get("max_length")
+        fields.append(
+            FormField(
+                control=_CONTROLS[kind],
+                variable=str(spec["variable"]),
+                label=label,
+                required=bool(spec.get("required")),
+                default="" if spec.get("default") is None else str(spec.get("default")),
+                max_length=max_length if isinstance(max_length, int) and max_length > 0 else None,
+                options=tuple(str(option) for option in spec.get("options") or ()),
+            )
+        )
+    questions = [str(q) for q in parameters.get("suggested_questions") or [] if str(q).strip()]
+    return AppForm(
+        fields=fields,
+        opening_statement=str(parameters.get("opening_statement") or ""),
+        suggested_questions=questions,
+        unsupported=unsupported,
+    )
+
+
+def render_form_page(form: AppForm, kind: AppKind, app_id: str, carried: Mapping[str, str]) -> str:
+    """The whole form page. ``carried`` are hidden fields to send on (the api key a person typed)."""
+    return render_page(
+        "form.html",
+        form=form,
+        kind=kind.name,
+        kind_label=kind.label,
+        takes_query=kind.takes_query,
+        app_id=app_id,
+        title=kind.label.capitalize(),
+        carried=carried,
+    )
