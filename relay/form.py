@@ -84,7 +84,6 @@ def render_form_page(form: AppForm, kind: AppKind, app_id: str, carried: Mapping
         "form.html",
         form=form,
         kind=kind.name,
-        kind_label=kind.label,
         takes_query=kind.takes_query,
         app_id=app_id,
         title=kind.label.capitalize(),

@@ -30,7 +30,7 @@ def render_html(events: Iterable[dict[str, Any]], info: PageInfo) -> Iterator[by
     page = _StreamedPage(fragments())
     kind = info.kind
     title = kind.label.capitalize()
-    start = render_page("page_start.html", title=title, kind=kind.name, kind_label=kind.label, app_id=info.app_id)
+    start = render_page("page_start.html", title=title, kind=kind.name, app_id=info.app_id)
     yield start.encode()
     if info.query:
         yield str(page.macros.question(info.query)).encode()
