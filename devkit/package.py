@@ -1,0 +1,110 @@
+"""``make package``: validate the plugin, then write ``dist/<name>-<version>.difypkg``, no Go CLI needed.
+
+    python -m devkit package [--plugin-dir .] [--output-dir dist] [--sign-key KEY.private.pem]
+
+Output contract (scripts and the release workflow rely on it): problems go to stderr, one line each, as
+``error: <file>: <rule>`` or ``warning: ...``; nothing is written when there is an error and the exit code is 1.
+On success stdout ends with ``checksum: <hex>`` (the daemon's package checksum, the part after ``@`` in the
+plugin's unique identifier) and then the package path as the very last line.
+
+With ``--sign-key`` the package is also signed (``devkit.sign``) and the signed file is the one reported: its
+checksum differs, because the signature adds ``.verification.dify.json`` to the entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from devkit.difyignore import load_ignore_rules, select_files
+from devkit.difypkg import build_archive, package_checksum, read_entries
+from devkit.problems import Problem, errors
+from devkit.sign import CATEGORIES, DEFAULT_CATEGORY, SigningError, load_private_key, sign_package, signed_path
+from devkit.validation import MAX_UNCOMPRESSED_BYTES, PluginFiles, upload_size_warning, validate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BuildResult:
+    """What ``build`` found and made: the selected files, every problem, and the archive bytes when valid."""
+
+    files: PluginFiles
+    problems: list[Problem]
+    archive: bytes | None = None
+    filename: str = ""
+
+
+def package_name(manifest: bytes) -> str:
+    """``<name>-<version>.difypkg`` from a manifest the validator already accepted."""
+    data = yaml.safe_load(manifest)
+    return f"{data['name']}-{data['version']}.difypkg"
+
+
+def build(plugin_dir: Path, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run_sdk: bool = True) -> BuildResult:
+    """Select, validate and (if valid) archive the plugin in memory; nothing is written to disk."""
+    files = PluginFiles(plugin_dir, select_files(plugin_dir, load_ignore_rules(plugin_dir)))
+    problems = validate(files, max_bytes=max_bytes, run_sdk=run_sdk)
+    if errors(problems):
+        return BuildResult(files=files, problems=problems)
+    archive = build_archive({path: files[path] for path in files})
+    problems += upload_size_warning(len(archive))
+    return BuildResult(files=files, problems=problems, archive=archive, filename=package_name(files["manifest.yaml"]))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devkit package", description="Build a validated .difypkg.")
+    parser.add_argument("--plugin-dir", type=Path, default=REPO_ROOT, help="plugin root (default: the repository)")
+    parser.add_argument("--output-dir", type=Path, default=None, help="where to write it (default: <plugin-dir>/dist)")
+    parser.add_argument("--sign-key", type=Path, default=None, help="also sign with this PEM private key")
+    parser.add_argument("--category", choices=CATEGORIES, default=DEFAULT_CATEGORY, help="category when signing")
+    parser.add_argument("--max-size-mb", type=int, default=MAX_UNCOMPRESSED_BYTES // (1024 * 1024))
+    args = parser.parse_args(argv)
+    plugin_dir: Path = args.plugin_dir.resolve()
+    output_dir: Path = (args.output_dir or plugin_dir / "dist").resolve()
+
+    if not plugin_dir.is_dir():
+        print(f"error: {plugin_dir}: not a directory", file=sys.stderr)
+        return 1
+    private_key = None
+    if args.sign_key is not None:
+        try:
+            private_key = load_private_key(args.sign_key.read_bytes())
+        except (SigningError, OSError) as error:
+            print(f"error: {args.sign_key}: {error}", file=sys.stderr)
+            return 1
+
+    result = build(plugin_dir, max_bytes=args.max_size_mb * 1024 * 1024)
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if result.archive is None:
+        count = len(errors(result.problems))
+        print(f"package not written: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        return 1
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    package_path = output_dir / result.filename
+    _write_atomically(package_path, result.archive)
+    final_path, final_bytes = package_path, result.archive
+    if private_key is not None:
+        final_path, final_bytes = (
+            signed_path(package_path),
+            sign_package(result.archive, private_key, category=args.category),
+        )
+        _write_atomically(final_path, final_bytes)
+
+    uncompressed = sum(result.files.size(path) for path in result.files)
+    print(f"{len(result.files)} files, {uncompressed} bytes uncompressed, {len(final_bytes)} bytes packaged")
+    print(f"checksum: {package_checksum(read_entries(final_bytes))}")
+    print(final_path)
+    return 0
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(content)
+    temporary.replace(path)

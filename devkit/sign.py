@@ -1,0 +1,196 @@
+"""Sign a ``.difypkg`` with your own RSA key, for self-hosted Dify servers that verify third-party signatures.
+
+``python -m devkit keygen`` makes the key pair; ``python -m devkit sign PACKAGE -p KEY`` writes
+``PACKAGE.signed.difypkg`` beside the input (the Go CLI's ``dify signature sign`` naming), or replaces the input
+with ``--in-place``.
+
+The scheme is the daemon's, byte for byte (pkg/plugin_packager/signer/withkey/sign_with_key.go, verified by
+pkg/plugin_packager/decoder/verifier.go):
+
+1. walk the package's entries in archive order (the decoder's ``Walk`` is the central directory order) and
+   append each entry's raw 32-byte ``sha256(content)``; copy the entry to the new archive in the same order;
+2. append one more entry, ``.verification.dify.json`` = ``{"authorized_category":"<category>"}`` (Go's compact
+   ``json.Marshal``), and its ``sha256``, so the verification file is signed like any other file;
+3. append the signing time as decimal Unix seconds in ASCII;
+4. sign that byte string with RSA PKCS#1 v1.5 over SHA-256 (pkg/utils/encryption/rsa.go, ``RSASign``);
+5. store ``{"signature":"<standard base64>","time":<seconds>}`` as the ZIP archive comment.
+
+Keys are PEM, PKCS#1 both ways (``RSA PRIVATE KEY`` / ``RSA PUBLIC KEY``): the daemon's ``LoadPublicKey``
+refuses the more common PKIX ``PUBLIC KEY`` block and any bytes after the block. ``keygen`` writes 4096-bit keys
+like the Go CLI, the private one readable by its owner only.
+
+The authorized category defaults to ``community``. The Go CLI defaults to ``langgenius``, which makes Dify show
+the plugin as an official one; a key you made yourself vouches for nothing more than "community". (Leaving the
+file out is no better: the daemon then assumes ``langgenius``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from devkit.difypkg import read_entries, write_entries
+
+VERIFICATION_FILE = ".verification.dify.json"  # pkg/plugin_packager/consts/verification.go
+CATEGORIES = ("langgenius", "partner", "community")  # pkg/plugin_packager/decoder/entities.go
+DEFAULT_CATEGORY = "community"
+DEFAULT_KEY_NAME = "dify_plugin_signing_key"  # the Go CLI's default --filename
+KEY_BITS = 4096
+
+
+class SigningError(Exception):
+    """The package or the key cannot be used for signing; the message says which and why."""
+
+
+# --- keys -----------------------------------------------------------------------------------------------------
+
+
+def generate_key_pair(bits: int = KEY_BITS) -> tuple[bytes, bytes]:
+    """A new RSA key pair as (private PEM, public PEM), both PKCS#1: the only encodings the daemon loads."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    public_pem = private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+    return private_pem, public_pem
+
+
+def write_key_pair(output_dir: Path, name: str, *, bits: int = KEY_BITS, force: bool = False) -> tuple[Path, Path]:
+    """Write ``<name>.private.pem`` (mode 0600) and ``<name>.public.pem`` (0644) into ``output_dir``."""
+    private_path = output_dir / f"{name}.private.pem"
+    public_path = output_dir / f"{name}.public.pem"
+    if not force:
+        for path in (private_path, public_path):
+            if path.exists():
+                msg = f"{path} exists; pass --force to replace the key pair"
+                raise SigningError(msg)
+    private_pem, public_pem = generate_key_pair(bits)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _write_file(private_path, private_pem, mode=0o600)
+    _write_file(public_path, public_pem, mode=0o644)
+    return private_path, public_path
+
+
+def _write_file(path: Path, content: bytes, *, mode: int) -> None:
+    """Create with ``mode`` from the first byte (no window where a private key is world-readable)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+    os.chmod(path, mode)  # the umask may have removed bits we asked for
+
+
+def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """An unencrypted RSA private key in PEM (PKCS#1 as keygen writes it, or PKCS#8)."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as error:
+        msg = f"not an unencrypted PEM private key: {error}"
+        raise SigningError(msg) from error
+    if not isinstance(key, rsa.RSAPrivateKey):
+        msg = "the daemon verifies RSA signatures only; this key is not RSA"
+        raise SigningError(msg)
+    return key
+
+
+# --- signing --------------------------------------------------------------------------------------------------
+
+
+def sign_package(
+    package: bytes, private_key: rsa.RSAPrivateKey, *, category: str = DEFAULT_CATEGORY, now: int | None = None
+) -> bytes:
+    """The signed package: same entries in the same order, the verification file last, the signature comment."""
+    if category not in CATEGORIES:
+        msg = f"category must be one of {', '.join(CATEGORIES)}, got {category!r}"
+        raise SigningError(msg)
+    try:
+        entries = read_entries(package)
+    except Exception as error:
+        msg = f"not a readable .difypkg (ZIP): {error}"
+        raise SigningError(msg) from error
+    names = [name for name, _ in entries]
+    if "manifest.yaml" not in names:
+        msg = "manifest.yaml is not at the root of the package"
+        raise SigningError(msg)
+    if any(name.endswith("/") for name in names):
+        msg = "the package has directory entries, which the daemon cannot decode; rebuild it with make package"
+        raise SigningError(msg)
+    # Re-signing replaces the previous verification file instead of adding a second one.
+    entries = [(name, content) for name, content in entries if name != VERIFICATION_FILE]
+    verification = json.dumps({"authorized_category": category}, separators=(",", ":")).encode("utf-8")
+    entries.append((VERIFICATION_FILE, verification))
+
+    signed_at = int(time.time()) if now is None else now
+    signed_data = b"".join(hashlib.sha256(content).digest() for _, content in entries) + str(signed_at).encode()
+    signature = private_key.sign(signed_data, padding.PKCS1v15(), hashes.SHA256())
+    comment = json.dumps(
+        {"signature": base64.b64encode(signature).decode("ascii"), "time": signed_at}, separators=(",", ":")
+    ).encode("utf-8")
+    return write_entries(entries, comment=comment)
+
+
+def signed_path(package_path: Path) -> Path:
+    """``x.difypkg`` -> ``x.signed.difypkg``, the name ``dify signature sign`` gives its output."""
+    return package_path.with_name(f"{package_path.stem}.signed{package_path.suffix}")
+
+
+def sign_file(package_path: Path, key_path: Path, *, category: str = DEFAULT_CATEGORY, in_place: bool = False) -> Path:
+    """Sign the package at ``package_path`` with the key at ``key_path``; returns where the result was written."""
+    private_key = load_private_key(key_path.read_bytes())
+    signed = sign_package(package_path.read_bytes(), private_key, category=category)
+    output = package_path if in_place else signed_path(package_path)
+    temporary = output.with_name(output.name + ".tmp")
+    temporary.write_bytes(signed)
+    temporary.replace(output)  # never leave a half-written package under the final name
+    return output
+
+
+# --- command line ---------------------------------------------------------------------------------------------
+
+
+def keygen_main(argv: list[str]) -> int:
+    """``python -m devkit keygen [--output-dir DIR] [--name NAME]``: prints the private and public key paths."""
+    parser = argparse.ArgumentParser(prog="python -m devkit keygen", description="Create an RSA key pair for signing.")
+    parser.add_argument("--output-dir", type=Path, default=Path(), help="where to write the key files (default .)")
+    parser.add_argument("--name", default=DEFAULT_KEY_NAME, help=f"file name prefix (default {DEFAULT_KEY_NAME})")
+    parser.add_argument("--bits", type=int, default=KEY_BITS, help=f"RSA key size (default {KEY_BITS})")
+    parser.add_argument("--force", action="store_true", help="replace an existing key pair of that name")
+    args = parser.parse_args(argv)
+    if args.bits < 2048:
+        parser.error("--bits must be at least 2048")
+    try:
+        private_path, public_path = write_key_pair(args.output_dir, args.name, bits=args.bits, force=args.force)
+    except (SigningError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"private key (keep it secret, never commit it): {private_path}")
+    print(f"public key (give it to the Dify admin): {public_path}")
+    return 0
+
+
+def sign_main(argv: list[str]) -> int:
+    """``python -m devkit sign PACKAGE -p KEY [-c CATEGORY] [--in-place]``: the last line is the signed package."""
+    parser = argparse.ArgumentParser(prog="python -m devkit sign", description="Sign a .difypkg with an RSA key.")
+    parser.add_argument("package", type=Path, help="the .difypkg to sign")
+    parser.add_argument("-p", "--private-key", type=Path, required=True, help="PEM private key (from keygen)")
+    parser.add_argument(
+        "-c", "--category", choices=CATEGORIES, default=DEFAULT_CATEGORY, help="authorized category recorded"
+    )
+    parser.add_argument("--in-place", action="store_true", help="replace PACKAGE instead of writing .signed.difypkg")
+    args = parser.parse_args(argv)
+    try:
+        output = sign_file(args.package, args.private_key, category=args.category, in_place=args.in_place)
+    except (SigningError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(output)
+    return 0

@@ -1,0 +1,165 @@
+"""Everything ``make package`` checks before it writes a byte, gathered into one list of problems.
+
+The order matters only for reading: size first (a stray ``.venv`` explains everything else), then the manifest
+and declaration rules, then Python syntax, then the SDK itself on a staged copy of exactly the packaged files.
+Nothing stops at the first failure: a developer fixing a manifest wants the whole list in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from devkit.manifest_rules import check_plugin
+from devkit.problems import Problem
+
+# The daemon's default MAX_PLUGIN_PACKAGE_SIZE (internal/types/app/default.go) and the CLI's --max-size 50 (MB).
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+# Dify's API refuses uploads above PLUGIN_MAX_PACKAGE_SIZE, 15 MiB unless the admin raises it.
+DIFY_UPLOAD_LIMIT_BYTES = 15 * 1024 * 1024
+PACKAGE = "(package)"
+SDK_PROBE = Path(__file__).with_name("sdk_probe.py")
+SDK_PROBE_TIMEOUT_SECONDS = 180
+
+
+class PluginFiles(Mapping[str, bytes]):
+    """The files that go into the package, read from disk only when a rule or the archive needs them.
+
+    Lazy on purpose: when ``.difyignore`` forgets ``.venv`` the selection can be gigabytes, and the size rule
+    must be able to say so without loading it.
+    """
+
+    def __init__(self, root: Path, paths: list[str]) -> None:
+        self.root = root
+        self.paths = paths
+        self._known = frozenset(paths)
+        self._cache: dict[str, bytes] = {}
+
+    def __getitem__(self, path: str) -> bytes:
+        if path not in self._cache:
+            if path not in self._known:
+                raise KeyError(path)
+            self._cache[path] = (self.root / path).read_bytes()
+        return self._cache[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._known
+
+    def size(self, path: str) -> int:
+        return (self.root / path).stat().st_size
+
+
+def validate(files: PluginFiles, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run_sdk: bool = True) -> list[Problem]:
+    """All problems of the package made of ``files``; an empty list means it can be built."""
+    problems = size_problems(files, max_bytes)
+    too_big = bool(problems)
+    problems += check_plugin(files)
+    problems += python_problems(files)
+    if run_sdk and not too_big:
+        problems += without_duplicates(sdk_problems(files), problems)
+    return problems
+
+
+def size_problems(files: PluginFiles, max_bytes: int) -> list[Problem]:
+    """The daemon refuses a package whose entries add up to more than ``max_bytes`` uncompressed."""
+    sizes = {path: files.size(path) for path in files}
+    total = sum(sizes.values())
+    if total <= max_bytes:
+        return []
+    largest = sorted(sizes, key=sizes.__getitem__, reverse=True)[:5]
+    listing = ", ".join(f"{path} ({sizes[path]} bytes)" for path in largest)
+    message = (
+        f"{total} bytes uncompressed, the daemon accepts at most {max_bytes}; largest files: {listing} "
+        "(exclude what the plugin does not need in .difyignore)"
+    )
+    return [Problem(PACKAGE, message)]
+
+
+def upload_size_warning(package_bytes: int) -> list[Problem]:
+    """Over 15 MiB the package installs only where the admin raised PLUGIN_MAX_PACKAGE_SIZE: worth a warning."""
+    if package_bytes <= DIFY_UPLOAD_LIMIT_BYTES:
+        return []
+    message = (
+        f"the package is {package_bytes} bytes; Dify refuses uploads over {DIFY_UPLOAD_LIMIT_BYTES} bytes "
+        "unless PLUGIN_MAX_PACKAGE_SIZE is raised"
+    )
+    return [Problem(PACKAGE, message, severity="warning")]
+
+
+def python_problems(files: Mapping[str, bytes]) -> list[Problem]:
+    """Every packaged ``.py`` file must at least compile: the server is the worst place to find a syntax error."""
+    found = []
+    for path in files:
+        if not path.endswith(".py"):
+            continue
+        try:
+            compile(files[path], path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:
+            line = getattr(error, "lineno", None)
+            where = f" (line {line})" if line else ""
+            found.append(Problem(path, f"does not compile{where}: {getattr(error, 'msg', error)}"))
+    return found
+
+
+def sdk_problems(files: PluginFiles) -> list[Problem]:
+    """Stage the packaged files in a temporary directory and let the SDK load them there (``devkit.sdk_probe``).
+
+    Staging is what makes the check honest: a module the plugin imports but ``.difyignore`` leaves out fails
+    here exactly as it would on the server.
+    """
+    with tempfile.TemporaryDirectory(prefix="difypkg-stage-") as staging:
+        stage = Path(staging) / "plugin"
+        for path in files:
+            target = stage / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(files.root / path, target)
+        result = Path(staging) / "sdk-findings.json"
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-B", str(SDK_PROBE), str(result)],
+                cwd=stage,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=SDK_PROBE_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return [Problem(PACKAGE, f"loading the plugin with the SDK took over {SDK_PROBE_TIMEOUT_SECONDS} s")]
+        if completed.returncode != 0 or not result.is_file():
+            tail = " ".join(completed.stderr.strip().splitlines()[-1:]) or f"exit code {completed.returncode}"
+            return [Problem(PACKAGE, f"loading the plugin with the SDK crashed: {tail}")]
+        findings = json.loads(result.read_text(encoding="utf-8"))
+    return [Problem(f["file"], f["message"], field=f.get("field")) for f in findings]
+
+
+def without_duplicates(sdk: list[Problem], static: list[Problem]) -> list[Problem]:
+    """Drop SDK findings about a field the static rules already reported (their message names the daemon rule)."""
+    reported = [(p.file, p.field) for p in static if p.field]
+
+    def overlaps(problem: Problem) -> bool:
+        if not problem.field:
+            return False
+        return any(
+            file == problem.file
+            and (
+                field == problem.field or problem.field.startswith(field + ".") or field.startswith(problem.field + ".")
+            )
+            for file, field in reported
+        )
+
+    return [problem for problem in sdk if not overlaps(problem)]

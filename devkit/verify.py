@@ -1,0 +1,144 @@
+"""Check a signed ``.difypkg`` the way the daemon does, without the daemon.
+
+Deliberately written from the daemon's verifier alone (pkg/plugin_packager/decoder/verifier.go and zip.go,
+pkg/utils/encryption/rsa.go) and sharing no code with ``devkit.sign``: a bug copied into both halves would
+otherwise verify itself. It reads the archive with nothing but ``zipfile``, ``hashlib`` and ``cryptography``.
+
+What the daemon does, and so what this does:
+
+* the archive comment must be JSON with a string ``signature`` (standard base64) and an integer ``time``;
+* the signed bytes are, for every entry in archive (central directory) order, the raw ``sha256`` of its content,
+  then the decimal ``time`` in ASCII; ``.verification.dify.json`` is hashed like any other entry;
+* the signature is RSA PKCS#1 v1.5 with SHA-256, accepted if any of the trusted public keys verifies it;
+* a public key file is one PEM block of type ``RSA PUBLIC KEY`` (PKCS#1) with nothing after it.
+
+``python -m devkit.verify PACKAGE --public-key KEY.pem`` prints the signing time and category, or why not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime
+import hashlib
+import io
+import json
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+# One PEM block; the END line must name the same type. Text before BEGIN is skipped, as Go's pem.Decode does.
+PEM_BLOCK = re.compile(rb"-----BEGIN ([^\r\n-]+)-----\r?\n.*?-----END \1-----[ \t\r]*(?:\n|\Z)", re.DOTALL)
+
+
+class VerificationError(Exception):
+    """The package is not signed by any of the keys, or the signature is malformed."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a valid signature tells: when it was made and the category the verification file claims."""
+
+    signed_at: int
+    authorized_category: str | None
+
+
+def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    """Load a public key only if the daemon's ``LoadPublicKey`` would: PKCS#1 ``RSA PUBLIC KEY``, nothing after."""
+    match = PEM_BLOCK.search(pem)
+    if match is None:
+        msg = "no PEM block found"
+        raise VerificationError(msg)
+    if match.group(1) != b"RSA PUBLIC KEY":
+        msg = f"PEM block is {match.group(1).decode()!r}; the daemon accepts only 'RSA PUBLIC KEY' (PKCS#1)"
+        raise VerificationError(msg)
+    if pem[match.end() :]:
+        msg = "extra data after the PEM block; the daemon refuses such a key file"
+        raise VerificationError(msg)
+    key = serialization.load_pem_public_key(match.group(0))
+    if not isinstance(key, rsa.RSAPublicKey):
+        msg = "not an RSA public key"
+        raise VerificationError(msg)
+    return key
+
+
+def verify_package(package: bytes, public_keys: list[rsa.RSAPublicKey]) -> Signature:
+    """Verify ``package`` against ``public_keys``; raises :class:`VerificationError` with the reason if it fails."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(package))
+    except zipfile.BadZipFile as error:
+        msg = f"not a ZIP archive: {error}"
+        raise VerificationError(msg) from error
+    with archive:
+        signature, signed_at = _read_comment(archive.comment)
+        digests = b"".join(hashlib.sha256(archive.read(info)).digest() for info in archive.infolist())
+        category = _read_category(archive)
+    signed_data = digests + str(signed_at).encode("ascii")
+    for key in public_keys:
+        try:
+            key.verify(signature, signed_data, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            continue
+        return Signature(signed_at=signed_at, authorized_category=category)
+    msg = "the signature does not match the package contents for any of the given public keys"
+    raise VerificationError(msg)
+
+
+def _read_comment(comment: bytes) -> tuple[bytes, int]:
+    try:
+        data = json.loads(comment.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        msg = "the package is not signed (its ZIP comment is not the signature JSON)"
+        raise VerificationError(msg) from error
+    signature = data.get("signature") if isinstance(data, dict) else None
+    signed_at = data.get("time") if isinstance(data, dict) else None
+    if not isinstance(signature, str) or not signature:
+        msg = "the signature JSON has no 'signature' string"
+        raise VerificationError(msg)
+    if isinstance(signed_at, bool) or not isinstance(signed_at, int):
+        msg = "the signature JSON has no integer 'time'"
+        raise VerificationError(msg)
+    try:
+        return base64.b64decode(signature, validate=True), signed_at
+    except binascii.Error as error:
+        msg = "the signature is not standard base64"
+        raise VerificationError(msg) from error
+
+
+def _read_category(archive: zipfile.ZipFile) -> str | None:
+    try:
+        data = json.loads(archive.read(".verification.dify.json"))
+    except KeyError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        msg = ".verification.dify.json is not JSON"
+        raise VerificationError(msg) from error
+    category = data.get("authorized_category") if isinstance(data, dict) else None
+    return category if isinstance(category, str) else None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devkit.verify", description="Verify a signed .difypkg.")
+    parser.add_argument("package", type=Path)
+    parser.add_argument("--public-key", type=Path, action="append", required=True, help="PKCS#1 PEM; repeatable")
+    args = parser.parse_args(argv)
+    try:
+        keys = [load_public_key(path.read_bytes()) for path in args.public_key]
+        result = verify_package(args.package.read_bytes(), keys)
+    except (VerificationError, OSError) as error:
+        print(f"not verified: {error}", file=sys.stderr)
+        return 1
+    when = datetime.datetime.fromtimestamp(result.signed_at, tz=datetime.UTC).isoformat()
+    print(f"verified: signed at {when}, authorized category {result.authorized_category or '(none)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""Fixtures for the packaging tests: a disposable copy of the plugin, the devkit commands, a fast key pair.
+
+Every rule test breaks one thing in its own copy of the plugin (never in the repository), so the tests can run
+in parallel with anyone editing the real files and can never leave a broken manifest behind.
+"""
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What a plugin copy is made of: the runtime files plus the ignore file and the documents the package carries.
+PLUGIN_PARTS = (
+    "manifest.yaml",
+    "main.py",
+    "requirements.txt",
+    "group",
+    "endpoints",
+    "relay",
+    "_assets",
+    "README.md",
+    "PRIVACY.md",
+    ".difyignore",
+)
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Path:
+    """A fresh copy of the plugin, free to break."""
+    target = tmp_path / "plugin"
+    target.mkdir()
+    for part in PLUGIN_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            shutil.copy2(source, target / part)
+    return target
+
+
+def edit_yaml(path: Path, change: Callable[[Any], Any]) -> None:
+    """Load ``path``, let ``change`` mutate the data (or return a replacement), write it back."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    replaced = change(data)
+    path.write_text(yaml.safe_dump(data if replaced is None else replaced, allow_unicode=True), encoding="utf-8")
+
+
+def run_devkit(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m devkit ARGS`` as ``make`` runs it, from the repository (where ``devkit`` is importable)."""
+    return subprocess.run(
+        [sys.executable, "-m", "devkit", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def built_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The repository packaged once through the real command, into a temporary output directory."""
+    output_dir = tmp_path_factory.mktemp("dist")
+    result = run_devkit("package", "--output-dir", output_dir)
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1]), result
+
+
+@pytest.fixture(scope="session")
+def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 2048-bit PKCS#1 key pair (keygen's 4096 bits are tested once; signing tests only need a valid key)."""
+    directory = tmp_path_factory.mktemp("keys")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_path = directory / "test.private.pem"
+    public_path = directory / "test.public.pem"
+    private_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    public_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1))
+    return private_path, public_path

@@ -1,0 +1,381 @@
+"""Every validation rule of ``make package``, each shown failing on a copy of the plugin broken in one place.
+
+A case names what it breaks, the file the error must name and a fragment of the rule's message. Static rules
+run without the SDK probe (fast); the cases marked ``sdk`` need the SDK to load the staged plugin.
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devkit.package import build
+from devkit.problems import errors
+from devkit.validation import upload_size_warning
+
+from .conftest import edit_yaml, run_devkit
+
+GROUP = "group/app_relay.yaml"
+
+
+def manifest(change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
+    return lambda root: edit_yaml(root / "manifest.yaml", change)
+
+
+def group(change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
+    return lambda root: edit_yaml(root / GROUP, change)
+
+
+def endpoint(name: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
+    return lambda root: edit_yaml(root / "endpoints" / name, change)
+
+
+def delete(relative: str) -> Callable[[Path], None]:
+    return lambda root: (root / relative).unlink()
+
+
+def write(relative: str, text: str, *, append: bool = False) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a" if append else "w", encoding="utf-8") as file:
+            file.write(text)
+
+    return change
+
+
+def ignore(pattern: str) -> Callable[[Path], None]:
+    return write(".difyignore", f"\n{pattern}\n", append=True)
+
+
+def unignore(pattern: str) -> Callable[[Path], None]:
+    """Remove a line from the copy's .difyignore (to show what it protects against)."""
+
+    def change(root: Path) -> None:
+        lines = (root / ".difyignore").read_text(encoding="utf-8").splitlines()
+        (root / ".difyignore").write_text("\n".join(line for line in lines if line != pattern), encoding="utf-8")
+
+    return change
+
+
+def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    return lambda root: [change(root) for change in changes] and None
+
+
+def set_key(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set a dotted key (``meta.runner.version``) in a YAML mapping."""
+
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data.setdefault(key, {})
+        data[last] = value
+
+    return change
+
+
+def drop_key(path: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data[key]
+        del data[last]
+
+    return change
+
+
+def first_setting(change: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda data: change(data["settings"][0])
+
+
+@dataclass
+class Case:
+    id: str
+    breaks: Callable[[Path], None]
+    file: str
+    fragment: str
+    sdk: bool = False
+    # Other files the same single break legitimately makes fail (e.g. three endpoints share one source).
+    also: set[str] = field(default_factory=set)
+
+
+CASES = [
+    # manifest.yaml: presence and syntax
+    Case("manifest missing", delete("manifest.yaml"), "manifest.yaml", "is not in the package"),
+    Case("manifest not yaml", write("manifest.yaml", "version: [unclosed\n"), "manifest.yaml", "not valid UTF-8 YAML"),
+    Case("manifest not a mapping", write("manifest.yaml", "- a\n- b\n"), "manifest.yaml", "must be a YAML mapping"),
+    # identity (daemon regexes)
+    Case("version two parts", manifest(set_key("version", "1.0")), "manifest.yaml", "version: '1.0' does not match"),
+    Case("version 5 digits", manifest(set_key("version", "10000.0.0")), "manifest.yaml", "version: '10000.0.0'"),
+    Case("version suffix", manifest(set_key("version", "1.0.0-toolongsuffix12345")), "manifest.yaml", "version:"),
+    Case("type not plugin", manifest(set_key("type", "bundle")), "manifest.yaml", "type: must be 'plugin'"),
+    Case("author upper case", manifest(set_key("author", "Relay")), "manifest.yaml", "author: 'Relay' does not match"),
+    Case("author trailing newline", manifest(set_key("author", "relay\n")), "manifest.yaml", "author: 'relay\\n'"),
+    Case("author too long", manifest(set_key("author", "a" * 65)), "manifest.yaml", "author:"),
+    Case("name with space", manifest(set_key("name", "app relay")), "manifest.yaml", "name: 'app relay' does not"),
+    # texts
+    Case("label without en_US", manifest(drop_key("label.en_US")), "manifest.yaml", "label: en_US text is required"),
+    Case("label not mapping", manifest(set_key("label", "App Relay")), "manifest.yaml", "label: must be a mapping"),
+    Case(
+        "description too long",
+        manifest(set_key("description.en_US", "x" * 1024)),
+        "manifest.yaml",
+        "description: en_US is 1024 characters",
+    ),
+    Case(
+        "translation too long",
+        manifest(set_key("description.ja_JP", "説" * 1024)),
+        "manifest.yaml",
+        "description: ja_JP is 1024 characters",
+    ),
+    # icons
+    Case("icon file missing", delete("_assets/icon.svg"), "manifest.yaml", "icon: _assets/icon.svg is not in the"),
+    Case("icon ignored", ignore("_assets/icon.svg"), "manifest.yaml", "icon: _assets/icon.svg is not in the package"),
+    Case("dark icon missing", delete("_assets/icon-dark.svg"), "manifest.yaml", "icon_dark: _assets/icon-dark.svg"),
+    Case("icon not set", manifest(drop_key("icon")), "manifest.yaml", "icon: must name a file in _assets/"),
+    Case("icon in subfolder", manifest(set_key("icon", "img/icon.svg")), "manifest.yaml", "icon: 'img/icon.svg' must"),
+    # resources and permissions
+    Case("memory missing", manifest(drop_key("resource.memory")), "manifest.yaml", "resource.memory: must be a"),
+    Case("memory as text", manifest(set_key("resource.memory", "256MB")), "manifest.yaml", "resource.memory:"),
+    Case(
+        "endpoint permission off",
+        manifest(set_key("resource.permission.endpoint.enabled", False)),
+        "manifest.yaml",
+        "resource.permission.endpoint.enabled: must be true",
+    ),
+    Case(
+        "app permission missing",
+        manifest(drop_key("resource.permission.app")),
+        "manifest.yaml",
+        "resource.permission.app.enabled: must be true",
+    ),
+    Case(
+        "storage too small",
+        manifest(set_key("resource.permission.storage", {"enabled": True, "size": 10})),
+        "manifest.yaml",
+        "resource.permission.storage.size",
+    ),
+    # extensions
+    Case(
+        "two endpoint groups",
+        manifest(set_key("plugins.endpoints", [GROUP, GROUP])),
+        "manifest.yaml",
+        "plugins.endpoints: must list exactly one endpoint group (Dify only uses one), found 2",
+    ),
+    Case("no endpoint group", manifest(set_key("plugins.endpoints", [])), "manifest.yaml", "found 0"),
+    Case(
+        "endpoints with models",
+        manifest(set_key("plugins.models", ["provider/x.yaml"])),
+        "manifest.yaml",
+        "plugins.models: cannot be combined with endpoints",
+    ),
+    # meta and runner
+    Case("meta version", manifest(set_key("meta.version", "1")), "manifest.yaml", "meta.version: '1' does not match"),
+    Case("arch unknown", manifest(set_key("meta.arch", ["amd64", "riscv64"])), "manifest.yaml", "meta.arch: must be"),
+    Case("arch empty", manifest(set_key("meta.arch", [])), "manifest.yaml", "meta.arch: must be a non-empty list"),
+    Case("runner language", manifest(set_key("meta.runner.language", "go")), "manifest.yaml", "meta.runner.language"),
+    Case("runner version number", manifest(set_key("meta.runner.version", 3.12)), "manifest.yaml", "quote it"),
+    Case(
+        "runner version 3.11", manifest(set_key("meta.runner.version", "3.11")), "manifest.yaml", "'3.12', got '3.11'"
+    ),
+    Case(
+        "entrypoint without file",
+        manifest(set_key("meta.runner.entrypoint", "server")),
+        "manifest.yaml",
+        "meta.runner.entrypoint: 'server' needs server.py in the package",
+    ),
+    Case("main.py ignored", ignore("main.py"), "manifest.yaml", "'main' needs main.py in the package"),
+    Case(
+        "minimum dify version",
+        manifest(set_key("meta.minimum_dify_version", "latest")),
+        "manifest.yaml",
+        "meta.minimum_dify_version",
+    ),
+    # other manifest fields
+    Case("unknown tag", manifest(set_key("tags", ["cats"])), "manifest.yaml", "tags: must be a list of"),
+    Case(
+        "created_at text", manifest(set_key("created_at", "yesterday")), "manifest.yaml", "created_at: must be an RFC"
+    ),
+    Case("created_at missing", manifest(drop_key("created_at")), "manifest.yaml", "created_at:"),
+    Case("privacy file missing", delete("PRIVACY.md"), "manifest.yaml", "privacy: PRIVACY.md is not in the package"),
+    Case("repo not a url", manifest(set_key("repo", "github.com/x")), "manifest.yaml", "repo: must be an http(s) URL"),
+    # the endpoint group
+    Case("group missing", delete(GROUP), GROUP, "the endpoint group listed in manifest.yaml is not in the package"),
+    Case("group ignored", ignore("group/"), GROUP, "is not in the package (missing, or excluded by .difyignore)"),
+    Case(
+        "too many settings",
+        group(lambda g: g["settings"].extend({**g["settings"][1], "name": f"extra_{i}"} for i in range(62))),
+        GROUP,
+        "settings: 65 fields, Dify accepts at most 64",
+    ),
+    Case("setting type", group(first_setting(set_key("type", "password"))), GROUP, "settings[0].type: must be one"),
+    Case("setting name missing", group(first_setting(drop_key("name"))), GROUP, "settings[0].name: must be"),
+    Case(
+        "setting name twice",
+        group(first_setting(set_key("name", "allowed_apps"))),
+        GROUP,
+        "settings[1].name: 'allowed_apps' is used twice",
+    ),
+    Case("setting label", group(first_setting(drop_key("label.en_US"))), GROUP, "settings[0].label: en_US text"),
+    Case("group without endpoints", group(set_key("endpoints", [])), GROUP, "endpoints: must list at least one"),
+    # endpoint files
+    Case(
+        "endpoint file missing",
+        delete("endpoints/chat_get.yaml"),
+        "endpoints/chat_get.yaml",
+        "an endpoint listed in group/app_relay.yaml is not in the package",
+    ),
+    Case("path without slash", endpoint("chat_get.yaml", set_key("path", "chat")), "endpoints/chat_get.yaml", "path:"),
+    Case("method PATCH", endpoint("chat_get.yaml", set_key("method", "PATCH")), "endpoints/chat_get.yaml", "method:"),
+    Case(
+        "method lower case", endpoint("chat_get.yaml", set_key("method", "get")), "endpoints/chat_get.yaml", "got 'get'"
+    ),
+    Case("hidden not bool", endpoint("chat_get.yaml", set_key("hidden", "yes")), "endpoints/chat_get.yaml", "hidden:"),
+    Case(
+        "source not python",
+        endpoint("chat_get.yaml", set_key("extra.python.source", "endpoints/chat.txt")),
+        "endpoints/chat_get.yaml",
+        "extra.python.source: must name the endpoint's .py file",
+    ),
+    Case(
+        "source missing",
+        delete("endpoints/chat.py"),
+        "endpoints/chat_get.yaml",
+        "extra.python.source: endpoints/chat.py is not in the package",
+        also={"endpoints/chat_post.yaml", "endpoints/chat_options.yaml"},
+    ),
+    Case(
+        "same route twice",
+        endpoint("chat_post.yaml", set_key("method", "GET")),
+        "endpoints/chat_post.yaml",
+        "GET /chat/<app_id> is already declared by endpoints/chat_get.yaml",
+    ),
+    # files beside the manifest
+    Case("requirements missing", delete("requirements.txt"), "requirements.txt", "is not in the package"),
+    Case("requirements without sdk", write("requirements.txt", "werkzeug\n"), "requirements.txt", "dify-plugin"),
+    Case(
+        "tool-only pyproject packaged",
+        both(unignore("pyproject.toml"), write("pyproject.toml", "[tool.ruff]\nline-length = 120\n")),
+        "pyproject.toml",
+        "declares no [project] dependencies",
+    ),
+    Case("readme missing", delete("README.md"), "README.md", "the daemon requires it"),
+    Case(
+        "verification file in the tree",
+        write(".verification.dify.json", '{"authorized_category":"langgenius"}'),
+        ".verification.dify.json",
+        "reserved for the signature",
+    ),
+    # Python sources
+    Case(
+        "syntax error", write("relay/access.py", "def broken(:\n", append=True), "relay/access.py", "does not compile"
+    ),
+    # the SDK itself, on the staged files
+    Case(
+        "sdk: version not PEP 440",
+        manifest(set_key("version", "1.0.0-x1")),
+        "manifest.yaml",
+        "version: Value error, Invalid version format: 1.0.0-x1 (SDK PluginConfiguration)",
+        sdk=True,
+    ),
+    Case(
+        "sdk: option without label",
+        group(first_setting(lambda s: s.update(type="select", options=[{"value": "a"}]))),
+        GROUP,
+        "settings[0].options.0.label: Field required (SDK ProviderConfig)",
+        sdk=True,
+    ),
+    Case(
+        "sdk: no Endpoint subclass",
+        write("endpoints/chat.py", "VALUE = 1\n"),
+        "endpoints/chat.py",
+        "Missing subclass of Endpoint in endpoints/chat.py",
+        sdk=True,
+    ),
+    Case(
+        "sdk: two Endpoint subclasses",
+        write("endpoints/workflow.py", "\nfrom endpoints.chat import ChatEndpoint  # noqa\n", append=True),
+        "endpoints/workflow.py",
+        "Multiple subclasses of Endpoint in endpoints/workflow.py",
+        sdk=True,
+    ),
+    Case(
+        "sdk: import error",
+        write("endpoints/completion.py", "import not_installed_anywhere\n" + "x = 1\n"),
+        "endpoints/completion.py",
+        "ModuleNotFoundError: No module named 'not_installed_anywhere'",
+        sdk=True,
+    ),
+    Case(
+        "sdk: core package ignored",
+        ignore("relay/"),
+        "endpoints/chat.py",
+        "No module named 'relay'",
+        sdk=True,
+        also={"endpoints/workflow.py", "endpoints/completion.py"},
+    ),
+]
+
+
+def test_the_unbroken_copy_passes_every_rule(plugin_dir):
+    result = build(plugin_dir)
+    assert result.problems == []
+    assert result.archive is not None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_each_rule_fails_on_its_broken_input(plugin_dir, case):
+    case.breaks(plugin_dir)
+    result = build(plugin_dir, run_sdk=case.sdk)
+    found = errors(result.problems)
+    assert result.archive is None
+    assert any(p.file == case.file and case.fragment in p.message for p in found), "\n".join(map(str, found))
+    assert {p.file for p in found} <= {case.file, *case.also}, "\n".join(map(str, found))
+
+
+def test_a_package_over_the_size_limit_is_refused_naming_the_largest_files(plugin_dir):
+    (plugin_dir / "_assets" / "video.bin").write_bytes(b"\0" * 200_000)
+    result = build(plugin_dir, max_bytes=150_000, run_sdk=False)
+    [problem] = errors(result.problems)
+    assert problem.file == "(package)"
+    assert "the daemon accepts at most 150000" in problem.message
+    assert "largest files: _assets/video.bin (200000 bytes)" in problem.message
+
+
+def test_a_package_over_difys_upload_limit_builds_with_a_warning(plugin_dir):
+    (plugin_dir / "_assets" / "noise.bin").write_bytes(os.urandom(16 * 1024 * 1024))  # random: does not deflate
+    result = build(plugin_dir, run_sdk=False)
+    assert result.archive is not None
+    [warning] = [p for p in result.problems if p.severity == "warning"]
+    assert "Dify refuses uploads over 15728640 bytes unless PLUGIN_MAX_PACKAGE_SIZE is raised" in warning.message
+    assert upload_size_warning(15 * 1024 * 1024) == []
+
+
+def test_the_command_reports_every_failure_one_line_each_and_writes_nothing(plugin_dir, tmp_path):
+    manifest(set_key("author", "Relay"))(plugin_dir)
+    manifest(set_key("meta.arch", ["riscv64"]))(plugin_dir)
+    delete("_assets/icon-dark.svg")(plugin_dir)
+    endpoint("workflow_get.yaml", set_key("method", "PATCH"))(plugin_dir)
+    write("endpoints/completion.py", "VALUE = 1\n")(plugin_dir)
+    output_dir = tmp_path / "out"
+
+    result = run_devkit("package", "--plugin-dir", plugin_dir, "--output-dir", output_dir)
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "error: manifest.yaml: author: 'Relay' does not match the daemon's ^[a-z0-9_-]{1,64}$",
+        "error: manifest.yaml: icon_dark: _assets/icon-dark.svg is not in the package (missing, or excluded by "
+        ".difyignore)",
+        "error: manifest.yaml: meta.arch: must be a non-empty list of ['amd64', 'arm64'], got ['riscv64']",
+        "error: endpoints/workflow_get.yaml: method: must be one of ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', "
+        "'PUT'] (upper case), got 'PATCH'",
+        "error: endpoints/completion.py: the SDK's class loader cannot use it: Exception: Missing subclass of "
+        "Endpoint in endpoints/completion.py",
+        "package not written: 5 errors",
+    ]
+    assert result.stdout == ""
+    assert not output_dir.exists()
