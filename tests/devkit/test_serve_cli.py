@@ -1,0 +1,84 @@
+"""``python -m devkit serve``: what it prints on start and how it reads endpoint settings."""
+
+import json
+import shlex
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from devkit.demo_apps import DEMO_APPS
+from devkit.serve import demo_curl, demo_links, format_banner, load_settings, main
+
+ENDPOINT = "http://127.0.0.1:5002/e/0123456789abcdef0123456789abcdef"
+
+
+def test_the_banner_shows_the_endpoint_and_every_demo_app():
+    banner = format_banner(ENDPOINT, settings={"api_key": "secret"})
+    assert ENDPOINT in banner
+    assert "api_key" in banner and "secret" not in banner
+    assert banner.count("curl -N ") == len(DEMO_APPS)
+    for app in DEMO_APPS:
+        assert app.app_id in banner
+        for url in demo_links(ENDPOINT, app).values():
+            assert url in banner
+
+
+@pytest.mark.parametrize("app", DEMO_APPS, ids=lambda app: app.mode)
+def test_each_app_gets_one_link_per_format_and_a_bare_html_link(app):
+    links = demo_links(ENDPOINT, app)
+    base = f"{ENDPOINT}/{app.path}/{app.app_id}"
+    assert list(links) == ["html", "ndjson", "sse", "json"]
+    assert links["html"] == base
+    for fmt in ("ndjson", "sse", "json"):
+        parts = urlsplit(links[fmt])
+        query = parse_qs(parts.query)
+        assert f"{parts.scheme}://{parts.netloc}{parts.path}" == base
+        assert query["format"] == [fmt]
+        if app.takes_query:
+            assert query["query"] == [app.sample_query]
+        else:
+            assert "query" not in query
+            assert any(name.startswith("inputs.") for name in query)
+
+
+@pytest.mark.parametrize("app", DEMO_APPS, ids=lambda app: app.mode)
+def test_the_curl_line_posts_the_sample_call(app):
+    words = shlex.split(demo_curl(ENDPOINT, app))
+    assert words[:2] == ["curl", "-N"]
+    assert words[-1] == f"{ENDPOINT}/{app.path}/{app.app_id}"
+    payload = json.loads(words[words.index("-d") + 1])
+    assert payload.get("query") == app.sample_query
+    assert payload.get("inputs", {}) == dict(app.sample_inputs)
+
+
+def test_settings_come_from_a_file_then_from_pairs(tmp_path):
+    as_json = tmp_path / "settings.json"
+    as_json.write_text(json.dumps({"api_key": "from-file", "allowed_apps": "a"}))
+    assert load_settings(as_json, ["api_key=from-flag", "cors_allowed_origins=*"]) == {
+        "api_key": "from-flag",
+        "allowed_apps": "a",
+        "cors_allowed_origins": "*",
+    }
+    as_yaml = tmp_path / "settings.yaml"
+    as_yaml.write_text("api_key: k\nflag: true\n")
+    assert load_settings(as_yaml, []) == {"api_key": "k", "flag": True}
+    assert load_settings(None, ["equation=a=b"]) == {"equation": "a=b"}
+
+
+@pytest.mark.parametrize("pair", ["no-equals", "=value"])
+def test_a_malformed_setting_is_refused(pair):
+    with pytest.raises(ValueError, match="name=value"):
+        load_settings(None, [pair])
+
+
+def test_the_command_line_rejects_a_malformed_setting(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--setting", "oops"])
+    assert exited.value.code == 2
+    assert "name=value" in capsys.readouterr().err
+
+
+def test_the_command_line_reports_a_plugin_that_cannot_start(tmp_path, capsys):
+    (tmp_path / "main.py").write_text("raise SystemExit('not a plugin')\n")
+    assert main(["--plugin-dir", str(tmp_path), "--port", "0"]) == 1
+    assert "not a plugin" in capsys.readouterr().err
