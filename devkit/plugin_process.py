@@ -14,9 +14,10 @@ What this module reproduces, and where the daemon (langgenius/dify-plugin-daemon
 * backwards calls (``invoke`` session messages): answered on their own thread with ``backwards_response``
   events, each app event one ``response`` (message ``"stream"``; fetch_app ``"struct"``), then ``end``; errors
   worded as the daemon words them (``internal/core/io_tunnel/backwards_invocation/task.go`` and
-  ``internal/core/dify_invocation/calldify/http_request.go``): ``read app failed: request failed: <msg>``,
-  ``fetch app failed: request failed: <msg>``; the manifest's ``resource.permission.app.enabled`` is checked
-  first, as ``checkPermission`` does.
+  ``internal/core/dify_invocation/calldify/http_request.go``): a refusal before the first event quotes Dify's
+  HTTP 400 answer (``invoke app failed: request failed with status code: 400 and respond with: {...}``), an
+  error once the stream runs is ``read app failed: request failed: <msg>`` (see ``dify_error_message``); the
+  manifest's ``resource.permission.app.enabled`` is checked first, as ``checkPermission`` does.
 """
 
 from __future__ import annotations
@@ -503,6 +504,7 @@ class PluginProcess:
         request_id = str(payload.get("backwards_request_id", ""))
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
+        started = False
         try:
             if invoke_type not in ("app", "fetch_app"):
                 raise _Unsupported(f"unsupported invoke type: {invoke_type}")
@@ -511,14 +513,14 @@ class PluginProcess:
             if invoke_type == "app":
                 for event in self.apps.invoke_app(request):
                     self._backwards(session_id, request_id, "response", "stream", event)
+                    started = True
             else:
                 result = self.apps.fetch_app(str(request.get("app_id", "")))
                 self._backwards(session_id, request_id, "response", "struct", result)
         except _Unsupported as exc:
             self._backwards(session_id, request_id, "error", str(exc), None)
         except DifyError as exc:
-            prefix = "read app failed" if invoke_type == "app" else "fetch app failed"
-            self._backwards(session_id, request_id, "error", f"{prefix}: request failed: {exc}", None)
+            self._backwards(session_id, request_id, "error", dify_error_message(invoke_type, exc, started), None)
         except Exception as exc:
             self._backwards(session_id, request_id, "error", str(exc) or type(exc).__name__, None)
         finally:
@@ -533,6 +535,20 @@ class PluginProcess:
     def _app_permission(self) -> bool:
         permission = ((self.manifest or {}).get("resource") or {}).get("permission") or {}
         return bool((permission.get("app") or {}).get("enabled"))
+
+
+def dify_error_message(invoke_type: Any, error: DifyError, started: bool) -> str:
+    """A Dify error as the daemon words it for the plugin.
+
+    Dify refuses a call it cannot start (unknown app, missing query) with an HTTP 400 and a JSON body, which
+    the daemon quotes whole (``pkg/utils/http_requests/http_warpper.go``); an error once the stream runs comes
+    as a ``{"error"}`` item, which the daemon wraps in its call-site names (``calldify/http_request.go``).
+    """
+    if invoke_type == "app" and started:
+        return f"read app failed: request failed: {error}"
+    body = json.dumps({"code": "invalid_param", "message": str(error), "status": 400})
+    prefix = "invoke app failed" if invoke_type == "app" else "fetch app failed"
+    return f"{prefix}: request failed with status code: 400 and respond with: {body}\n"
 
 
 class _Unsupported(Exception):

@@ -1,5 +1,6 @@
 """One error type for everything the relay refuses or fails at, mapped to the contract's status and code."""
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -44,9 +45,12 @@ def invocation_failed(message: str) -> RelayError:
     return RelayError(502, "invocation_failed", message)
 
 
-# The daemon wraps Dify's own sentence in its call-site names ("read app failed: request failed: app not
-# found"). Clients get Dify's sentence; the plumbing names say nothing useful to them.
+# The daemon wraps Dify's own sentence in its call-site names: "read app failed: request failed: <sentence>"
+# for an error inside the stream, and, when Dify refused the call outright (unknown app, missing query), its
+# HTTP answer: "invoke app failed: request failed with status code: 400 and respond with: {"code": ...,
+# "message": "<sentence>", "status": 400}". Clients get Dify's sentence; the plumbing says nothing to them.
 _DAEMON_PREFIXES = re.compile(r"^(?:(?:invoke|read|fetch) app failed|request failed):\s*", re.IGNORECASE)
+_DIFY_HTTP_ANSWER = re.compile(r"^request failed with status code: \d+ and respond with:\s*(?P<body>.*)$", re.DOTALL)
 GENERIC_FAILURE = "The app call failed inside the plugin; see the plugin log."
 
 
@@ -61,11 +65,25 @@ def dify_message(exc: BaseException) -> str:
         return GENERIC_FAILURE
     message = str(exc).strip()
     while True:
+        http_answer = _DIFY_HTTP_ANSWER.match(message)
+        if http_answer:
+            message = _message_of_json(http_answer["body"])
         stripped = _DAEMON_PREFIXES.sub("", message, count=1)
         if stripped == message:
             break
         message = stripped
     return message or "The app call failed without a message."
+
+
+def _message_of_json(body: str) -> str:
+    """The ``message`` of Dify's JSON error body, or the body itself when it is not one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.strip()
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        return parsed["message"].strip()
+    return body.strip()
 
 
 def is_app_not_found(message: str) -> bool:

@@ -15,7 +15,7 @@ from werkzeug import Request
 from werkzeug.datastructures import MultiDict
 
 from relay.apps import AppKind
-from relay.errors import RelayError, app_not_found, invalid_request, payload_too_large
+from relay.errors import app_not_found, invalid_request, payload_too_large
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Bodies above this are refused; the daemon itself silently cuts bodies at 10 MiB."""
@@ -82,25 +82,37 @@ def check_app_id(app_id: str) -> str:
     return app_id.lower()
 
 
+# An empty POST leaves the daemon as a chunked body with only its terminator (Go's http.Request.Write sends
+# a non-nil empty body chunked), and the SDK's parser drops Transfer-Encoding but keeps those five bytes.
+_EMPTY_CHUNKED_BODY = b"0\r\n\r\n"
+
+
+def body_of(request: Request) -> bytes:
+    """The request body as the client sent it (the daemon's empty chunked body is no body)."""
+    body = request.get_data(cache=True)
+    return b"" if body == _EMPTY_CHUNKED_BODY else body
+
+
 def check_body_size(request: Request) -> None:
-    # Read at most one byte past the limit: the daemon already caps bodies at 10 MiB.
-    if len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+    # The daemon already cut anything past 10 MiB, so the whole body is at hand to measure.
+    if len(body_of(request)) > MAX_BODY_BYTES:
         raise payload_too_large(MAX_BODY_BYTES)
 
 
 def is_form(request: Request) -> bool:
-    return request.method == "POST" and request.mimetype in _FORM_TYPES
+    return request.method == "POST" and request.mimetype in _FORM_TYPES and bool(body_of(request))
 
 
 def read_fields(request: Request) -> dict[str, Any]:
     """The request's fields as one mapping: body fields win over query-string fields."""
     fields: dict[str, Any] = _flatten(request.args)
-    if request.method != "POST" or not request.get_data(cache=True):
+    body = body_of(request)
+    if request.method != "POST" or not body:
         return fields
     if is_form(request):
         fields.update(_flatten(request.form))
     elif request.mimetype == "application/json" or request.mimetype.endswith("+json"):
-        fields.update(_json_object(request.get_data(cache=True)))
+        fields.update(_json_object(body))
     else:
         raise invalid_request(
             f"Unsupported Content-Type {request.mimetype or '(none)'!r}; send application/json, "
@@ -196,8 +208,8 @@ __all__ = [
     "MAX_BODY_BYTES",
     "AppCall",
     "Format",
-    "RelayError",
     "ResponseMode",
+    "body_of",
     "check_app_id",
     "check_body_size",
     "choose_format",

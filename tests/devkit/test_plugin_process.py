@@ -77,13 +77,19 @@ def test_app_events_stream_in_order_one_chunk_each(plugin):
 
 def test_backwards_errors_are_worded_like_the_daemon(plugin):
     unknown = "00000000-0000-4000-8000-000000000000"
-    assert app_call(plugin, "chat", unknown, query="hi") == [
-        {"error": "read app failed: request failed: app not found"}
-    ]
-    assert app_call(plugin, "workflow", CHATBOT_APP_ID) == [{"error": "read app failed: request failed: missing query"}]
-    assert plugin.request("GET", f"/fetch/{unknown}").json() == {
-        "error": "fetch app failed: request failed: app not found"
-    }
+
+    def refused(prefix: str, message: str) -> str:
+        # Dify answers a call it cannot start with HTTP 400 and JSON; the daemon quotes that answer whole.
+        body = f'{{"code": "invalid_param", "message": "{message}", "status": 400}}'
+        return f"{prefix}: request failed with status code: 400 and respond with: {body}\n"
+
+    assert app_call(plugin, "chat", unknown, query="hi") == [{"error": refused("invoke app failed", "app not found")}]
+    assert app_call(plugin, "workflow", CHATBOT_APP_ID) == [{"error": refused("invoke app failed", "missing query")}]
+    assert plugin.request("GET", f"/fetch/{unknown}").json() == {"error": refused("fetch app failed", "app not found")}
+    # Once the stream runs, an error comes as an item of it, wrapped in the daemon's call-site names.
+    crashed = app_call(plugin, "chat", CHATBOT_APP_ID, query="please crash")
+    assert crashed[-1]["error"].startswith("read app failed: request failed: ")
+    assert len(crashed) > 1
 
 
 def test_blocking_calls_get_one_result(plugin):

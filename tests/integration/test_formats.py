@@ -134,3 +134,10 @@ def test_browser_get_without_query_shows_the_form(plugin):
     page = response.text()
     assert "Hello from the scripted chat app." in page
     assert 'name="inputs.name"' in page and 'name="query"' in page
+
+
+def test_an_empty_post_reads_the_query_string(plugin):
+    # Dify's daemon forwards an empty POST body chunked; the relay must read it as no body at all.
+    response = plugin.request("POST", f"/chat/{CHAT_APP}?query=hi")
+    assert response.status == 200
+    assert response.lines()[1]["answer"] == "hi"

@@ -86,3 +86,28 @@ def test_dify_error_events_are_relayed_unchanged():
     session = FakeSession(stream_of(CHAT_EVENTS[0], dify_error))
     events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events[-1] == dify_error
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "message"),
+    [
+        (
+            'invoke app failed: request failed with status code: 400 and respond with: {"code": "invalid_param", '
+            '"message": "app not found", "status": 400}\n',
+            404,
+            "app not found",
+        ),
+        (
+            'invoke app failed: request failed with status code: 400 and respond with: {"code": "invalid_param", '
+            '"message": "missing query", "status": 400}',
+            502,
+            "missing query",
+        ),
+        ("invoke app failed: request failed with status code: 502 and respond with: Bad Gateway", 502, "Bad Gateway"),
+    ],
+)
+def test_difys_refusals_over_http_are_reduced_to_its_sentence(raised, status, message):
+    session = FakeSession(failing(Exception(raised)))
+    with pytest.raises(RelayError) as caught:
+        start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q"))
+    assert (caught.value.status, caught.value.message) == (status, message)

@@ -151,3 +151,14 @@ def test_bodies_over_8_mib_are_refused():
     with pytest.raises(RelayError) as caught:
         check_body_size(make_request(method="POST", data=b"x" * (MAX_BODY_BYTES + 1), content_type="application/json"))
     assert (caught.value.status, caught.value.code) == (413, "payload_too_large")
+
+
+def test_the_daemons_empty_chunked_body_is_no_body():
+    # An empty POST reaches the plugin as the chunked terminator alone (see relay/request.py).
+    request = make_request(method="POST", query={"query": "hi"}, data=b"0\r\n\r\n")
+    call = parse_call(read_fields(request), APP_ID, CHAT, Format.NDJSON)
+    assert call.query == "hi"
+    form = make_request(
+        method="POST", query={"query": "hi"}, data=b"0\r\n\r\n", content_type="application/x-www-form-urlencoded"
+    )
+    assert read_fields(form) == {"query": "hi"}
