@@ -84,6 +84,8 @@ def demo_links(endpoint_url: str, app: DemoApp) -> dict[str, str]:
     fields += [(f"inputs.{name}", value) for name, value in app.sample_inputs]
     links = {"html": base}
     for fmt in FORMATS[1:]:
+        if fmt == "json" and app.mode == "agent-chat":
+            continue  # json means a blocking call, and Dify's agent apps refuse blocking mode
         links[fmt] = f"{base}?{urlencode([*fields, ('format', fmt)], quote_via=quote)}"
     return links
 
