@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devkit.plugin_process import PluginProcess
 
+from devkit.plugin_process import PluginProcess
 from tests.integration.apps import ScriptedApps
 
 ROOT = Path(__file__).resolve().parents[2]
