@@ -29,7 +29,7 @@ from relay.request import Format
 ROOT = Path(__file__).resolve().parents[1]
 APP_ID = "0b3f7c1e-5a2d-4e8f-9c6b-1d2e3f4a5b6c"
 
-_BARE_ENDPOINT = '''
+_BARE_ENDPOINT = """
 import json
 from dify_plugin import Endpoint
 from werkzeug import Response
@@ -46,7 +46,7 @@ class BareChatEndpoint(Endpoint):
                 yield json.dumps(event) + "\\n"
 
         return Response(stream(), content_type="application/x-ndjson")
-'''
+"""
 
 
 class BenchApps:

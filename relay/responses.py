@@ -27,8 +27,9 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
     headers = {**error.headers, **extra_headers}
     if output is Format.HTML:
         page = render_page(
-            # A person in a browser can do something about a 401: type the key.
-            "key.html" if error.status == 401 else "error.html",
+            "error.html",
+            title=f"{error.status} {error.code}",
+            ask_key=error.status == 401,
             status=error.status,
             code=error.code,
             message=error.message,
