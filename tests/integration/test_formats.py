@@ -88,9 +88,21 @@ def test_json_is_the_blocking_result(plugin, kind):
         assert result["answer"] == "".join(e.get("answer", "") for e in expected_events(kind, fields))
 
 
-def test_blocking_mode_in_a_streaming_format_is_one_event(plugin):
-    response = post_json(plugin, f"/workflow/{WORKFLOW_APP}", {"inputs": {}, "response_mode": "blocking"})
-    assert response.lines() == [workflow_blocking({"inputs": {}})]
+@pytest.mark.parametrize("kind", CASES)
+@pytest.mark.parametrize(
+    ("accept", "frame", "end"), [("application/x-ndjson", b"{", b"\n"), ("text/event-stream", b"data: {", b"\n\n")]
+)
+def test_blocking_mode_in_a_streaming_format_is_one_event(plugin, kind, accept, frame, end):
+    path, fields = CASES[kind]
+    response = post_json(plugin, path, {**fields, "response_mode": "blocking"}, Accept=accept)
+    assert response.status == 200
+    body = response.read()
+    assert body.startswith(frame) and body.endswith(end) and body.count(end) == 1
+    event = json.loads(body.removeprefix(b"data: "))
+    if kind == "workflow":
+        assert event == workflow_blocking({"inputs": fields["inputs"]})
+    else:
+        assert event["answer"] == "".join(e.get("answer", "") for e in expected_events(kind, fields))
 
 
 def test_get_query_string_and_format_parameter(plugin):
