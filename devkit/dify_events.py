@@ -144,8 +144,9 @@ def workflow_started(run: Run, inputs: dict[str, Any]) -> Event:
     return {"event": "workflow_started", **run.workflow_fields(), "data": data}
 
 
-def node_started(run: Run, node: Node, index: int, node_execution_id: str, inputs: dict[str, Any]) -> Event:
-    data = {
+def _node_execution(node: Node, index: int, node_execution_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The fields Dify repeats in both events of one node execution."""
+    return {
         "id": node_execution_id,
         "node_id": node.node_id,
         "node_type": node.node_type,
@@ -153,9 +154,11 @@ def node_started(run: Run, node: Node, index: int, node_execution_id: str, input
         "index": index,
         "predecessor_node_id": None,
         "inputs": inputs,
-        "created_at": int(time.time()),
-        "extras": {},
     }
+
+
+def node_started(run: Run, node: Node, index: int, node_execution_id: str, inputs: dict[str, Any]) -> Event:
+    data = {**_node_execution(node, index, node_execution_id, inputs), "created_at": int(time.time()), "extras": {}}
     return {"event": "node_started", **run.workflow_fields(), "data": data}
 
 
@@ -174,13 +177,7 @@ def node_finished(
 ) -> Event:
     now = int(time.time())
     data = {
-        "id": node_execution_id,
-        "node_id": node.node_id,
-        "node_type": node.node_type,
-        "title": node.title,
-        "index": index,
-        "predecessor_node_id": None,
-        "inputs": inputs,
+        **_node_execution(node, index, node_execution_id, inputs),
         "process_data": None,
         "outputs": outputs,
         "status": status,
