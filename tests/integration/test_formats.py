@@ -44,6 +44,7 @@ def test_ndjson_streams_each_event_as_its_own_chunk(plugin, kind):
     events = [json.loads(line) for line in b"".join(chunks).splitlines()]
     assert events == expected_events(kind, fields)
     assert len(chunks) == len(events)  # the SDK streamed: one chunk per event, not one joined body
+    assert response.error is None
 
 
 @pytest.mark.parametrize("kind", CASES)
