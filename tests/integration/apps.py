@@ -16,6 +16,14 @@ GATED_APP = "66666666-6666-4666-8666-666666666666"
 UNKNOWN_APP = "77777777-7777-4777-8777-777777777777"
 
 BIG_ANSWER_BYTES = 4 * 1024 * 1024
+DIFY_ERROR_EVENT = {
+    "event": "error",
+    "task_id": "task-1",
+    "message_id": "msg-1",
+    "status": 400,
+    "code": "provider_quota_exceeded",
+    "message": "Your quota for this model is used up.",
+}
 CHAT_PARAMETERS = {
     "opening_statement": "Hello from the scripted chat app.",
     "suggested_questions": ["What is new?"],
@@ -100,6 +108,8 @@ class ScriptedApps:
                 return [_joined(events)]
             if app_id == FAILING_APP:
                 return self._fail_after(events[:2], "model overloaded")
+            if request.get("query") == "quota":
+                return [events[0], DIFY_ERROR_EVENT]  # Dify reports a failure inside the run as an event
             return self._paced(events, request)
         if app_id == WORKFLOW_APP:
             return [workflow_blocking(request)] if blocking else workflow_events(request)

@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from tests.integration.apps import CHAT_APP, COMPLETION_APP, FAILING_APP, GATED_APP, UNKNOWN_APP, WORKFLOW_APP
+from tests.integration.apps import (
+    CHAT_APP,
+    COMPLETION_APP,
+    DIFY_ERROR_EVENT,
+    FAILING_APP,
+    GATED_APP,
+    UNKNOWN_APP,
+    WORKFLOW_APP,
+)
 
 OTHER_APP = "0e2b7d38-91c4-4f0a-8c57-3a6d1e9b2f44"
 
@@ -129,3 +137,9 @@ def test_first_event_arrives_before_the_app_finishes(plugin, apps):
 def test_completion_path_with_unknown_app(plugin):
     assert error_of(plugin.request("GET", f"/completion/{UNKNOWN_APP}?inputs.a=1"))[0] == 404
     assert plugin.request("GET", f"/completion/{COMPLETION_APP}?inputs.a=1").status == 200
+
+
+def test_an_error_event_from_dify_is_relayed_unchanged(plugin):
+    response = plugin.request("GET", f"/chat/{CHAT_APP}?query=quota")
+    assert response.status == 200
+    assert response.lines()[-1] == DIFY_ERROR_EVENT
