@@ -64,6 +64,10 @@ def _answer(
         return page_response(render_form_page(form, kind, app_id, carried), cors)
 
     call = parsing.parse_call(fields, app_id, kind, output)
+    if request.method == "HEAD":
+        # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
+        # for, the app.
+        return body_response(iter(()), output, cors)
     invocation = start_invocation(session, kind, call)
     page = PageInfo(kind=kind, app_id=app_id, query=call.query, carried=carried)
     return body_response(render(output, invocation.events(), page), output, cors)

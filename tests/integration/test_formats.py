@@ -135,10 +135,14 @@ def test_form_post_fields(plugin, apps):
     )
 
 
-def test_head_is_served_as_get(plugin):
+def test_head_gets_the_headers_of_a_get_without_running_the_app(plugin, apps):
+    before = len(apps.calls)
     response = plugin.request("HEAD", f"/chat/{CHAT_APP}?query=hi")
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/x-ndjson"
+    assert response.read() == b""
+    assert len(apps.calls) == before
+    assert plugin.request("HEAD", f"/chat/{CHAT_APP}").status == 400  # the checks still apply
 
 
 def test_browser_get_without_query_shows_the_form(plugin):
