@@ -6,10 +6,10 @@ import sys
 # command -> "module:function"; each function takes the remaining argv and returns an exit code.
 COMMANDS = {
     "serve": "devkit.serve:main",
-    "package": "devkit.package:main",
-    "keygen": "devkit.sign:keygen_main",
-    "sign": "devkit.sign:sign_main",
-    "bench": "devkit.bench:main",
+    "package": "devkit.packaging.package:main",
+    "keygen": "devkit.packaging.sign:keygen_main",
+    "sign": "devkit.packaging.sign:sign_main",
+    "bench": "devkit.bench.bench:main",
 }
 
 

@@ -1,8 +1,8 @@
 """``python -m devkit serve`` (``make run``): the plugin behind a local stand-in for Dify, with demo apps.
 
-Starts the plugin directory as Dify's daemon would (``devkit.plugin_process``), answers its app calls with the
-demo apps (``devkit.demo_apps``) and serves ``http://127.0.0.1:5002/e/<hook_id>/...`` like the daemon
-(``devkit.daemon_server``), so the endpoints can be tried from a browser or curl without any Dify instance.
+Starts the plugin directory as Dify's daemon would (``devkit.daemon.process``), answers its app calls with the
+demo apps (``devkit.demo.apps``) and serves ``http://127.0.0.1:5002/e/<hook_id>/...`` like the daemon
+(``devkit.daemon.server``), so the endpoints can be tried from a browser or curl without any Dify instance.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from urllib.parse import quote, urlencode
 
 import yaml
 
-from devkit.daemon_server import DevDaemonServer
-from devkit.demo_apps import DEMO_APPS, DemoApp, DemoApps
-from devkit.plugin_process import DEFAULT_HOOK_ID, AppBackend, PluginError, PluginProcess
-from devkit.supervisor import PluginSupervisor
+from devkit.daemon.process import DEFAULT_HOOK_ID, AppBackend, PluginError, PluginProcess
+from devkit.daemon.server import DevDaemonServer
+from devkit.daemon.supervisor import PluginSupervisor
+from devkit.demo.apps import DEMO_APPS, DemoApp, DemoApps
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOST = "127.0.0.1"
@@ -117,7 +117,7 @@ def format_banner(
     ]
     if settings:
         lines.append("Endpoint settings: " + ", ".join(sorted(settings)))
-    lines += ["", "Demo apps (devkit/demo_apps.py answers instead of Dify):"]
+    lines += ["", "Demo apps (devkit/demo/apps.py answers instead of Dify):"]
     for app in apps:
         lines += ["", f"  {app.name} [{app.mode}]  {app.app_id}"]
         lines += [f"    {fmt:<7} {url}" for fmt, url in demo_links(endpoint_url, app).items()]

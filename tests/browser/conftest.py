@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.demo_apps import DemoApps
+from devkit.demo.apps import DemoApps
 from devkit.serve import create_server
 
 ROOT = Path(__file__).resolve().parents[2]

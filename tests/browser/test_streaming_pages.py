@@ -3,7 +3,7 @@
 import itertools
 import time
 
-from devkit.demo_apps import CHATBOT_APP_ID, MARKUP_SAMPLE, WORKFLOW_APP_ID
+from devkit.demo.apps import CHATBOT_APP_ID, MARKUP_SAMPLE, WORKFLOW_APP_ID
 
 
 def watch(page, read_state, done_selector: str, timeout: float = 30.0) -> list:
@@ -65,7 +65,7 @@ def test_workflow_page_shows_node_progress_then_outputs(page, endpoint_url, outp
 
 
 def test_api_key_page_leads_to_the_form_without_a_key_in_any_url(browser, output_dir):
-    from devkit.demo_apps import DemoApps
+    from devkit.demo.apps import DemoApps
     from devkit.serve import create_server
     from tests.browser.conftest import ROOT
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from devkit.daemon_server import DevDaemonServer
-from devkit.demo_apps import DemoApps
-from devkit.plugin_process import DifyError, PluginProcess
+from devkit.daemon.process import DifyError, PluginProcess
+from devkit.daemon.server import DevDaemonServer
+from devkit.demo.apps import DemoApps
 from devkit.serve import create_server
 
 ECHO_PLUGIN = Path(__file__).parent / "echo_plugin"

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from devkit.daemon_server import DevDaemonServer
-from devkit.demo_apps import CHATBOT_APP_ID, COMPLETION_APP_ID, MARKUP_SAMPLE, WORKFLOW_APP_ID, DemoApps
-from devkit.plugin_process import PluginError
+from devkit.daemon.process import PluginError
+from devkit.daemon.server import DevDaemonServer
+from devkit.demo.apps import CHATBOT_APP_ID, COMPLETION_APP_ID, MARKUP_SAMPLE, WORKFLOW_APP_ID, DemoApps
 from devkit.serve import create_server
 from tests.devkit.conftest import ROOT, call
 

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devkit.demo_apps import DEMO_APPS
+from devkit.demo.apps import DEMO_APPS
 from devkit.serve import demo_curl, demo_links, format_banner, load_settings, main
 
 ENDPOINT = "http://127.0.0.1:5002/e/0123456789abcdef0123456789abcdef"

@@ -5,7 +5,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from devkit.plugin_process import DifyError
+from devkit.daemon.process import DifyError
 
 CHAT_APP = "11111111-1111-4111-8111-111111111111"
 WORKFLOW_APP = "22222222-2222-4222-8222-222222222222"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.plugin_process import PluginProcess
+from devkit.daemon.process import PluginProcess
 from tests.integration.apps import ScriptedApps
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from devkit.demo_apps import (
+from devkit.daemon.process import DifyError
+from devkit.demo.apps import (
     AGENT_APP_ID,
     CHATBOT_APP_ID,
     CHATFLOW_APP_ID,
@@ -12,7 +13,6 @@ from devkit.demo_apps import (
     WORKFLOW_APP_ID,
     DemoApps,
 )
-from devkit.plugin_process import DifyError
 
 UNKNOWN_APP_ID = "00000000-0000-4000-8000-000000000000"
 CHAT_IDS = (CHATBOT_APP_ID, AGENT_APP_ID, CHATFLOW_APP_ID)

@@ -2,7 +2,7 @@
 
 One app of each kind a Dify workspace can hold, each with a fixed id (the constants below; ``python -m devkit
 serve`` prints them): a chatbot, an agent, a chatflow, a workflow and a completion app. They stream Dify's real
-event shapes (see ``devkit/dify_events.py``) word by word, ``token_delay`` seconds apart, use their inputs in
+event shapes (see ``devkit/demo/events.py``) word by word, ``token_delay`` seconds apart, use their inputs in
 what they say, and fail the way Dify fails:
 
 * an unknown app id: "app not found"; a chat-type app called without a query: "missing query" (which is what a
@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devkit import dify_events as ev
-from devkit.dify_inputs import Field, user_input_form, validate_inputs
-from devkit.plugin_process import DifyError
+from devkit.daemon.process import DifyError
+from devkit.demo import events as ev
+from devkit.demo.inputs import Field, user_input_form, validate_inputs
 
 CHATBOT_APP_ID = "8c2f0a6e-3b1d-4f7a-9e52-1d6c4b8a7f30"
 AGENT_APP_ID = "a41e7d92-5c3b-4e8f-b6a1-2f9d0c7e5b14"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devkit.plugin_process import DifyError
+from devkit.daemon.process import DifyError
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from devkit.demo_apps import CHATBOT_APP_ID, WORKFLOW_APP_ID
-from devkit.plugin_process import APP_PERMISSION_DENIED, PluginError, PluginProcess
+from devkit.daemon.process import APP_PERMISSION_DENIED, PluginError, PluginProcess
+from devkit.demo.apps import CHATBOT_APP_ID, WORKFLOW_APP_ID
 from tests.devkit.conftest import ECHO_PLUGIN, GATED_APP_ID
 
 

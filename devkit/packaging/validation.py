@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from devkit.manifest_rules import check_plugin
-from devkit.problems import Problem
+from devkit.packaging.problems import Problem
+from devkit.packaging.rules import check_plugin
 
 # The daemon's default MAX_PLUGIN_PACKAGE_SIZE (internal/types/app/default.go) and the CLI's --max-size 50 (MB).
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
@@ -114,7 +114,7 @@ def python_problems(files: Mapping[str, bytes]) -> list[Problem]:
 
 
 def sdk_problems(files: PluginFiles) -> list[Problem]:
-    """Stage the packaged files in a temporary directory and let the SDK load them there (``devkit.sdk_probe``).
+    """Stage the packaged files in a temporary directory and let the SDK load them there (``sdk_probe``).
 
     Staging is what makes the check honest: a module the plugin imports but ``.difyignore`` leaves out fails
     here exactly as it would on the server.

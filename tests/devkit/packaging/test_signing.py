@@ -1,6 +1,6 @@
 """``keygen`` and ``sign``: the daemon's third-party signature, checked by a verifier that shares no code with them.
 
-``devkit.verify`` re-reads the archive and recomputes everything from the daemon's rules; one test below also
+``devkit.packaging.verify`` re-reads the archive and recomputes everything from the daemon's rules; one test below also
 restates the signed bytes inline, and one checks the verifier itself against a package signed by LangGenius.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from devkit.verify import VerificationError, load_public_key, verify_package
+from devkit.packaging.verify import VerificationError, load_public_key, verify_package
 
 from .conftest import run_devkit
 
@@ -129,7 +129,7 @@ def test_the_comment_is_the_daemons_signature_json(signed):
 
 
 def test_the_signature_covers_each_entrys_sha256_in_archive_order_then_the_decimal_time(signed, public_key):
-    # The daemon's verifier.go, restated inline: no code shared with devkit.sign or devkit.verify.
+    # The daemon's verifier.go, restated inline: no code shared with devkit.packaging.sign or devkit.packaging.verify.
     package = signed.read_bytes()
     comment = json.loads(zipfile.ZipFile(io.BytesIO(package)).comment)
     data = b"".join(hashlib.sha256(content).digest() for _, content in entries(package))
@@ -190,7 +190,7 @@ def test_sign_refuses_what_the_daemon_could_not_decode(tmp_path, key_pair):
 
 def test_the_verify_command(signed, key_pair, package, tmp_path):
     def verify(path: Path) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "devkit.verify", str(path), "--public-key", str(key_pair[1])]
+        command = [sys.executable, "-m", "devkit.packaging.verify", str(path), "--public-key", str(key_pair[1])]
         return subprocess.run(command, capture_output=True, text=True, check=False)
 
     verified = verify(signed)

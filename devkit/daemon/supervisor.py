@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devkit.plugin_process import PluginError, PluginProcess
+from devkit.daemon.process import PluginError, PluginProcess
 
 RETRY_INTERVAL = 5.0
 """The watcher waits this long between two failed restarts, so a plugin that cannot start does not spin."""

@@ -10,7 +10,7 @@ Every rule here comes from somewhere that would otherwise fail later, on a Dify 
 * Dify itself (only one endpoint group takes effect, at most 64 settings);
 * this plugin (it registers endpoints and invokes apps, so it needs both permissions).
 
-The SDK's pydantic models are checked separately, in a subprocess (``devkit.sdk_probe``), because importing
+The SDK's pydantic models are checked separately, in a subprocess (``devkit.packaging.sdk_probe``), because importing
 ``dify_plugin`` monkey-patches the process with gevent. The functions here only look at bytes and parsed YAML.
 
 Paths are package paths (``/``-separated, relative to the plugin root): a file the ``.difyignore`` leaves out is
@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from devkit.problems import Problem
+from devkit.packaging.problems import Problem
 
 MANIFEST = "manifest.yaml"
 

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from devkit.difypkg import build_archive, file_entry, package_checksum, read_entries
+from devkit.packaging.archive import build_archive, file_entry, package_checksum, read_entries
 
 FILES = {
     "relay/pages/style.css": b"body{}",

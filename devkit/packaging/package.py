@@ -7,7 +7,7 @@ Output contract (scripts and the release workflow rely on it): problems go to st
 On success stdout ends with ``checksum: <hex>`` (the daemon's package checksum, the part after ``@`` in the
 plugin's unique identifier) and then the package path as the very last line.
 
-With ``--sign-key`` the package is also signed (``devkit.sign``) and the signed file is the one reported: its
+With ``--sign-key`` the package is also signed (``devkit.packaging.sign``) and the signed file is the one reported: its
 checksum differs, because the signature adds ``.verification.dify.json`` to the entries.
 """
 
@@ -20,13 +20,20 @@ from pathlib import Path
 
 import yaml
 
-from devkit.difyignore import load_ignore_rules, select_files
-from devkit.difypkg import build_archive, package_checksum, read_entries
-from devkit.problems import Problem, errors
-from devkit.sign import CATEGORIES, DEFAULT_CATEGORY, SigningError, load_private_key, sign_package, signed_path
-from devkit.validation import MAX_UNCOMPRESSED_BYTES, PluginFiles, upload_size_warning, validate
+from devkit.packaging.archive import build_archive, package_checksum, read_entries
+from devkit.packaging.ignore import load_ignore_rules, select_files
+from devkit.packaging.problems import Problem, errors
+from devkit.packaging.sign import (
+    CATEGORIES,
+    DEFAULT_CATEGORY,
+    SigningError,
+    load_private_key,
+    sign_package,
+    signed_path,
+)
+from devkit.packaging.validation import MAX_UNCOMPRESSED_BYTES, PluginFiles, upload_size_warning, validate
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

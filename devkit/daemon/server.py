@@ -6,7 +6,7 @@ in langgenius/dify-plugin-daemon):
 
 * routes ``/e/<hook_id>/<rest>`` for HEAD, GET, POST, PUT, DELETE and OPTIONS; anything else is a 404;
 * drops hop-by-hop headers (Dify's nginx does, with ``proxy_set_header Connection ""``), then hands the request
-  to ``devkit.daemon_http`` for the daemon's own rewriting (10 MiB body cap, forwarding headers, hook headers);
+  to ``devkit.daemon.http`` for the daemon's own rewriting (10 MiB body cap, forwarding headers, hook headers);
 * answers only once the plugin's *first body chunk* is in (the daemon reads status, headers and that chunk
   together), then streams the rest with ``Transfer-Encoding: chunked``, one flush per chunk;
 * a plugin failure before that first chunk is the daemon's ``500 {"code": -500, "message": ...}``; after it,
@@ -31,9 +31,9 @@ from types import TracebackType
 from typing import Any, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
-from devkit.daemon_http import MAX_BODY_BYTES, daemon_error_body, plugin_error_text
-from devkit.plugin_process import DEFAULT_HOOK_ID, PluginError, PluginResponse
-from devkit.supervisor import PluginSupervisor
+from devkit.daemon.http import MAX_BODY_BYTES, daemon_error_body, plugin_error_text
+from devkit.daemon.process import DEFAULT_HOOK_ID, PluginError, PluginResponse
+from devkit.daemon.supervisor import PluginSupervisor
 
 EXECUTION_TIMEOUT = 600.0
 """``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup; here the longest silence allowed within a request."""

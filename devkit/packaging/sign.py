@@ -38,7 +38,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from devkit.difypkg import read_entries, write_entries
+from devkit.packaging.archive import read_entries, write_entries
 
 VERIFICATION_FILE = ".verification.dify.json"  # pkg/plugin_packager/consts/verification.go
 CATEGORIES = ("langgenius", "partner", "community")  # pkg/plugin_packager/decoder/entities.go

@@ -3,7 +3,7 @@
 Run as a script in a subprocess whose working directory is the staged package (exactly the files that go into
 the ``.difypkg``)::
 
-    python -B devkit/sdk_probe.py RESULT.json
+    python -B devkit/packaging/sdk_probe.py RESULT.json
 
 It writes a JSON list of ``{"file", "message", "field"}`` objects to RESULT.json and exits 0 even when it finds
 problems; a non-zero exit means the probe itself crashed.

@@ -6,7 +6,7 @@ import zipfile
 
 import yaml
 
-from devkit.verify import load_public_key, verify_package
+from devkit.packaging.verify import load_public_key, verify_package
 
 from .conftest import ROOT, run_devkit
 

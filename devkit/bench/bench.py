@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from devkit.plugin_process import PluginProcess
+from devkit.daemon.process import PluginProcess
 from relay import CHAT
 from relay.formats import PageInfo, render
 from relay.request import Format
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "0b3f7c1e-5a2d-4e8f-9c6b-1d2e3f4a5b6c"
 
 _BARE_ENDPOINT = """

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from devkit.demo_apps import DEMO_APPS, DemoApps
-from devkit.plugin_process import PluginProcess
+from devkit.daemon.process import PluginProcess
+from devkit.demo.apps import DEMO_APPS, DemoApps
 
 # The last event of a successful streamed run, per app mode (Dify's Service API shapes).
 LAST_EVENT = {

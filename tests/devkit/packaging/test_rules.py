@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from devkit.package import build
-from devkit.problems import errors
-from devkit.validation import upload_size_warning
+from devkit.packaging.package import build
+from devkit.packaging.problems import errors
+from devkit.packaging.validation import upload_size_warning
 
 from .conftest import edit_yaml, run_devkit
 

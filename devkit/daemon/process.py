@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NoReturn, Protocol, Self
 
-from devkit.daemon_http import HeaderItems, build_daemon_request
+from devkit.daemon.http import HeaderItems, build_daemon_request
 
 DEFAULT_HOOK_ID = "5f1c9b3e8a7d4c2e9b6a0d1f3e5c7a9b"
 """The hook id the devkit uses when none is given: Dify's are 32 hex characters too."""

@@ -1,7 +1,7 @@
 """Check a signed ``.difypkg`` the way the daemon does, without the daemon.
 
 Deliberately written from the daemon's verifier alone (pkg/plugin_packager/decoder/verifier.go and zip.go,
-pkg/utils/encryption/rsa.go) and sharing no code with ``devkit.sign``: a bug copied into both halves would
+pkg/utils/encryption/rsa.go) and sharing no code with ``devkit.packaging.sign``: a bug copied into both halves would
 otherwise verify itself. It reads the archive with nothing but ``zipfile``, ``hashlib`` and ``cryptography``.
 
 What the daemon does, and so what this does:
@@ -12,7 +12,7 @@ What the daemon does, and so what this does:
 * the signature is RSA PKCS#1 v1.5 with SHA-256, accepted if any of the trusted public keys verifies it;
 * a public key file is one PEM block of type ``RSA PUBLIC KEY`` (PKCS#1) with nothing after it.
 
-``python -m devkit.verify PACKAGE --public-key KEY.pem`` prints the signing time and category, or why not.
+``python -m devkit.packaging.verify PACKAGE --public-key KEY.pem`` prints the signing time and category, or why not.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _read_category(archive: zipfile.ZipFile) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devkit.verify", description="Verify a signed .difypkg.")
+    parser = argparse.ArgumentParser(prog="python -m devkit.packaging.verify", description="Verify a signed .difypkg.")
     parser.add_argument("package", type=Path)
     parser.add_argument("--public-key", type=Path, action="append", required=True, help="PKCS#1 PEM; repeatable")
     args = parser.parse_args(argv)

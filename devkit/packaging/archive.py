@@ -6,7 +6,7 @@ What the daemon needs from the archive (pkg/plugin_packager/decoder/zip.go):
   a directory entry (``relay/``) has an empty file name, the read fails and the install stops with "package decode
   failed". So we never write directory entries: the extractor creates directories from the file paths.
 * ``/`` separators and ``manifest.yaml`` at the root (``ReadFile("manifest.yaml")``).
-* the archive comment is reserved for the signature (see ``devkit.sign``); an unsigned package has none.
+* the archive comment is reserved for the signature (see ``devkit.packaging.sign``); an unsigned package has none.
 
 We also make the bytes reproducible: entries sorted by path, a fixed timestamp (1980-01-01, the earliest a ZIP
 can hold) and fixed permissions. Building the same tree twice gives the same file, so a release can be rebuilt

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from devkit.difyignore import load_ignore_rules, select_files
+from devkit.packaging.ignore import load_ignore_rules, select_files
 
 from .conftest import ROOT
 
@@ -91,7 +91,7 @@ def test_the_repository_difyignore_keeps_development_files_secrets_and_caches_ou
         "signing.private.pem",
         "keys/dify.public.pem",
         "tests/test_x.py",
-        "tests/packaging/conftest.py",
+        "tests/devkit/packaging/conftest.py",
         "devkit/package.py",
         ".ci/run",
         ".github/workflows/release.yml",

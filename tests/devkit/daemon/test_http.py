@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from devkit.daemon_http import (
+from devkit.daemon.http import (
     MAX_BODY_BYTES,
     build_daemon_request,
     canonical_header_key,
