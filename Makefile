@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench package clean
+.PHONY: run test lint fuzz bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)  ## lint, then every test (unit, subprocess, browser)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+fuzz: $(STAMP)  ## Hypothesis over the whole endpoint, in-process and through the plugin process: >= 10,000 examples
+	RELAY_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/fuzz -q
 
 bench: $(STAMP)  ## relay throughput and latency as ratios against a baseline measured in the same run
 	$(PY) -m devkit bench

@@ -1,16 +1,14 @@
 """Entry point: Dify starts the plugin as ``python -m main``."""
 
-import logging
-
 from dify_plugin import DifyPluginEnv, Plugin
-from dify_plugin.config.logger_format import plugin_logger_handler
 
-# The relay's own log lines (failures it hides from clients) travel to the daemon like the SDK's.
-logging.getLogger("relay").addHandler(plugin_logger_handler)
-logging.getLogger("relay").setLevel(logging.INFO)
+import relay.platform
 
-# The daemon kills an endpoint request after 600 s; give the plugin side the same room, so long
-# streamed answers are not cut short by the SDK's 300 s default.
+# Before the Plugin exists: it binds the SDK's request handler when it is built.
+relay.platform.prepare()
+
+# MAX_REQUEST_TIMEOUT applies only when Dify runs the plugin serverless; over stdio (local and remote
+# installs) the daemon's own limits rule: 600 s per request, 240 s per app call (see the README's limits).
 plugin = Plugin(DifyPluginEnv(MAX_REQUEST_TIMEOUT=600))
 
 if __name__ == "__main__":

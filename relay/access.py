@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug import Request
 
 from relay.errors import app_not_allowed, unauthorized
+from relay.request import form_fields, is_form, query_fields
 
 _SEPARATORS = re.compile(r"[\s,]+")
 PREFLIGHT_MAX_AGE = 600
@@ -37,29 +38,34 @@ def _split(value: Any) -> list[str]:
     return [item for item in _SEPARATORS.split(str(value or "")) if item]
 
 
-def presented_key(request: Request, form_fields: Mapping[str, Any] | None) -> str | None:
-    """The key a request carries: a Bearer token, ``X-API-Key``, or the ``api_key`` field of a form POST."""
+def header_key(request: Request) -> str | None:
+    """The key a request carries in its headers: a Bearer token or ``X-API-Key``."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    header = request.headers.get("X-API-Key", "").strip()
-    if header:
-        return header
-    if form_fields is not None:
-        field = form_fields.get("api_key")
-        if isinstance(field, str) and field.strip():
-            return field.strip()
-    return None
+    return request.headers.get("X-API-Key", "").strip() or None
 
 
-def check_api_key(request: Request, access: AccessSettings, form_fields: Mapping[str, Any] | None) -> None:
+def presented_key(request: Request) -> str | None:
+    """The key a request carries: in its headers, or else as the ``api_key`` field of a form POST.
+
+    The form is parsed only when no header carries a key, and then within ``relay.limits``: this runs before
+    the caller is known, so it must cost little whatever the body holds.
+    """
+    key = header_key(request)
+    if key is None and is_form(request):
+        key = form_fields(request).get("api_key", "").strip() or None
+    return key
+
+
+def check_api_key(request: Request, access: AccessSettings) -> None:
     """Raise 401 unless the request carries the configured key (compared in constant time)."""
     if not access.api_key:
         return
-    key = presented_key(request, form_fields)
+    key = presented_key(request)
     if key is not None and hmac.compare_digest(key.encode(), access.api_key.encode()):
         return
-    if "api_key" in request.args:
+    if "api_key" in query_fields(request):
         raise unauthorized(
             "The api key is never accepted in the URL; send it as Authorization: Bearer <key> or X-API-Key."
         )
@@ -74,12 +80,16 @@ def check_app_allowed(app_id: str, access: AccessSettings) -> None:
 
 
 def cors_headers(request: Request, access: AccessSettings) -> dict[str, str]:
-    """CORS headers for a request from an allowed origin; nothing for any other request."""
+    """CORS headers for a request from an allowed origin; only ``Vary: Origin`` for any other request.
+
+    Whenever origins are configured the answer depends on ``Origin``, so caches must be told even when this
+    request's origin is refused or absent.
+    """
+    if not access.cors_origins:
+        return {}
     origin = request.headers.get("Origin")
-    if not origin or not access.cors_origins:
-        return {}
-    if "*" not in access.cors_origins and origin.rstrip("/") not in access.cors_origins:
-        return {}
+    if not origin or ("*" not in access.cors_origins and origin.rstrip("/") not in access.cors_origins):
+        return {"Vary": "Origin"}
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
@@ -89,9 +99,9 @@ def is_preflight(request: Request) -> bool:
 
 def preflight_headers(request: Request, access: AccessSettings) -> dict[str, str]:
     """Headers of the 204 answering an OPTIONS request; preflights need no api key."""
-    headers = {"Allow": ALLOWED_METHODS}
     cors = cors_headers(request, access)
-    if cors and is_preflight(request):
+    headers = {"Allow": ALLOWED_METHODS} | cors
+    if "Access-Control-Allow-Origin" in cors and is_preflight(request):
         headers |= cors | {
             "Access-Control-Allow-Methods": ALLOWED_METHODS,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS,

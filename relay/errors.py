@@ -3,6 +3,9 @@
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from relay.limits import MAX_ECHO_CHARS
 
 
 @dataclass
@@ -21,6 +24,12 @@ class RelayError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
+def shown(value: Any) -> str:
+    """A client's value quoted in a message: ``repr`` cut to ``MAX_ECHO_CHARS``, so no answer grows with the input."""
+    text = repr(value)
+    return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
+
+
 def invalid_request(message: str) -> RelayError:
     return RelayError(400, "invalid_request", message)
 
@@ -37,8 +46,8 @@ def app_not_found(message: str) -> RelayError:
     return RelayError(404, "app_not_found", message)
 
 
-def payload_too_large(limit: int) -> RelayError:
-    return RelayError(413, "payload_too_large", f"The request body is larger than {limit // (1024 * 1024)} MiB.")
+def payload_too_large(message: str) -> RelayError:
+    return RelayError(413, "payload_too_large", message)
 
 
 def invocation_failed(message: str) -> RelayError:
@@ -52,6 +61,11 @@ def invocation_failed(message: str) -> RelayError:
 _DAEMON_PREFIXES = re.compile(r"^(?:(?:invoke|read|fetch) app failed|request failed):\s*", re.IGNORECASE)
 _DIFY_HTTP_ANSWER = re.compile(r"^request failed with status code: \d+ and respond with:\s*(?P<body>.*)$", re.DOTALL)
 GENERIC_FAILURE = "The app call failed inside the plugin; see the plugin log."
+
+
+def internal_error() -> RelayError:
+    """A fault of this plugin: the client learns nothing of it but that; the details go to the plugin log."""
+    return RelayError(500, "internal_error", GENERIC_FAILURE)
 
 
 def dify_message(exc: BaseException) -> str:

@@ -45,7 +45,7 @@ class AppForm:
 def app_form(parameters: Mapping[str, Any]) -> AppForm:
     fields: list[FormField] = []
     unsupported: list[str] = []
-    for entry in parameters.get("user_input_form") or []:
+    for entry in _list(parameters.get("user_input_form")):
         if not isinstance(entry, Mapping) or len(entry) != 1:
             continue
         ((kind, spec),) = entry.items()
@@ -65,17 +65,22 @@ def app_form(parameters: Mapping[str, Any]) -> AppForm:
                 label=label,
                 required=bool(spec.get("required")),
                 default="" if spec.get("default") is None else str(spec.get("default")),
-                max_length=max_length if isinstance(max_length, int) and max_length > 0 else None,
-                options=tuple(str(option) for option in spec.get("options") or ()),
+                max_length=max_length if type(max_length) is int and max_length > 0 else None,
+                options=tuple(str(option) for option in _list(spec.get("options"))),
             )
         )
-    questions = [str(q) for q in parameters.get("suggested_questions") or [] if str(q).strip()]
+    questions = [str(q) for q in _list(parameters.get("suggested_questions")) if str(q).strip()]
     return AppForm(
         fields=fields,
         opening_statement=str(parameters.get("opening_statement") or ""),
         suggested_questions=questions,
         unsupported=unsupported,
     )
+
+
+def _list(value: Any) -> list[Any]:
+    """A list Dify sent, or nothing: a form is built from what makes sense and ignores the rest."""
+    return value if isinstance(value, list) else []
 
 
 def render_form_page(form: AppForm, kind: AppKind, app_id: str, carried: Mapping[str, str]) -> str:

@@ -9,7 +9,7 @@ from werkzeug import Request, Response
 from relay import access
 from relay import request as parsing
 from relay.apps import AppKind
-from relay.errors import GENERIC_FAILURE, RelayError
+from relay.errors import RelayError, internal_error
 from relay.form import app_form, render_form_page
 from relay.formats import PageInfo, render
 from relay.invoke import fetch_parameters, start_invocation
@@ -35,8 +35,8 @@ def relay_request(
     except RelayError as error:
         return error_response(error, output, cors)
     except Exception:
-        logger.exception("unexpected failure while relaying %s %s", request.method, request.path)
-        return error_response(RelayError(500, "internal_error", GENERIC_FAILURE), output, cors)
+        logger.exception("unexpected failure while relaying a %s request", request.method)
+        return error_response(internal_error(), output, cors)
 
 
 def _answer(
@@ -48,29 +48,39 @@ def _answer(
     output: Format,
     cors: dict[str, str],
 ) -> Response:
+    # Who is asking comes first: nothing costly happens for a caller without the key.
+    access.check_api_key(request, rules)
     parsing.check_body_size(request)
-    form_fields = dict(request.form) if parsing.is_form(request) else None
-    access.check_api_key(request, rules, form_fields)
     app_id = parsing.check_app_id(app_id)
     access.check_app_allowed(app_id, rules)
 
     # A key typed into the html 401 page travels on in every later form POST, never in a URL.
-    carried = (
-        {"api_key": form_fields["api_key"]} if rules.api_key and form_fields and form_fields.get("api_key") else {}
-    )
+    carried = _carried_key(request, rules)
     fields = parsing.read_fields(request)
     if output is Format.HTML and _wants_form(request, fields, kind):
         form = app_form(fetch_parameters(session, app_id))
-        return page_response(render_form_page(form, kind, app_id, carried), cors)
+        return page_response(render_form_page(form, kind, app_id, carried), cors, private=bool(carried))
 
     call = parsing.parse_call(fields, app_id, kind, output)
+    parsing.check_call_size(call)
     if request.method == "HEAD":
         # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
         # for, the app.
         return body_response(iter(()), output, cors)
     invocation = start_invocation(session, kind, call)
     page = PageInfo(kind=kind, app_id=app_id, query=call.query, carried=carried)
-    return body_response(render(output, invocation.events(), page), output, cors)
+    chunks = render(output, invocation.events(), page)
+    if not output.streams:
+        # A JSON document is whole before its status goes out, so a fault while encoding it is still a 500.
+        chunks = iter(list(chunks))
+    return body_response(chunks, output, cors, private=bool(carried))
+
+
+def _carried_key(request: Request, rules: access.AccessSettings) -> dict[str, str]:
+    if not rules.api_key or access.header_key(request) is not None or not parsing.is_form(request):
+        return {}
+    key = parsing.form_fields(request).get("api_key", "").strip()
+    return {"api_key": key} if key else {}
 
 
 def _wants_form(request: Request, fields: Mapping[str, Any], kind: AppKind) -> bool:

@@ -32,8 +32,14 @@ class Invocation:
         yield from self.rest
 
 
-def error_event(message: str) -> Event:
-    return {"event": "error", "code": "invocation_failed", "message": message}
+FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused", "error"})
+"""Events after which Dify sends nothing more: a stream that stops before one of them was cut short."""
+
+TRUNCATED = "The app's stream ended before its final event: the answer may be incomplete."
+
+
+def error_event(message: str, code: str = "invocation_failed") -> Event:
+    return {"event": "error", "code": code, "message": message}
 
 
 def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
@@ -48,7 +54,7 @@ def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
         raise invocation_failed("The app returned no events.") from None
     except Exception as exc:
         raise _status_error(exc) from None
-    return Invocation(first=first, rest=_guarded(stream))
+    return Invocation(first=first, rest=_guarded(first, stream))
 
 
 def fetch_parameters(session: Any, app_id: str) -> dict[str, Any]:
@@ -78,11 +84,16 @@ def _status_error(exc: Exception) -> RelayError:
     return invocation_failed(message)
 
 
-def _guarded(stream: Iterator[Event]) -> Iterator[Event]:
-    """Relay events as they come; a failure after the first one ends the stream with an error event."""
+def _guarded(first: Event, stream: Iterator[Event]) -> Iterator[Event]:
+    """Relay events as they come; a failure, or an end without a final event, ends with an error event."""
+    last = first
     try:
-        yield from stream
+        for last in stream:
+            yield last
     except Exception as exc:
         if type(exc) is not Exception:
             logger.exception("app stream failed inside the plugin")
         yield error_event(dify_message(exc))
+        return
+    if not (isinstance(last, dict) and isinstance(last.get("event"), str) and last["event"] in FINAL_EVENTS):
+        yield error_event(TRUNCATED, "stream_truncated")

@@ -9,18 +9,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from io import BytesIO
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug import Request
-from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from relay.apps import AppKind
-from relay.errors import app_not_found, invalid_request, payload_too_large
+from relay.errors import app_not_found, invalid_request, payload_too_large, shown
+from relay.limits import MAX_BODY_BYTES, MAX_CALL_BYTES, MAX_FORM_FIELDS, MAX_INPUT_DEPTH
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
-"""Bodies above this are refused; the daemon itself silently cuts bodies at 10 MiB."""
-
-_APP_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_APP_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -64,21 +65,21 @@ class AppCall:
 
 def choose_format(request: Request) -> Format:
     """``?format=`` first, then the best ``Accept`` match, then ndjson."""
-    asked = request.args.get("format")
+    asked = query_fields(request).get("format")
     if asked is not None:
         try:
             return Format(asked.strip().lower())
         except ValueError:
             allowed = ", ".join(f.value for f in Format)
-            raise invalid_request(f"Unknown format {asked!r}; use one of {allowed}.") from None
+            raise invalid_request(f"Unknown format {shown(asked)}; use one of {allowed}.") from None
     best = request.accept_mimetypes.best_match(list(_MEDIA_TYPES))
     return _MEDIA_TYPES[best] if best else Format.NDJSON
 
 
 def check_app_id(app_id: str) -> str:
     """Dify app ids are UUIDs; anything else cannot name an app, so Dify is not asked."""
-    if not _APP_ID.match(app_id):
-        raise app_not_found(f"{app_id!r} is not a Dify app id (a UUID such as 0f3c...-...).")
+    if not _APP_ID.fullmatch(app_id):
+        raise app_not_found(f"{shown(app_id)} is not a Dify app id (a UUID such as 0f3c...-...).")
     return app_id.lower()
 
 
@@ -96,26 +97,54 @@ def body_of(request: Request) -> bytes:
 def check_body_size(request: Request) -> None:
     # The daemon already cut anything past 10 MiB, so the whole body is at hand to measure.
     if len(body_of(request)) > MAX_BODY_BYTES:
-        raise payload_too_large(MAX_BODY_BYTES)
+        raise payload_too_large(f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")
 
 
 def is_form(request: Request) -> bool:
     return request.method == "POST" and request.mimetype in _FORM_TYPES and bool(body_of(request))
 
 
+def query_fields(request: Request) -> dict[str, str]:
+    """The query string's fields (the first value of each name), at most ``MAX_FORM_FIELDS`` of them."""
+    cached = request.environ.get("relay.query_fields")
+    if cached is None:
+        cached = _urlencoded(request.query_string, "query string")
+        request.environ["relay.query_fields"] = cached
+    return cached
+
+
+def form_fields(request: Request) -> dict[str, str]:
+    """A form body's text fields (the first value of each name), parsed once and within bounds.
+
+    The field count is checked before anything is decoded, so a hostile form costs next to nothing: this
+    runs before the api key of a form POST can be checked, on the one event loop every request shares.
+    """
+    cached = request.environ.get("relay.form_fields")
+    if cached is not None:
+        return cached
+    if not is_form(request):
+        cached = {}
+    elif request.mimetype == "multipart/form-data":
+        cached = _multipart(request)
+    else:
+        cached = _urlencoded(body_of(request), "form body")
+    request.environ["relay.form_fields"] = cached
+    return cached
+
+
 def read_fields(request: Request) -> dict[str, Any]:
     """The request's fields as one mapping: body fields win over query-string fields."""
-    fields: dict[str, Any] = _flatten(request.args)
+    fields: dict[str, Any] = dict(query_fields(request))
     body = body_of(request)
     if request.method != "POST" or not body:
         return fields
     if is_form(request):
-        fields.update(_flatten(request.form))
+        fields.update(form_fields(request))
     elif request.mimetype == "application/json" or request.mimetype.endswith("+json"):
         fields.update(_json_object(body))
     else:
         raise invalid_request(
-            f"Unsupported Content-Type {request.mimetype or '(none)'!r}; send application/json, "
+            f"Unsupported Content-Type {shown(request.mimetype or '(none)')}; send application/json, "
             "application/x-www-form-urlencoded or multipart/form-data."
         )
     return fields
@@ -138,7 +167,7 @@ def parse_call(fields: Mapping[str, Any], app_id: str, kind: AppKind, output: Fo
     try:
         mode = ResponseMode(mode_text) if mode_text else default_mode
     except ValueError:
-        raise invalid_request(f"Unknown response_mode {mode_text!r}; use streaming or blocking.") from None
+        raise invalid_request(f"Unknown response_mode {shown(mode_text)}; use streaming or blocking.") from None
     if output is Format.JSON and mode is ResponseMode.STREAMING:
         raise invalid_request(
             "format json returns one document: use response_mode blocking, or ndjson / sse to stream."
@@ -161,13 +190,70 @@ def has_call_fields(fields: Mapping[str, Any], kind: AppKind) -> bool:
     return any(name == "inputs" or name.startswith("inputs.") for name in fields)
 
 
-def _flatten(values: MultiDict[str, str]) -> dict[str, Any]:
-    return {name: values.get(name) for name in values}
+def check_call_size(call: AppCall) -> None:
+    """Refuse, before Dify is called, an app call the SDK could not send or that would grow its line too long.
+
+    The SDK encodes the call as one JSON line to the daemon (pydantic: UTF-8, control characters escaped),
+    which kills the plugin at 5 MiB; that serializer also fails on lone surrogates and on values nested
+    255 levels deep. Measuring the same encoding here turns each of those into a clear 4xx.
+    """
+    _check_depth(call.inputs, "inputs", 1)
+    payload = {"inputs": call.inputs, "query": call.query, "conversation_id": call.conversation_id, "user": call.user}
+    try:
+        size = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+    except UnicodeEncodeError:
+        raise invalid_request("The request holds text that is not valid Unicode (a lone surrogate).") from None
+    if size > MAX_CALL_BYTES:
+        raise payload_too_large(
+            f"The app call would be {size // 1024} KiB once encoded; the limit is {MAX_CALL_BYTES // 1024} KiB "
+            "(control characters count six bytes each)."
+        )
+
+
+def _check_depth(value: Any, where: str, depth: int) -> None:
+    if depth > MAX_INPUT_DEPTH:
+        raise invalid_request(f"{where} nest deeper than {MAX_INPUT_DEPTH} levels.")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        _check_depth(child, where, depth + 1)
+
+
+def _urlencoded(data: bytes, where: str) -> dict[str, str]:
+    # parse_qsl counts the separators before decoding anything, so too many fields cost one scan.
+    try:
+        pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise invalid_request(f"The {where} is not valid UTF-8.") from None
+    except ValueError:
+        raise payload_too_large(f"The {where} has more than {MAX_FORM_FIELDS} fields.") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+def _multipart(request: Request) -> dict[str, str]:
+    body = body_of(request)
+    parser = FormDataParser(
+        max_form_memory_size=MAX_BODY_BYTES,
+        max_content_length=MAX_BODY_BYTES,
+        max_form_parts=MAX_FORM_FIELDS,
+        silent=False,
+    )
+    try:
+        _, form, _files = parser.parse(BytesIO(body), request.mimetype, len(body), request.mimetype_params)
+    except RequestEntityTooLarge:
+        raise payload_too_large(f"The form body has more than {MAX_FORM_FIELDS} parts.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_request("The multipart form body could not be read.") from None
+    return {name: form.get(name, "") for name in form}
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
+    except RecursionError:
+        raise invalid_request("The JSON body nests too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_request(f"The body is not valid JSON: {exc}.") from None
     if not isinstance(value, dict):
@@ -212,9 +298,12 @@ __all__ = [
     "body_of",
     "check_app_id",
     "check_body_size",
+    "check_call_size",
     "choose_format",
+    "form_fields",
     "has_call_fields",
     "is_form",
     "parse_call",
+    "query_fields",
     "read_fields",
 ]

@@ -1,16 +1,24 @@
-"""werkzeug Responses: errors before the first byte, and streamed bodies after it."""
+"""werkzeug Responses: errors before the first byte, whole pages, and streamed bodies.
+
+Every body leaves as a real generator of slices no larger than ``MAX_CHUNK_BYTES``. The SDK sends any other
+body (a string, a list) as one message, and the daemon kills a plugin whose message reaches 5 MiB: a 3 MB
+error text from Dify, or an app's long opening statement on the form page, would otherwise do it.
+"""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from werkzeug import Response
 
 from relay.errors import RelayError
-from relay.formats import CONTENT_TYPES
+from relay.formats import CONTENT_TYPES, sliced
 from relay.pages import SECURITY_HEADERS, render_page
 from relay.request import Format
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
+PRIVATE = {"Cache-Control": "no-store"}
+"""For pages that carry an api key in a hidden field: no cache, shared or not, may keep them."""
 
 _HEADINGS = {
     400: "The request could not be understood",
@@ -35,27 +43,37 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
             message=error.message,
             heading=_HEADINGS.get(error.status, "Something went wrong"),
         )
-        return Response(
-            page, status=error.status, headers=headers | SECURITY_HEADERS, content_type=CONTENT_TYPES[output]
-        )
+        return _whole(page, error.status, headers | SECURITY_HEADERS, CONTENT_TYPES[Format.HTML])
     body = json.dumps(error.body(), ensure_ascii=False)
-    return Response(body, status=error.status, headers=headers, content_type="application/json")
+    return _whole(body, error.status, headers | NO_SNIFF, "application/json")
 
 
-def page_response(page: str, extra_headers: dict[str, str]) -> Response:
+def page_response(page: str, extra_headers: dict[str, str], *, private: bool = False) -> Response:
     """A whole HTML page (the browser form), with the same security headers as every html answer."""
-    return Response(page, status=200, headers=extra_headers | SECURITY_HEADERS, content_type=CONTENT_TYPES[Format.HTML])
+    headers = extra_headers | SECURITY_HEADERS | (PRIVATE if private else {})
+    return _whole(page, 200, headers, CONTENT_TYPES[Format.HTML])
 
 
-def body_response(chunks: Iterator[bytes], output: Format, extra_headers: dict[str, str]) -> Response:
+def body_response(
+    chunks: Iterable[bytes], output: Format, extra_headers: dict[str, str], *, private: bool = False
+) -> Response:
     """A 200 whose body is a real generator, so the SDK sends each chunk the moment it is produced."""
-
-    def stream() -> Iterator[bytes]:
-        yield from chunks
-
-    headers = dict(extra_headers)
+    headers = extra_headers | NO_SNIFF
     if output.streams:
         headers |= STREAM_HEADERS
     if output is Format.HTML:
         headers |= SECURITY_HEADERS
-    return Response(stream(), status=200, headers=headers, content_type=CONTENT_TYPES[output])
+    if private:
+        headers |= PRIVATE
+    return Response(_generator(chunks), status=200, headers=headers, content_type=CONTENT_TYPES[output])
+
+
+def _whole(text: str, status: int, headers: dict[str, str], content_type: str) -> Response:
+    # Lone surrogates (from Dify's JSON) cannot be UTF-8; a replacement character beats a failed answer.
+    body = text.encode("utf-8", "replace")
+    return Response(_generator(sliced([body])), status=status, headers=headers, content_type=content_type)
+
+
+def _generator(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    # The SDK streams only a ``Generator``; an iterator of another kind would be joined into one message.
+    yield from chunks

@@ -2,19 +2,25 @@
 
 They never call Dify and never look at the request. ``render`` also slices every chunk to at most
 ``MAX_CHUNK_BYTES``: the daemon kills a plugin whose protocol line passes 5 MiB, and chunks travel
-hex-encoded (twice their size).
+hex-encoded (twice their size). And it guards every streamed format: once the status is out, nothing may
+escape to the SDK, which would append a traceback to the body.
 """
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from markupsafe import escape
+
+from relay.errors import GENERIC_FAILURE
 from relay.formats.html import PageInfo, render_html
 from relay.formats.json_document import render_json
-from relay.formats.ndjson import render_ndjson
+from relay.formats.ndjson import encode_event, render_ndjson
 from relay.formats.sse import render_sse
+from relay.limits import MAX_CHUNK_BYTES
 from relay.request import Format
 
-MAX_CHUNK_BYTES = 256 * 1024
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPES: dict[Format, str] = {
     Format.NDJSON: "application/x-ndjson",
@@ -37,17 +43,38 @@ def sliced(chunks: Iterable[bytes], limit: int = MAX_CHUNK_BYTES) -> Iterator[by
 
 
 def render(output: Format, events: Iterable[dict[str, Any]], page: PageInfo) -> Iterator[bytes]:
-    """The response body for ``events`` in ``output`` format, in slices no larger than ``MAX_CHUNK_BYTES``."""
+    """The response body for ``events`` in ``output`` format, in slices no larger than ``MAX_CHUNK_BYTES``.
+
+    A JSON document is not guarded: the caller builds it whole before choosing a status.
+    """
     match output:
         case Format.NDJSON:
-            chunks = render_ndjson(events)
+            return sliced(_guarded(render_ndjson(events), output))
         case Format.SSE:
-            chunks = render_sse(events)
-        case Format.JSON:
-            chunks = render_json(events)
+            return sliced(_guarded(render_sse(events), output))
         case Format.HTML:
-            chunks = render_html(events, page)
-    return sliced(chunks)
+            return sliced(_guarded(render_html(events, page), output))
+        case Format.JSON:
+            return sliced(render_json(events))
+
+
+# What ends a stream whose renderer failed: the contract's in-band error. The html renderer closes its own
+# page on errors it sees coming; this is the last resort, so it only adds a block the browser can show.
+_LAST_WORDS = {
+    Format.NDJSON: lambda event: encode_event(event) + b"\n",
+    Format.SSE: lambda event: b"data: " + encode_event(event) + b"\n\n",
+    Format.HTML: lambda event: (
+        f'<section class="card error" role="alert"><p>{escape(event["message"])}</p></section>'.encode()
+    ),
+}
+
+
+def _guarded(chunks: Iterator[bytes], output: Format) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except Exception:
+        logger.exception("the %s renderer failed after the first byte", output.value)
+        yield _LAST_WORDS[output]({"event": "error", "code": "internal_error", "message": GENERIC_FAILURE})
 
 
 __all__ = ["CONTENT_TYPES", "MAX_CHUNK_BYTES", "PageInfo", "render", "sliced"]

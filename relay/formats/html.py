@@ -6,13 +6,18 @@ block (a tool call, the workflow's node list...). Every value is escaped by the 
 """
 
 import json
+import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from relay.apps import AppKind
+from relay.errors import GENERIC_FAILURE
 from relay.pages import fragments, render_page
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,19 +35,30 @@ def render_html(events: Iterable[dict[str, Any]], info: PageInfo) -> Iterator[by
     page = _StreamedPage(fragments())
     kind = info.kind
     title = kind.label.capitalize()
-    start = render_page("page_start.html", title=title, kind=kind.name, app_id=info.app_id)
-    yield start.encode()
+    yield _utf8(render_page("page_start.html", title=title, kind=kind.name, app_id=info.app_id))
     if info.query:
-        yield str(page.macros.question(info.query)).encode()
-    for event in events:
-        piece = page.add(event)
-        if piece:
-            yield piece.encode()
-    ending = page.close_block() + str(page.macros.done())
+        yield _utf8(str(page.macros.question(info.query)))
+    try:
+        for event in events:
+            piece = page.add(event)
+            if piece:
+                yield _utf8(piece)
+    except Exception:
+        # Whatever an event held, the page still ends as a page: its open block closed, the error shown.
+        logger.exception("the html page could not show an event")
+        yield _utf8(page.add({"event": "error", "message": GENERIC_FAILURE}))
+    ending = page.close_block()
+    if not page.failed:
+        ending += str(page.macros.done())
     if kind.takes_query:
         # With JavaScript off a form is the only way to go on; it carries the conversation on.
         ending += str(page.macros.follow_up(page.conversation_id or "", info.carried))
-    yield (ending + render_page("page_end.html")).encode()
+    yield _utf8(ending + render_page("page_end.html"))
+
+
+def _utf8(text: str) -> bytes:
+    # Dify's JSON may hold lone surrogates, which UTF-8 cannot carry: show a replacement character instead.
+    return text.encode("utf-8", "replace")
 
 
 class _StreamedPage:
@@ -52,8 +68,12 @@ class _StreamedPage:
         self.macros = macros
         self.open_block: str | None = None
         self.conversation_id: str | None = None
+        self.failed = False
+        """Whether an error was shown: the page then does not say "Done."."""
 
-    def add(self, event: dict[str, Any]) -> str:
+    def add(self, event: Any) -> str:
+        if not isinstance(event, dict):
+            return ""  # nothing a page can show
         if isinstance(event.get("conversation_id"), str) and event["conversation_id"]:
             self.conversation_id = event["conversation_id"]
         name = event.get("event")
@@ -89,7 +109,7 @@ class _StreamedPage:
         if event.get("answer"):
             piece = self.switch_to("answer") + str(self.macros.text(str(event["answer"])))
         metadata = event.get("metadata")
-        if isinstance(metadata, dict) and metadata.get("usage"):  # a blocking result carries its usage
+        if isinstance(metadata, dict) and isinstance(metadata.get("usage"), dict):  # a blocking result's usage
             piece += self.switch_to(None) + self._usage(metadata["usage"])
         return piece
 
@@ -169,6 +189,7 @@ class _StreamedPage:
     # -- errors ------------------------------------------------------------------------------------------
 
     def _on_error(self, event: dict[str, Any]) -> str:
+        self.failed = True
         return self.switch_to(None) + str(self.macros.error(str(event.get("message") or "Unknown error")))
 
 
@@ -182,7 +203,13 @@ def _title(data: dict[str, Any]) -> str:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _css_word(value: Any) -> str:
@@ -204,8 +231,17 @@ def _output_value(value: Any) -> tuple[str, bool]:
 
 
 def _safe_url(value: Any) -> str:
-    """Only http(s) and site-relative links: a ``javascript:`` URL would survive escaping."""
+    """Only http(s) and same-site links: a ``javascript:`` URL would survive escaping.
+
+    ``//host`` and ``/\\host`` look site-relative but browsers read both as another host.
+    """
     if not isinstance(value, str):
         return ""
-    scheme = urlsplit(value).scheme.lower()
-    return value if scheme in ("http", "https") or (not scheme and value.startswith("/")) else ""
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return ""
+    if scheme in ("http", "https"):
+        return value
+    same_site = not scheme and value.startswith("/") and value[1:2] not in ("/", "\\")
+    return value if same_site else ""

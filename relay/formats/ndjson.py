@@ -7,7 +7,11 @@ from typing import Any
 
 def encode_event(event: dict[str, Any]) -> bytes:
     """One event as compact JSON; ``json.dumps`` escapes newlines, so the result is always one line."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON allows "\\ud800") has no UTF-8 form; escaped, it survives as Dify sent it.
+        return json.dumps(event, separators=(",", ":")).encode()
 
 
 def render_ndjson(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:

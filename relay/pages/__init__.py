@@ -36,13 +36,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "img-src data:",
         "form-action 'self'",
         "base-uri 'none'",
+        "frame-ancestors 'none'",
     )
 )
-"""Nothing external, no inline script at all, only this exact stylesheet."""
+"""Nothing external, no inline script at all, only this exact stylesheet, and no framing by other pages."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
 

@@ -14,6 +14,12 @@ BIG_APP = "44444444-4444-4444-8444-444444444444"
 FAILING_APP = "55555555-5555-4555-8555-555555555555"
 GATED_APP = "66666666-6666-4666-8666-666666666666"
 UNKNOWN_APP = "77777777-7777-4777-8777-777777777777"
+SCRIPTED_APP = "88888888-8888-4888-8888-888888888888"
+"""Plays whatever ``ScriptedApps.script`` holds: the events a test wants Dify to send, hostile ones included."""
+HUGE_APP = "99999999-9999-4999-8999-999999999999"
+"""Everything about it is huge: its opening statement, its error message."""
+
+HUGE_TEXT_BYTES = 3 * 1024 * 1024
 
 BIG_ANSWER_BYTES = 4 * 1024 * 1024
 DIFY_ERROR_EVENT = {
@@ -94,6 +100,8 @@ class ScriptedApps:
         self.calls: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.gate = threading.Event()
+        self.script: list[Any] = []
+        """What ``SCRIPTED_APP`` streams next (any JSON values, as Dify could send them)."""
 
     def invoke_app(self, request: dict[str, Any]) -> Iterable[dict[str, Any]]:
         with self.lock:
@@ -120,11 +128,17 @@ class ScriptedApps:
             return [{"event": "message", "answer": "x" * BIG_ANSWER_BYTES, "conversation_id": "c", "message_id": "m"}]
         if app_id == GATED_APP:
             return self._gated()
+        if app_id == SCRIPTED_APP:
+            return list(self.script)
+        if app_id == HUGE_APP:
+            raise DifyError("x" * HUGE_TEXT_BYTES)
         raise DifyError("app not found")
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:
         if app_id in (CHAT_APP, WORKFLOW_APP, COMPLETION_APP):
             return CHAT_PARAMETERS
+        if app_id == HUGE_APP:
+            return {**CHAT_PARAMETERS, "opening_statement": "<" * HUGE_TEXT_BYTES}
         raise DifyError("app not found")
 
     @staticmethod

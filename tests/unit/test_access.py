@@ -16,7 +16,7 @@ KEYED = AccessSettings.from_settings({"api_key": "s3cret"})
 
 
 def test_no_key_configured_lets_everyone_in():
-    check_api_key(make_request(), AccessSettings.from_settings({}), None)
+    check_api_key(make_request(), AccessSettings.from_settings({}))
 
 
 @pytest.mark.parametrize(
@@ -24,11 +24,27 @@ def test_no_key_configured_lets_everyone_in():
     [{"Authorization": "Bearer s3cret"}, {"Authorization": "bearer  s3cret"}, {"X-API-Key": "s3cret"}],
 )
 def test_key_in_a_header_is_accepted(headers):
-    check_api_key(make_request(headers=headers), KEYED, None)
+    check_api_key(make_request(headers=headers), KEYED)
 
 
 def test_key_in_a_form_field_is_accepted():
-    check_api_key(make_request(method="POST"), KEYED, {"api_key": "s3cret"})
+    check_api_key(make_request(method="POST", data={"api_key": "s3cret", "query": "hi"}), KEYED)
+
+
+def test_a_header_key_wins_and_the_form_is_then_never_parsed():
+    request = make_request(method="POST", data={"api_key": "s3cret"}, headers={"Authorization": "Bearer wrong"})
+    with pytest.raises(RelayError) as caught:
+        check_api_key(request, KEYED)
+    assert "not valid" in caught.value.message
+    assert "relay.form_fields" not in request.environ
+
+
+def test_an_unauthenticated_form_with_too_many_fields_is_refused_before_decoding():
+    body = "&".join(f"f{i}=v" for i in range(10_000))
+    request = make_request(method="POST", data=body, content_type="application/x-www-form-urlencoded")
+    with pytest.raises(RelayError) as caught:
+        check_api_key(request, KEYED)
+    assert (caught.value.status, caught.value.code) == (413, "payload_too_large")
 
 
 @pytest.mark.parametrize(
@@ -42,7 +58,7 @@ def test_key_in_a_form_field_is_accepted():
 )
 def test_missing_wrong_or_url_keys_are_401(headers, query, needle):
     with pytest.raises(RelayError) as caught:
-        check_api_key(make_request(headers=headers, query=query), KEYED, None)
+        check_api_key(make_request(headers=headers, query=query), KEYED)
     assert (caught.value.status, caught.value.code) == (401, "unauthorized")
     assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
     assert needle in caught.value.message
@@ -68,8 +84,9 @@ def test_cors_echoes_an_allowed_origin_only():
         "Access-Control-Allow-Origin": "https://b.example",
         "Vary": "Origin",
     }
-    assert cors_headers(make_request(headers={"Origin": "https://evil.example"}), rules) == {}
-    assert cors_headers(make_request(), rules) == {}
+    # The answer depends on Origin whenever origins are configured: caches are told even when it is refused.
+    assert cors_headers(make_request(headers={"Origin": "https://evil.example"}), rules) == {"Vary": "Origin"}
+    assert cors_headers(make_request(), rules) == {"Vary": "Origin"}
 
 
 def test_cors_star_allows_any_origin_and_empty_sends_nothing():

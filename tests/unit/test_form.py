@@ -111,3 +111,19 @@ def test_a_key_sent_in_a_header_is_not_copied_into_pages():
     session = FakeSession(stream_of(*CHAT_EVENTS), PARAMETERS)
     _, page = answer(session, make_request(headers=BROWSER | {"X-API-Key": "k-123"}), {"api_key": "k-123"})
     assert "k-123" not in page
+
+
+def test_parameters_of_the_wrong_types_give_a_form_of_what_makes_sense():
+    # Found by make fuzz: suggested_questions as a boolean made the form page a 500.
+    form = app_form(
+        {
+            "suggested_questions": True,
+            "user_input_form": {"not": "a list"},
+            "opening_statement": ["odd"],
+        }
+    )
+    assert form.fields == [] and form.suggested_questions == []
+    odd_field = app_form(
+        {"user_input_form": [{"select": {"variable": "v", "options": "abc", "max_length": True}}, "junk", {}]}
+    )
+    assert [(f.variable, f.options, f.max_length) for f in odd_field.fields] == [("v", (), None)]

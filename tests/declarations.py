@@ -1,0 +1,52 @@
+"""The plugin's routes and settings as its own files declare them, so tests follow the plugin, not a copy of it.
+
+Read the way the daemon reads them: ``manifest.yaml`` names the endpoint group file(s), each group lists its
+settings and its endpoint files, each endpoint file one path and method.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    """A werkzeug rule such as ``/chat/<app_id>``."""
+    method: str
+    source: str
+    """The endpoint's Python file, relative to the plugin root."""
+
+    @property
+    def kind(self) -> str:
+        """The first path segment (``chat``, ``workflow``...): which app type the route serves."""
+        return self.path.strip("/").split("/", 1)[0]
+
+
+def _yaml(relative: str) -> Any:
+    return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
+
+
+@cache
+def groups() -> tuple[dict[str, Any], ...]:
+    return tuple(_yaml(name) for name in _yaml("manifest.yaml")["plugins"]["endpoints"])
+
+
+@cache
+def routes() -> tuple[Route, ...]:
+    found = []
+    for group in groups():
+        for name in group["endpoints"]:
+            endpoint = _yaml(name)
+            found.append(Route(endpoint["path"], endpoint["method"], endpoint["extra"]["python"]["source"]))
+    return tuple(found)
+
+
+@cache
+def settings() -> tuple[dict[str, Any], ...]:
+    return tuple(setting for group in groups() for setting in group.get("settings", []))
