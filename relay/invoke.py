@@ -5,16 +5,14 @@ the status of the HTTP response can only be decided after that first read: 404 o
 with an empty body.
 """
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from relay.apps import AppKind
-from relay.errors import RelayError, app_not_found, dify_message, invocation_failed, is_app_not_found
+from relay.errors import invocation_failed
+from relay.failures import refusal, stream_error
 from relay.request import AppCall, ResponseMode
-
-logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 
@@ -38,22 +36,19 @@ FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused",
 TRUNCATED = "The app's stream ended before its final event: the answer may be incomplete."
 
 
-def error_event(message: str, code: str = "invocation_failed") -> Event:
-    return {"event": "error", "code": code, "message": message}
-
-
 def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
     """Invoke the app and read its first event; raise ``RelayError`` if that already fails."""
+    blocking = call.response_mode is ResponseMode.BLOCKING
     try:
         result = _invoke(session, kind, call)
-        if call.response_mode is ResponseMode.BLOCKING:
+        if blocking:
             return Invocation(first=result, rest=iter(()))
         stream = iter(result)
         first = next(stream)
     except StopIteration:
         raise invocation_failed("The app returned no events.") from None
     except Exception as exc:
-        raise _status_error(exc) from None
+        raise refusal(exc, app_id=call.app_id, conversation_id=call.conversation_id, blocking=blocking) from None
     return Invocation(first=first, rest=_guarded(first, stream))
 
 
@@ -62,7 +57,7 @@ def fetch_parameters(session: Any, app_id: str) -> dict[str, Any]:
     try:
         parameters = session.app.fetch_app(app_id)
     except Exception as exc:
-        raise _status_error(exc) from None
+        raise refusal(exc, app_id=app_id) from None
     return dict(parameters) if isinstance(parameters, dict) else {}
 
 
@@ -75,15 +70,6 @@ def _invoke(session: Any, kind: AppKind, call: AppCall) -> Any:
     return getattr(session.app, kind.name).invoke(app_id=call.app_id, **common)
 
 
-def _status_error(exc: Exception) -> RelayError:
-    message = dify_message(exc)
-    if type(exc) is not Exception:
-        logger.exception("app call failed inside the plugin")
-    if is_app_not_found(message):
-        return app_not_found(message)
-    return invocation_failed(message)
-
-
 def _guarded(first: Event, stream: Iterator[Event]) -> Iterator[Event]:
     """Relay events as they come; a failure, or an end without a final event, ends with an error event."""
     last = first
@@ -91,9 +77,7 @@ def _guarded(first: Event, stream: Iterator[Event]) -> Iterator[Event]:
         for last in stream:
             yield last
     except Exception as exc:
-        if type(exc) is not Exception:
-            logger.exception("app stream failed inside the plugin")
-        yield error_event(dify_message(exc))
+        yield stream_error(exc)
         return
     if not (isinstance(last, dict) and isinstance(last.get("event"), str) and last["event"] in FINAL_EVENTS):
-        yield error_event(TRUNCATED, "stream_truncated")
+        yield {"event": "error", "code": "stream_truncated", "message": TRUNCATED}

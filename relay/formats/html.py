@@ -48,7 +48,7 @@ def render_html(events: Iterable[dict[str, Any]], info: PageInfo) -> Iterator[by
         logger.exception("the html page could not show an event")
         yield _utf8(page.add({"event": "error", "message": GENERIC_FAILURE}))
     ending = page.close_block()
-    if not page.failed:
+    if not (page.failed or page.paused):
         ending += str(page.macros.done())
     if kind.takes_query:
         # With JavaScript off a form is the only way to go on; it carries the conversation on.
@@ -70,6 +70,8 @@ class _StreamedPage:
         self.conversation_id: str | None = None
         self.failed = False
         """Whether an error was shown: the page then does not say "Done."."""
+        self.paused = False
+        """Whether the run paused for a person: not done either."""
 
     def add(self, event: Any) -> str:
         if not isinstance(event, dict):
@@ -185,6 +187,53 @@ class _StreamedPage:
                 data.get("total_tokens"),
             )
         )
+
+    def _on_node_retry(self, event: dict[str, Any]) -> str:
+        data = _data(event)
+        return self.switch_to("nodes") + str(
+            self.macros.node_finished(_title(data), data.get("node_type") or "", "retry", None, data.get("error") or "")
+        )
+
+    # Iterations and loops show as the node that runs them: a row when they start, one when they end.
+    _on_iteration_started = _on_node_started
+    _on_loop_started = _on_node_started
+
+    def _on_iteration_completed(self, event: dict[str, Any]) -> str:
+        data = _data(event)
+        status = "failed" if data.get("error") else "succeeded"
+        return self.switch_to("nodes") + str(
+            self.macros.node_finished(
+                _title(data),
+                data.get("node_type") or "",
+                status,
+                _number(data.get("elapsed_time")),
+                data.get("error") or "",
+            )
+        )
+
+    _on_loop_completed = _on_iteration_completed
+
+    def _on_text_replace(self, event: dict[str, Any]) -> str:
+        # Dify replaces the text streamed so far (moderation, for one); without script the page shows the new one.
+        return self.switch_to(None) + str(self.macros.replaced(str(_data(event).get("text") or "")))
+
+    # -- pauses for a person --------------------------------------------------------------------------------
+
+    def _on_human_input_required(self, event: dict[str, Any]) -> str:
+        title = _data(event).get("form_title") or _data(event).get("title") or _data(event).get("node_title")
+        text = "The app waits for a person to fill in a form in Dify" + (f" ({title})." if title else ".")
+        return self.switch_to(None) + str(self.macros.notice("Input needed", text))
+
+    def _on_human_input_form_filled(self, event: dict[str, Any]) -> str:
+        return self.switch_to(None) + str(self.macros.notice("Input given", "The form was filled in."))
+
+    def _on_human_input_form_timeout(self, event: dict[str, Any]) -> str:
+        return self.switch_to(None) + str(self.macros.notice("Input timed out", "Nobody filled in the form in time."))
+
+    def _on_workflow_paused(self, event: dict[str, Any]) -> str:
+        self.paused = True
+        text = "The run is paused until a person answers in Dify; it goes on there, not on this page."
+        return self.switch_to(None) + str(self.macros.notice("Paused", text))
 
     # -- errors ------------------------------------------------------------------------------------------
 

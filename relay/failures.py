@@ -1,0 +1,154 @@
+"""What a failed Dify call means, read from the text the SDK raises, and what the client is told about it.
+
+The SDK reports every failure of ``session.app`` as a plain ``Exception(message)`` whose text the daemon wrote:
+
+* Dify refused the call (unknown app, missing query, bad inputs, unknown conversation): the daemon quotes Dify's
+  HTTP answer, ``invoke app failed: request failed with status code: 400 and respond with: {"code", "message",
+  "status"}``;
+* an error once the stream runs: ``read app failed: request failed: <sentence>``;
+* ``fetch_app`` of an unknown app: ``fetch app failed: data is nil`` (the daemon never looks at Dify's 400);
+* the platform's time limits: the daemon closes every app call's body 240 s after it started, and the SDK gives
+  up after 250 s without a message (``invocation exited without response after 250 seconds``);
+* the network between the daemon and Dify: Go's transport errors, which name internal hosts.
+
+Any other exception type was raised by this process itself: its text is for the plugin log, not for clients.
+"""
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from relay.errors import GENERIC_FAILURE, RelayError, app_not_found, conversation_not_found, invocation_failed
+
+logger = logging.getLogger(__name__)
+
+_CALL_SITES = re.compile(r"^(?:(?:invoke|read|fetch) app failed|request failed):\s*", re.IGNORECASE)
+_HTTP_ANSWER = re.compile(
+    r"^request failed with status code: (?P<status>\d+) and respond with:\s*(?P<body>.*)$", re.DOTALL
+)
+_SDK_SILENCE = re.compile(r"invocation exited without response after (?P<seconds>\d+) seconds", re.IGNORECASE)
+_DAEMON_CUT = re.compile(r"read on closed (?:response )?body", re.IGNORECASE)
+_NETWORK = re.compile(
+    r"https?://|\bdial tcp\b|connection refused|no such host|i/o timeout|connection reset|broken pipe"
+    r"|server misbehaving|network is unreachable|TLS handshake",
+    re.IGNORECASE,
+)
+
+UNREACHABLE = "Dify could not be reached from the plugin; the plugin log has the details."
+NO_MESSAGE = "The app call failed without a message."
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed Dify call, as far as its text tells."""
+
+    message: str
+    """Dify's own sentence (possibly empty), without the daemon's call-site names."""
+    raw: str
+    """The whole text as the SDK raised it, for the plugin log."""
+    code: str | None = None
+    """Dify's error code (``invalid_param``...), when the daemon quoted Dify's JSON answer."""
+    status: int | None = None
+    """Dify's HTTP status, when the daemon quoted its answer."""
+    internal: bool = False
+    """Raised by this process, not by the SDK on Dify's behalf: the text stays in the log."""
+
+    @property
+    def time_limit(self) -> str | None:
+        """A sentence naming the platform limit that ended the call, if one did."""
+        silence = _SDK_SILENCE.search(self.raw)
+        if silence:
+            return (
+                f"The app sent nothing for {silence['seconds']} s, the longest Dify's plugin SDK waits for an "
+                "answer; the call was given up."
+            )
+        if _DAEMON_CUT.search(self.raw):
+            return (
+                "The app call reached Dify's time limit for one app call (240 s by default, the plugin daemon's "
+                "DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT) and was cut there."
+            )
+        return None
+
+    @property
+    def network(self) -> bool:
+        return _NETWORK.search(self.raw) is not None
+
+
+def read_failure(exc: BaseException) -> Failure:
+    if type(exc) is not Exception:
+        return Failure(message=GENERIC_FAILURE, raw=f"{type(exc).__name__}: {exc}", internal=True)
+    raw = str(exc).strip()
+    message, code, status = raw, None, None
+    while True:
+        answer = _HTTP_ANSWER.match(message)
+        if answer:
+            status = int(answer["status"])
+            message, code = _dify_json(answer["body"])
+        stripped = _CALL_SITES.sub("", message, count=1)
+        if stripped == message:
+            break
+        message = stripped
+    return Failure(message=message, raw=raw, code=code, status=status)
+
+
+def refusal(
+    exc: BaseException, *, app_id: str, conversation_id: str | None = None, blocking: bool = False
+) -> RelayError:
+    """The HTTP error for a Dify call that failed before its first event."""
+    failure = read_failure(exc)
+    _log(failure)
+    if "app not found" in failure.message.lower():
+        return app_not_found(failure.message)
+    if failure.message == "data is nil":  # fetch_app's only answer for an unknown app: say what it means
+        return app_not_found(f"App {app_id} was not found in this workspace.")
+    if conversation_id and failure.code == "invalid_param" and not failure.message:
+        # Dify's ConversationNotExistsError has no text: an unknown id, or another app's conversation.
+        return conversation_not_found(conversation_id)
+    return invocation_failed(_client_sentence(failure, blocking=blocking))
+
+
+def stream_error(exc: BaseException) -> dict[str, Any]:
+    """The last event of a stream whose Dify call failed after its first event."""
+    failure = read_failure(exc)
+    _log(failure)
+    if failure.time_limit:
+        return {"event": "error", "code": "timeout", "message": failure.time_limit}
+    return {"event": "error", "code": "invocation_failed", "message": _client_sentence(failure)}
+
+
+def _client_sentence(failure: Failure, *, blocking: bool = False) -> str:
+    if failure.internal:
+        return GENERIC_FAILURE
+    if failure.time_limit:
+        return failure.time_limit
+    if failure.network:
+        return UNREACHABLE
+    if blocking and failure.status == 500 and failure.message == "Internal Server Error":
+        return (
+            "Dify answered 'Internal Server Error': in blocking mode it hides the app's own error (a model's, "
+            "for one). Send the same request with response_mode=streaming to read it."
+        )
+    if "does not support blocking mode" in failure.message:
+        return f"{failure.message}. Use response_mode=streaming (ndjson, sse or html)."
+    return failure.message or NO_MESSAGE
+
+
+def _log(failure: Failure) -> None:
+    if failure.internal:
+        logger.error("the app call failed inside the plugin: %s", failure.raw, exc_info=True)
+    elif failure.network or failure.time_limit:
+        logger.warning("the app call failed: %s", failure.raw)
+
+
+def _dify_json(body: str) -> tuple[str, str | None]:
+    """The ``message`` and ``code`` of Dify's JSON error body, or the body itself when it is not one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.strip(), None
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        code = parsed.get("code")
+        return parsed["message"].strip(), code if isinstance(code, str) else None
+    return body.strip(), None

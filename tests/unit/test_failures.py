@@ -1,0 +1,74 @@
+"""What a failed Dify call tells the client, from the exact texts the SDK raises (see relay/failures.py)."""
+
+import pytest
+
+from relay.errors import GENERIC_FAILURE, RelayError
+from relay.failures import UNREACHABLE, read_failure, refusal, stream_error
+from tests.unit.conftest import APP_ID
+
+
+def dify_answer(status: int, body: str) -> Exception:
+    return Exception(f"invoke app failed: request failed with status code: {status} and respond with: {body}\n")
+
+
+def test_dify_json_answers_give_their_sentence_code_and_status():
+    failure = read_failure(dify_answer(400, '{"code": "invalid_param", "message": "missing query", "status": 400}'))
+    assert (failure.message, failure.code, failure.status) == ("missing query", "invalid_param", 400)
+
+
+def test_fetch_apps_data_is_nil_means_no_such_app():
+    error = refusal(Exception("fetch app failed: data is nil"), app_id=APP_ID)
+    assert (error.status, error.code) == (404, "app_not_found")
+    assert APP_ID in error.message
+
+
+def test_an_empty_invalid_param_with_a_conversation_is_conversation_not_found():
+    raised = dify_answer(400, '{"code": "invalid_param", "message": "", "status": 400}')
+    error = refusal(raised, app_id=APP_ID, conversation_id="c-404")
+    assert (error.status, error.code) == (404, "conversation_not_found")
+    assert "'c-404'" in error.message and "leave conversation_id out" in error.message
+    assert refusal(raised, app_id=APP_ID).status == 502  # without a conversation, nothing to blame
+
+
+def test_blocking_mode_hides_model_errors_and_the_message_says_so():
+    raised = dify_answer(500, '{"message": "Internal Server Error", "code": "unknown", "status": 500}')
+    error = refusal(raised, app_id=APP_ID, blocking=True)
+    assert (error.status, error.code) == (502, "invocation_failed")
+    assert "response_mode=streaming" in error.message
+
+
+def test_an_agent_refusing_blocking_mode_is_told_what_to_do():
+    raised = dify_answer(
+        400, '{"code": "invalid_param", "message": "Agent Chat App does not support blocking mode", "status": 400}'
+    )
+    assert "Use response_mode=streaming" in refusal(raised, app_id=APP_ID, blocking=True).message
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        'invoke app failed: Post "http://api:5001/inner/api/invoke/app": dial tcp 172.18.0.5:5001: connect: '
+        "connection refused",
+        "read app failed: read tcp 10.0.0.2:41234->10.0.0.3:5001: read: connection reset by peer",
+        "invoke app failed: request failed: Get http://internal-host/x",
+    ],
+)
+def test_network_errors_never_show_internal_hosts(raised):
+    error = refusal(Exception(raised), app_id=APP_ID)
+    assert error.message == UNREACHABLE
+    assert stream_error(Exception(raised))["message"] == UNREACHABLE
+
+
+def test_the_sdks_silence_limit_ends_the_stream_naming_it():
+    event = stream_error(Exception("invocation exited without response after 250 seconds"))
+    assert event["code"] == "timeout" and "250 s" in event["message"]
+
+
+def test_the_daemons_app_call_limit_ends_the_stream_naming_it():
+    event = stream_error(Exception("read app failed: http: read on closed response body"))
+    assert event["code"] == "timeout" and "240 s" in event["message"]
+
+
+def test_faults_of_the_plugin_itself_stay_in_the_log():
+    error = refusal(KeyError("/srv/plugin/secret.py"), app_id=APP_ID)
+    assert isinstance(error, RelayError) and error.message == GENERIC_FAILURE
