@@ -12,12 +12,23 @@ What this module reproduces, and where the daemon (langgenius/dify-plugin-daemon
   A line of 5 MiB or more makes the daemon's ``bufio.Scanner`` fail, after which it kills the plugin; so do we.
 * stdin: one JSON object per line, the request envelope of ``internal/core/session_manager/session.go``.
 * backwards calls (``invoke`` session messages): answered on their own thread with ``backwards_response``
-  events, each app event one ``response`` (message ``"stream"``; fetch_app ``"struct"``), then ``end``; errors
-  worded as the daemon words them (``internal/core/io_tunnel/backwards_invocation/task.go`` and
-  ``internal/core/dify_invocation/calldify/http_request.go``): a refusal before the first event quotes Dify's
-  HTTP 400 answer (``invoke app failed: request failed with status code: 400 and respond with: {...}``), an
-  error once the stream runs is ``read app failed: request failed: <msg>`` (see ``dify_error_message``); the
-  manifest's ``resource.permission.app.enabled`` is checked first, as ``checkPermission`` does.
+  events, each app event one ``response`` (message ``"stream"``; fetch_app ``"struct"``), then ``end``. Each
+  event reaches the plugin as the daemon re-encodes it: decoded into a Go ``map[string]any`` and marshalled again,
+  so keys come sorted and every number went through a float64 (``as_relayed``).
+* errors are worded as the daemon words them (``internal/core/io_tunnel/backwards_invocation/task.go``,
+  ``internal/core/dify_invocation/calldify/http_request.go``, ``pkg/utils/http_requests/http_warpper.go``): a
+  refusal before the first event quotes Dify's HTTP answer whole (``invoke app failed: request failed with status
+  code: 400 and respond with: {...}\n``); an error once the stream runs is ``read app failed: request failed:
+  <msg>``; any failure of ``fetch_app`` is ``fetch app failed: data is nil`` (the daemon parses Dify's error body
+  as if it were an answer and finds no ``data``). The manifest's ``resource.permission.app.enabled`` is checked
+  first, as ``checkPermission`` does.
+* time limits: the daemon closes an app call's response body ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (240 s)
+  after Dify's answer began, streaming or silent (``time.AfterFunc(..., resp.Body.Close)`` in
+  ``RequestAndParseStream``); the plugin then gets ``read app failed: read tcp <daemon>-><api>: use of closed
+  network connection`` and, on the next line, ``failed to read system header`` (``pkg/utils/parser/chunking.go``
+  joins the two). Inside the plugin the SDK gives up on a call that stays silent for ``MAX_INVOCATION_TIMEOUT``
+  seconds (250): "invocation exited without response after 250 seconds"; ``max_invocation_timeout`` lowers it
+  through the plugin's environment (``DifyPluginEnv`` is a pydantic settings class and ``main.py`` does not set it).
 """
 
 from __future__ import annotations
@@ -51,6 +62,32 @@ MAX_LINE_BYTES = 5 * 1024 * 1024
 
 APP_PERMISSION_DENIED = "permission denied, you need to enable app access in plugin manifest"
 
+APP_READ_TIMEOUT = 240.0
+"""``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (240000 ms, ``internal/types/app/config.go``), in seconds: how long
+after Dify's answer began the daemon closes an app call's response body."""
+
+APP_READ_TIMEOUT_ENV = "DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT"
+"""Milliseconds, as the daemon reads it; ``PluginProcess`` takes it from the environment when not given."""
+
+DAEMON_ADDRESS = "172.18.0.7:41238"
+DIFY_API_ADDRESS = "172.18.0.5:5001"
+"""Stand for the daemon's and Dify API's addresses on Dify's docker network: they appear in Go's network errors."""
+
+APP_READ_TIMEOUT_ERROR = (
+    f"read app failed: read tcp {DAEMON_ADDRESS}->{DIFY_API_ADDRESS}: use of closed network connection\n"
+    "failed to read system header"
+)
+"""What the plugin gets when the read timeout closes the body: the body reader was blocked waiting for the next
+length-prefixed chunk, so Go's read fails with ``net.ErrClosed`` and ``LengthPrefixedChunking`` joins it with
+its own "failed to read system header"; ``executeDifyInvocationAppTask`` prefixes "read app failed: "."""
+
+FETCH_APP_FAILED = "fetch app failed: data is nil"
+"""Any failure of ``fetch_app``: ``RequestAndParse`` decodes Dify's error body as a response, finds no ``data`` and
+no ``error`` in it, and ``Request`` says so (``calldify/http_request.go``)."""
+
+MAX_INVOCATION_TIMEOUT_ENV = "MAX_INVOCATION_TIMEOUT"
+"""``DifyPluginEnv.MAX_INVOCATION_TIMEOUT`` (whole seconds, default 250), read from the plugin's environment."""
+
 _STDERR_TAIL = 40
 
 
@@ -68,7 +105,38 @@ class AppBackend(Protocol):
 
 
 class DifyError(Exception):
-    """Raised by a backend where Dify would answer with an error message (e.g. "app not found")."""
+    """Raised by a backend where Dify fails the call; ``str(error)`` is Dify's message (e.g. "app not found").
+
+    Before the stream starts Dify answers with an HTTP error that the daemon quotes whole: a ``ValueError`` in
+    Dify (every refusal: unknown app, missing query, input checks, unknown conversation) is HTTP 400 with
+    ``{"code": "invalid_param", "message": <str(e)>, "status": 400}``. Once the stream runs, Dify's
+    backwards-invocation wrapper sends ``{"error": str(e)}`` instead, and only the message travels.
+    """
+
+    status = 400
+
+    def body(self) -> str:
+        """Dify's HTTP error body for this error (``api/libs/external_api.py``, ``handle_value_error``)."""
+        return dify_json({"code": "invalid_param", "message": str(self), "status": self.status})
+
+
+class DifyServerError(DifyError):
+    """Any other exception in Dify before the stream starts: Dify's generic HTTP 500, the message lost.
+
+    Model errors in blocking mode end this way (``InvokeError``, ``QuotaExceededError`` and their kin are not
+    ``ValueError`` classes, so ``handle_general_exception`` answers them), as does a ``TypeError`` in input checks.
+    """
+
+    status = 500
+
+    def body(self) -> str:
+        return dify_json({"message": "Internal Server Error", "code": "unknown", "status": 500})
+
+
+def dify_json(payload: Mapping[str, Any]) -> str:
+    """How Dify's API writes a JSON error: flask-restx's ``output_json``, that is ``json.dumps`` with its default
+    separators and ASCII escapes, in the handler's key order, and a final newline."""
+    return json.dumps(payload) + "\n"
 
 
 class PluginError(Exception):
@@ -79,6 +147,10 @@ class PluginError(Exception):
         self.message = message
         self.data = dict(data) if data else None
         """The plugin's error payload (``error_type``, ``message``, ``args``) when the plugin sent one."""
+
+
+class PluginSilent(PluginError):
+    """The plugin sent nothing for the whole wait."""
 
 
 class _Session:
@@ -95,7 +167,7 @@ class _Session:
         try:
             return self.items.get(timeout=timeout)
         except queue.Empty:
-            raise PluginError(f"the plugin sent nothing for {timeout:g} s") from None
+            raise PluginSilent(f"the plugin sent nothing for {timeout:g} s") from None
 
 
 class PluginResponse:
@@ -191,12 +263,23 @@ class PluginProcess:
         python: str = sys.executable,
         env: Mapping[str, str] | None = None,
         on_log: Callable[[str], None] | None = None,
+        app_read_timeout: float | None = None,
+        max_invocation_timeout: int | None = None,
     ) -> None:
+        """``app_read_timeout`` (seconds) defaults to ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` from the
+        environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds,
+        at least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``: the SDK's own limit on a silent app call."""
         self.plugin_dir = Path(plugin_dir)
         self.apps = apps
         self.python = python
         self.env = dict(env or {})
+        if max_invocation_timeout is not None:
+            self.env[MAX_INVOCATION_TIMEOUT_ENV] = str(int(max_invocation_timeout))
+        self.app_read_timeout = app_read_timeout if app_read_timeout is not None else _read_timeout_from_env()
         self.on_log = on_log
+        self.max_line_bytes = 0
+        """The longest stdout line the plugin wrote so far, in bytes without its newline: the daemon's limit is
+        5 MiB (``MAX_LINE_BYTES``), and a plugin must stay under it whatever it answers."""
         self.endpoint_id = DEFAULT_ENDPOINT_ID
         self.manifest: dict[str, Any] | None = None
         self.recent_logs: collections.deque[str] = collections.deque(maxlen=200)
@@ -423,6 +506,7 @@ class PluginProcess:
                 raw = stdout.readline(MAX_LINE_BYTES)
                 if not raw:
                     break
+                self.max_line_bytes = max(self.max_line_bytes, len(raw) - raw.endswith(b"\n"))
                 if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
                     self._death_reason = "the plugin wrote a stdout line of 5 MiB or more; killed, as the daemon does"
                     self._log(self._death_reason)
@@ -504,27 +588,68 @@ class PluginProcess:
         request_id = str(payload.get("backwards_request_id", ""))
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
-        started = False
         try:
             if invoke_type not in ("app", "fetch_app"):
                 raise _Unsupported(f"unsupported invoke type: {invoke_type}")
             if not self._app_permission():
                 raise _Unsupported(APP_PERMISSION_DENIED)
             if invoke_type == "app":
-                for event in self.apps.invoke_app(request):
-                    self._backwards(session_id, request_id, "response", "stream", event)
-                    started = True
+                self._stream_app(session_id, request_id, request)
             else:
-                result = self.apps.fetch_app(str(request.get("app_id", "")))
-                self._backwards(session_id, request_id, "response", "struct", result)
+                try:
+                    result = self.apps.fetch_app(str(request.get("app_id", "")))
+                except DifyError:
+                    raise _Unsupported(FETCH_APP_FAILED) from None
+                self._backwards(session_id, request_id, "response", "struct", as_relayed(result))
         except _Unsupported as exc:
             self._backwards(session_id, request_id, "error", str(exc), None)
-        except DifyError as exc:
-            self._backwards(session_id, request_id, "error", dify_error_message(invoke_type, exc, started), None)
         except Exception as exc:
             self._backwards(session_id, request_id, "error", str(exc) or type(exc).__name__, None)
         finally:
             self._backwards(session_id, request_id, "end", "", None)
+
+    def _stream_app(self, session_id: str, request_id: str, request: dict[str, Any]) -> None:
+        """Relay an app's events until it ends, fails, or the read timeout closes it as the daemon does.
+
+        The backend runs on its own thread so that a silent app cannot hold the deadline back; when the deadline
+        passes, the app is left to finish alone, as Dify keeps running a run whose reader went away.
+        """
+        items: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def produce() -> None:
+            try:
+                for event in self.apps.invoke_app(request):
+                    items.put(("event", event))
+                items.put(("end", None))
+            except BaseException as exc:  # handed over to the answering thread, which words it
+                items.put(("error", exc))
+
+        threading.Thread(target=produce, name="dify-app", daemon=True).start()
+        deadline: float | None = None
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                kind, value = items.get(timeout=wait)
+            except queue.Empty:
+                kind, value = "timeout", None
+            if kind == "event" and deadline is not None and time.monotonic() >= deadline:
+                kind = "timeout"
+            if kind == "timeout":
+                self._backwards(session_id, request_id, "error", APP_READ_TIMEOUT_ERROR, None)
+                return
+            if kind == "end":
+                return
+            if kind == "error":
+                started = deadline is not None
+                if isinstance(value, DifyError):
+                    message = dify_error_message("app", value, started)
+                else:
+                    message = str(value) or type(value).__name__
+                self._backwards(session_id, request_id, "error", message, None)
+                return
+            if deadline is None:  # the body's timer starts once Dify's answer has begun
+                deadline = time.monotonic() + self.app_read_timeout
+            self._backwards(session_id, request_id, "response", "stream", as_relayed(value))
 
     def _backwards(self, session_id: str, request_id: str, event: str, message: str, data: Any) -> None:
         body = {"backwards_request_id": request_id, "event": event, "message": message, "data": data}
@@ -540,15 +665,41 @@ class PluginProcess:
 def dify_error_message(invoke_type: Any, error: DifyError, started: bool) -> str:
     """A Dify error as the daemon words it for the plugin.
 
-    Dify refuses a call it cannot start (unknown app, missing query) with an HTTP 400 and a JSON body, which
-    the daemon quotes whole (``pkg/utils/http_requests/http_warpper.go``); an error once the stream runs comes
-    as a ``{"error"}`` item, which the daemon wraps in its call-site names (``calldify/http_request.go``).
+    Dify refuses a call it cannot start with an HTTP error and a JSON body, which ``RequestAndParseStream``
+    quotes whole (``pkg/utils/http_requests/http_warpper.go``), body newline included; an error once the stream
+    runs comes as a ``{"error"}`` item, which the daemon wraps in its call-site names (``calldify/http_request.go``
+    and ``backwards_invocation/task.go``). ``fetch_app`` never quotes anything: see ``FETCH_APP_FAILED``.
     """
-    if invoke_type == "app" and started:
+    if invoke_type != "app":
+        return FETCH_APP_FAILED
+    if started:
         return f"read app failed: request failed: {error}"
-    body = json.dumps({"code": "invalid_param", "message": str(error), "status": 400})
-    prefix = "invoke app failed" if invoke_type == "app" else "fetch app failed"
-    return f"{prefix}: request failed with status code: 400 and respond with: {body}\n"
+    return f"invoke app failed: request failed with status code: {error.status} and respond with: {error.body()}"
+
+
+def as_relayed(value: Any) -> Any:
+    """``value`` as the plugin receives it after the daemon's Go round trip.
+
+    The daemon decodes Dify's JSON into ``map[string]any`` and encodes it again with ``encoding/json``: object
+    keys come out sorted, and every number was a float64, so an integral value is written without a fraction
+    (``2.0`` arrives as ``2``) and integers beyond 2**53 lose precision.
+    """
+    if isinstance(value, Mapping):
+        return {str(key): as_relayed(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [as_relayed(item) for item in value]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        number = float(value)
+    except OverflowError:
+        return value
+    return int(number) if number.is_integer() and abs(number) < 1e21 else number
+
+
+def _read_timeout_from_env() -> float:
+    raw = os.environ.get(APP_READ_TIMEOUT_ENV, "").strip()
+    return int(raw) / 1000 if raw.isdigit() else APP_READ_TIMEOUT
 
 
 class _Unsupported(Exception):

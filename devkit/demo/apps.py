@@ -9,32 +9,76 @@ what they say, and fail the way Dify fails:
   chat app gets through the plugin's workflow and completion paths, as those send no query);
 * a workflow or completion app called *with* a query (through the chat path) runs as itself, query ignored,
   as Dify routes by the app's own mode (``api/core/plugin/backwards_invocation/app.py``);
-* inputs are checked against each app's form ("topic is required in input form"...);
-* the agent refuses blocking mode ("Agent Chat App does not support blocking mode"), like Dify's agent apps;
-* an unknown ``conversation_id``: "Conversation Not Exists.".
+* an unknown ``conversation_id`` (or one of another app): Dify's ``ConversationNotExistsError``, a refusal with an
+  *empty* message;
+* inputs are checked as Dify checks them (``devkit/demo/inputs.py``);
+* the agent refuses blocking mode ("Agent Chat App does not support blocking mode"), like Dify's agent apps.
 
-A few words in the chatbot's query trigger behaviours worth seeing in a browser:
+``user`` is ignored, as Dify ignores it for a plugin's calls: every call runs as the workspace's one default end
+user, so a conversation started by one caller can be continued by any caller that knows its id.
 
-* "markup" or "html": the answer contains ``<img src=x onerror=alert(1)>`` and ``<b>`` tags, to show the page
-  escapes app text (an alert box means it does not);
-* "fail": after a few words Dify's in-stream ``error`` event, as when a model call fails mid-answer;
-* "crash": after a few words the stream breaks (the backend raises), as when Dify's side of the call dies.
+Triggers: words in the query (chat-type apps), the ``topic`` input (workflow) or the ``product`` input
+(completion) make an app behave as Dify does in rarer cases. They combine ("form-filled paused" answers the first
+form, then stops at the next one).
 
-The workflow fails its LLM node (a ``failed`` run, as Dify reports one) when its topic contains "fail".
+Any app:
+
+* ``crash``: after a few events the stream breaks (the backend raises), as when Dify's side of the call dies;
+* ``truncated``: the stream ends without its final event (no ``message_end``, ``workflow_finished``...), as when
+  Dify's worker is killed mid-answer; in blocking mode Dify's "queue listening stopped unexpectedly.";
+* ``silent``: after the first event the app says nothing for ``silence`` seconds (300 by default: longer than the
+  daemon's 240 s read timeout and the SDK's 250 s), then goes on.
+
+Chatbot, agent and completion (Dify's "easy UI" apps):
+
+* ``markup`` or ``html`` (chatbot): the answer contains ``<img src=x onerror=alert(1)>`` and ``<b>`` tags, to show
+  the page escapes app text (an alert box means it does not);
+* ``fail``: after a few words Dify's in-stream ``error`` event (``completion_request_error``), as when a model call
+  fails mid-answer;
+* model errors before the first word: ``model-error`` (``completion_request_error``), ``quota``
+  (``provider_quota_exceeded``), ``no-credentials`` (``provider_not_initialize``), ``unsupported-model``
+  (``model_currently_not_support``). Streaming, the stream is that one ``error`` event; blocking, Dify's generic
+  HTTP 500 (``{"message": "Internal Server Error", "code": "unknown", "status": 500}``), the model's text lost;
+* ``replace``: the answer, then ``message_replace`` (output moderation rewrote it), then ``message_end``;
+* ``tts`` (chatbot): ``tts_message`` audio chunks among the words, ``tts_message_end`` before ``message_end``.
+
+Chatflow and workflow:
+
+* ``fail`` or any model-error word: the LLM node fails; the run ends with ``workflow_finished`` (``failed``), and
+  a chatflow then sends ``error`` ("Run failed: ...", ``invalid_param``) and no ``message_end``. Blocking: a
+  workflow returns its failed result, a chatflow is refused with HTTP 400 "Run failed: ...";
+* ``paused``: the run stops at a human-input node: ``human_input_required``, ``workflow_paused``, and the stream
+  ends (no ``workflow_finished``, no ``message_end``);
+* ``form-filled`` / ``form-timeout``: a human-input node whose form was answered (``human_input_form_filled``) or
+  expired (``human_input_form_timeout``), as a resumed run streams it, then the run goes on;
+* ``stopped``: the run is stopped mid-answer: ``workflow_finished`` with status ``stopped`` ("Stopped by user.");
+* ``partial``: a tool node fails but its error strategy lets the run go on: its ``node_finished`` has status
+  ``exception``, and ``workflow_finished`` has ``partial-succeeded``;
+* ``retry``: the LLM node fails once and is retried (``node_retry``);
+* ``iterate`` / ``loop``: an iteration (``iteration_started``, ``_next``, ``_completed``) or a loop (``loop_*``)
+  whose inner node events carry ``iteration_id`` / ``loop_id``;
+* ``agent-log``: an agent node that logs its steps (``agent_log``);
+* ``replace``: the streamed text is replaced afterwards (``text_replace`` in a workflow, ``message_replace`` in a
+  chatflow);
+* ``tts`` (chatflow): ``tts_message`` audio chunks and ``tts_message_end``.
+
+Deviation, on purpose: a paused run in blocking mode returns the run's result with status ``paused`` (a workflow)
+or the answer so far (a chatflow); the exact shape Dify uses there is not modelled.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devkit.daemon.process import DifyError
+from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo import events as ev
 from devkit.demo.inputs import Field, user_input_form, validate_inputs
 
@@ -47,7 +91,27 @@ COMPLETION_APP_ID = "f2a8c6e0-4d9b-4b1f-a7e3-5c0d8b2f6a49"
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 MARKUP_SAMPLE = "<img src=x onerror=alert(1)>"
 
+DEMO_MODEL = "gpt-4o-mini"
+MODEL_ERRORS: dict[str, tuple[str, str]] = {
+    "model-error": ("completion_request_error", "[demo] The model provider refused the request, as you asked."),
+    "quota": ("provider_quota_exceeded", ""),
+    "no-credentials": ("provider_not_initialize", f"Model {DEMO_MODEL} credentials is not initialized."),
+    "unsupported-model": ("model_currently_not_support", "Model Currently Not Support"),
+}
+"""Trigger word -> (the ``error`` event's code, the exception's description) for a model call that fails."""
+
+FAIL_MESSAGE = "[demo] The model failed halfway through the answer, as you asked."
+CRASH_MESSAGE = "the demo app's stream broke halfway, as you asked"
+STOPPED_MESSAGE = "Stopped by user."
+"""``QueueStopEvent.get_stop_reason`` for a run stopped from the API or the studio."""
+QUEUE_STOPPED = "queue listening stopped unexpectedly."
+"""What Dify's blocking pipelines raise when the stream ends without a final event."""
+SILENCE = 300.0
+QUOTA_NODE_ERROR = "[demo] The model's quota is used up."
+
 Event = dict[str, Any]
+_FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused", "error"})
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -65,6 +129,8 @@ class DemoApp:
     suggested_questions: tuple[str, ...] = ()
     sample_query: str | None = None
     sample_inputs: tuple[tuple[str, str], ...] = ()
+    trigger_input: str | None = None
+    """For apps without a query, the input whose words trigger the demo behaviours."""
 
     @property
     def takes_query(self) -> bool:
@@ -156,6 +222,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
             Field("checkbox", "with_summary", "Add a summary", default=False),
         ),
         sample_inputs=(("topic", "Green tea"), ("tone", "playful")),
+        trigger_input="topic",
     ),
     DemoApp(
         app_id=COMPLETION_APP_ID,
@@ -169,6 +236,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
             Field("number", "max_words", "Maximum words", default=40),
         ),
         sample_inputs=(("product", "Solar kettle"), ("features", "boils water with sunlight")),
+        trigger_input="product",
     ),
 )
 
@@ -180,6 +248,12 @@ _START = ev.Node("start", "start", "Start")
 _LLM = ev.Node("llm", "llm", "LLM")
 _ANSWER = ev.Node("answer", "answer", "Answer")
 _END = ev.Node("end", "end", "End")
+_HUMAN = ev.Node("human_review", "human-input", "Human review")
+_ITERATION = ev.Node("iteration", "iteration", "Iteration")
+_LOOP = ev.Node("loop", "loop", "Loop")
+_INNER = ev.Node("inner_code", "code", "Code")
+_AGENT = ev.Node("agent", "agent", "Agent")
+_TOOL = ev.Node("weather_tool", "tool", "Weather tool")
 
 _SECTIONS = {
     "friendly": (
@@ -214,8 +288,21 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def triggers(text: str) -> frozenset[str]:
+    """The trigger words of a query or input (lower-cased words; hyphenated ones stay whole)."""
+    return frozenset(_WORD.findall(text.lower()))
+
+
 def _prompt_tokens(*texts: Any) -> int:
     return 12 + sum(len(str(text).split()) for text in texts if text)
+
+
+def _model_failure(words: frozenset[str]) -> tuple[str, str] | None:
+    """The model error the trigger words ask for, as (error code, description), if any."""
+    for word, failure in MODEL_ERRORS.items():
+        if word in words:
+            return failure
+    return None
 
 
 class DemoApps:
@@ -223,12 +310,16 @@ class DemoApps:
 
     apps: tuple[DemoApp, ...] = DEMO_APPS
 
-    def __init__(self, token_delay: float = 0.03, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, token_delay: float = 0.03, *, sleep: Callable[[float], None] = time.sleep, silence: float = SILENCE
+    ) -> None:
         self.token_delay = token_delay
+        self.silence = silence
+        """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
         self._sleep = sleep
         self._lock = threading.Lock()
         self._conversations: dict[str, tuple[str, int]] = {}
-        """conversation id -> (app id, turns so far)."""
+        """conversation id -> (app id, turns so far). No user in it: Dify runs every plugin call as one user."""
 
     # -- AppBackend --------------------------------------------------------------------------------------------
 
@@ -236,7 +327,7 @@ class DemoApps:
         return self._app(app_id).parameters()
 
     def invoke_app(self, request: dict[str, Any]) -> Iterator[Event]:
-        """Check the call as Dify does (raising ``DifyError`` at once), then return the app's events."""
+        """Check the call as Dify does, in Dify's order (raising ``DifyError`` at once), then return the events."""
         app = self._app(str(request.get("app_id", "")))
         query = request.get("query")
         streaming = request.get("response_mode") == "streaming"
@@ -244,14 +335,19 @@ class DemoApps:
             raise DifyError("missing query")
         if app.mode == "agent-chat" and not streaming:
             raise DifyError("Agent Chat App does not support blocking mode")
+        conversation_id = request.get("conversation_id")
+        if app.takes_query and conversation_id:
+            self._check_conversation(app, str(conversation_id))
         raw_inputs = request.get("inputs")
         inputs = validate_inputs(app.fields, raw_inputs if isinstance(raw_inputs, Mapping) else {})
 
-        run = ev.Run(workflow_id=_workflow_id(app) if app.workflow_based else None)
+        run = ev.Run(mode=app.mode, workflow_id=_workflow_id(app) if app.workflow_based else None)
         turn = 1
         if app.takes_query:
-            run.conversation_id, turn = self._next_turn(app, request.get("conversation_id"))
-        events = self._script(app, run, str(query or ""), inputs, turn)
+            run.conversation_id, turn = self._next_turn(app, conversation_id)
+        text = str(query or "") if app.takes_query else str(inputs.get(app.trigger_input or "") or "")
+        words = triggers(text)
+        events = self._shaped(self._script(app, run, str(query or ""), inputs, turn, words), words)
         return events if streaming else self._blocking(app, run, events)
 
     # -- helpers -----------------------------------------------------------------------------------------------
@@ -262,15 +358,20 @@ class DemoApps:
             raise DifyError("app not found")
         return app
 
+    def _check_conversation(self, app: DemoApp, conversation_id: str) -> None:
+        with self._lock:
+            owner, _ = self._conversations.get(conversation_id, ("", 0))
+        if owner != app.app_id:
+            # ConversationNotExistsError() carries no message: Dify's 400 says nothing.
+            raise DifyError("")
+
     def _next_turn(self, app: DemoApp, conversation_id: Any) -> tuple[str, int]:
         with self._lock:
             if not conversation_id:
                 conversation_id = ev.new_id()
                 turns = 0
             else:
-                owner, turns = self._conversations.get(str(conversation_id), ("", 0))
-                if owner != app.app_id:
-                    raise DifyError("Conversation Not Exists.")
+                _, turns = self._conversations.get(str(conversation_id), (app.app_id, 0))
             self._conversations[str(conversation_id)] = (app.app_id, turns + 1)
             return str(conversation_id), turns + 1
 
@@ -278,45 +379,107 @@ class DemoApps:
         if index and self.token_delay > 0:
             self._sleep(self.token_delay)
 
-    def _script(self, app: DemoApp, run: ev.Run, query: str, inputs: dict[str, Any], turn: int) -> Iterator[Event]:
+    def _shaped(self, events: Iterator[Event], words: frozenset[str]) -> Iterator[Event]:
+        """The behaviours any app can be asked for: ``silent``, ``crash`` and ``truncated``."""
+        for count, event in enumerate(events, 1):
+            if "truncated" in words and event.get("event") in _FINAL_EVENTS:
+                return
+            if "crash" in words and count > _FAIL_AFTER_TOKENS:
+                raise DifyError(CRASH_MESSAGE)
+            yield event
+            if count == 1 and "silent" in words:
+                self._sleep(self.silence)
+
+    def _script(
+        self, app: DemoApp, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
+    ) -> Iterator[Event]:
         if app.mode == "chat":
-            return self._chatbot(run, query, inputs, turn)
+            return self._chatbot(run, query, inputs, turn, words)
         if app.mode == "agent-chat":
-            return self._agent(run, query, inputs)
+            return self._agent(run, query, inputs, words)
         if app.mode == "advanced-chat":
-            return self._chatflow(run, query, inputs, turn)
+            return self._chatflow(run, query, inputs, turn, words)
         if app.mode == "workflow":
-            return self._workflow(run, inputs)
-        return self._completion(run, inputs)
+            return self._workflow(run, inputs, words)
+        return self._completion(run, inputs, words)
 
     def _blocking(self, app: DemoApp, run: ev.Run, events: Iterator[Event]) -> Iterator[Event]:
-        """Blocking mode: run to the end, then one result dict; a run error is raised, as Dify raises it."""
+        """Blocking mode: run to the end, then one result dict; a failed run raises as Dify's blocking call does.
+
+        An ``error`` event becomes the exception Dify raises: its ``ValueError`` refusals (``invalid_param``, e.g. a
+        chatflow's "Run failed: ...") are HTTP 400 refusals, every model error is the generic HTTP 500.
+        """
         answer: list[str] = []
         usage: Event = {}
         for event in events:
             kind = event.get("event")
             if kind in ("message", "agent_message"):
                 answer.append(event["answer"])
+            elif kind == "message_replace":
+                answer = [event["answer"]]
             elif kind == "message_end":
                 usage = event["metadata"]["usage"]
+                yield ev.chat_blocking_result(run, "".join(answer), usage)
+                return
             elif kind == "error":
-                raise DifyError(event["message"])
+                if event["code"] == "invalid_param":
+                    raise DifyError(event["message"])
+                raise DifyServerError(event["message"])
             elif kind == "workflow_finished" and app.mode == "workflow":
                 yield ev.workflow_blocking_result(run, event["data"])
                 return
-        yield ev.chat_blocking_result(run, app.mode, "".join(answer), usage)
+            elif kind == "workflow_paused":
+                if app.mode == "workflow":
+                    data = ev.workflow_run_data(
+                        run, status="paused", outputs={}, error_=None, total_tokens=0, total_steps=0
+                    )
+                    yield ev.workflow_blocking_result(run, data)
+                else:
+                    yield ev.chat_blocking_result(run, "".join(answer), ev.usage(0, 0, run.elapsed))
+                return
+        raise DifyError(QUEUE_STOPPED)
 
     def _stream_words(self, text: str, build: Callable[[str], Event]) -> Iterator[Event]:
         for index, token in enumerate(tokens(text)):
             self._pause(index)
             yield build(token)
 
+    def _easy_ui_answer(
+        self,
+        run: ev.Run,
+        text: str,
+        build: Callable[[str], Event],
+        words: frozenset[str],
+        usage_: Callable[[int], Event],
+    ) -> Iterator[Event]:
+        """The answer of a chatbot, agent or completion app, with the easy-UI triggers applied."""
+        failure = _model_failure(words)
+        if failure is not None:
+            code, description = failure
+            yield ev.error(run, code, description)
+            return
+        pieces = tokens(text)
+        for index, token in enumerate(pieces):
+            self._pause(index)
+            if index == _FAIL_AFTER_TOKENS and "fail" in words:
+                yield ev.error(run, "completion_request_error", FAIL_MESSAGE)
+                return
+            yield build(token)
+            if "tts" in words and index % 4 == 3:
+                yield ev.tts_message(run, _audio(token))
+        if "replace" in words:
+            yield ev.message_replace(run, "[demo] This answer was replaced by output moderation.")
+        if "tts" in words:
+            yield ev.tts_message_end(run)
+        yield ev.message_end(run, usage_(len(pieces)))
+
     # -- the five apps -----------------------------------------------------------------------------------------
 
-    def _chatbot(self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int) -> Iterator[Event]:
+    def _chatbot(
+        self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
+    ) -> Iterator[Event]:
         name = str(inputs.get("name") or "").strip()
-        lowered = query.lower()
-        if "markup" in lowered or "html" in lowered:
+        if "markup" in words or "html" in words:
             text = (
                 f"Here is some markup that must show up as text, not run: {MARKUP_SAMPLE} and <b>not bold</b>. "
                 "If an alert box popped up, the page did not escape the app's answer."
@@ -327,69 +490,69 @@ class DemoApps:
                 f"{greeting} This is turn {turn} of our conversation. You said: “{query}”. "
                 "I am a demo app of the devkit, so I only repeat what I get, one word at a time."
             )
-        words = tokens(text)
-        for index, token in enumerate(words):
-            self._pause(index)
-            if index == _FAIL_AFTER_TOKENS and "fail" in lowered:
-                yield ev.error(run, "[demo] The model failed halfway through the answer, as you asked.")
-                return
-            if index == _FAIL_AFTER_TOKENS and "crash" in lowered:
-                raise DifyError("the demo app's stream broke halfway, as you asked")
-            yield ev.message(run, token)
-        yield ev.message_end(run, ev.usage(_prompt_tokens(query, name), len(words), run.elapsed))
-
-    def _agent(self, run: ev.Run, query: str, inputs: dict[str, Any]) -> Iterator[Event]:
-        city = str(inputs.get("city") or "Paris")
-        thought_id = ev.new_id()
-        yield ev.agent_thought(run, thought_id, 1)
-        self._pause(1)
-        yield ev.agent_thought(
+        return self._easy_ui_answer(
             run,
-            thought_id,
-            1,
-            thought=f"I should ask the weather tool about {city}.",
-            tool="weather",
-            tool_input=json.dumps({"weather": {"city": city}}),
-            observation=json.dumps({"weather": f"Sunny, 21 °C in {city} (demo data)"}, ensure_ascii=False),
+            text,
+            lambda token: ev.message(run, token),
+            words,
+            lambda count: ev.usage(_prompt_tokens(query, name), count, run.elapsed),
         )
-        text = f"The weather tool says it is sunny and 21 °C in {city}, so no umbrella needed. You asked: “{query}”."
-        words = tokens(text)
-        self._pause(1)
-        yield from self._stream_words(text, lambda token: ev.agent_message(run, token))
-        yield ev.message_end(run, ev.usage(_prompt_tokens(query, city) + 40, len(words) + 12, run.elapsed))
 
-    def _chatflow(self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int) -> Iterator[Event]:
+    def _agent(self, run: ev.Run, query: str, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
+        city = str(inputs.get("city") or "Paris")
+        if _model_failure(words) is None:
+            thought_id = ev.new_id()
+            yield ev.agent_thought(run, thought_id, 1)
+            self._pause(1)
+            yield ev.agent_thought(
+                run,
+                thought_id,
+                1,
+                thought=f"I should ask the weather tool about {city}.",
+                tool="weather",
+                tool_input=json.dumps({"weather": {"city": city}}),
+                observation=json.dumps({"weather": f"Sunny, 21 °C in {city} (demo data)"}, ensure_ascii=False),
+            )
+            self._pause(1)
+        text = f"The weather tool says it is sunny and 21 °C in {city}, so no umbrella needed. You asked: “{query}”."
+        yield from self._easy_ui_answer(
+            run,
+            text,
+            lambda token: ev.agent_message(run, token),
+            words,
+            lambda count: ev.usage(_prompt_tokens(query, city) + 40, count + 12, run.elapsed),
+        )
+
+    def _completion(self, run: ev.Run, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
+        product = str(inputs["product"])
+        features = str(inputs.get("features") or "").strip().rstrip(".")
+        sentences = [f"Meet {product}: {features}." if features else f"Meet {product}."]
+        sentences.append(f"{product} is made for people who want things done simply and well.")
+        if inputs.get("style") == "detailed":
+            sentences.append(f"Every part of {product} was designed, tested and improved with real users.")
+            sentences.append("Order today and see the difference for yourself.")
+        limit = max(int(inputs.get("max_words") or 40), 5)
+        text = " ".join(" ".join(sentences).split()[:limit])
+        return self._easy_ui_answer(
+            run,
+            text,
+            lambda token: ev.message(run, token),
+            words,
+            lambda count: ev.usage(_prompt_tokens(product, features), count, run.elapsed),
+        )
+
+    def _chatflow(
+        self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
+    ) -> Iterator[Event]:
         plan = inputs.get("plan") or "free"
         start_inputs = {"sys.query": query, "sys.conversation_id": run.conversation_id, **inputs}
         text = (
             f"On the {plan} plan, here is my answer to “{query}”: a real chatflow would ask its LLM node; "
             f"this demo streams through the LLM and Answer nodes instead (turn {turn})."
         )
-        words = tokens(text)
-        yield ev.workflow_started(run, start_inputs)
-        yield from self._node(run, _START, 1, start_inputs, start_inputs)
-        llm_id, started = ev.new_id(), time.perf_counter()
-        yield ev.node_started(run, _LLM, 2, llm_id, {"query": query})
-        yield from self._stream_words(text, lambda token: ev.message(run, token))
-        total = _prompt_tokens(query, plan) + len(words)
-        yield ev.node_finished(
-            run,
-            _LLM,
-            2,
-            llm_id,
-            inputs={"query": query},
-            outputs={"text": text},
-            elapsed_time=time.perf_counter() - started,
-            total_tokens=total,
-        )
-        yield from self._node(run, _ANSWER, 3, {}, {"answer": text})
-        data = ev.workflow_run_data(
-            run, status="succeeded", outputs={"answer": text}, error_=None, total_tokens=total, total_steps=3
-        )
-        yield ev.workflow_finished(run, data)
-        yield ev.message_end(run, ev.usage(_prompt_tokens(query, plan), len(words), run.elapsed))
+        return _Graph(self, run, words, chat=True).run(start_inputs, {"query": query}, text, [query, plan])
 
-    def _workflow(self, run: ev.Run, inputs: dict[str, Any]) -> Iterator[Event]:
+    def _workflow(self, run: ev.Run, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
         topic = str(inputs["topic"])
         tone = str(inputs.get("tone") or "friendly")
         titles = _SECTIONS.get(tone, _SECTIONS["friendly"])
@@ -401,72 +564,237 @@ class DemoApps:
         if inputs.get("with_summary"):
             lines.append(f"Summary: {count} sections that take a reader from zero to {topic} fan.")
         text = "\n".join(lines)
-        words = tokens(text)
-        fails = "fail" in topic.lower()
+        return _Graph(self, run, words, chat=False).run(inputs, {"topic": topic}, text, [topic, inputs.get("notes")])
 
-        yield ev.workflow_started(run, inputs)
-        yield from self._node(run, _START, 1, inputs, inputs)
-        llm_id, started = ev.new_id(), time.perf_counter()
-        yield ev.node_started(run, _LLM, 2, llm_id, {"topic": topic})
-        streamed = words[:_FAIL_AFTER_TOKENS] if fails else words
-        yield from self._stream_words("".join(streamed), lambda token: ev.text_chunk(run, token, ["llm", "text"]))
-        total = _prompt_tokens(topic, inputs.get("notes")) + len(streamed)
-        if fails:
-            message = "[demo] The LLM node failed, as the topic asked."
+    def _node(
+        self,
+        run: ev.Run,
+        node: ev.Node,
+        index: int,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        place: ev.Place = ev.TOP,
+    ) -> Iterator[Event]:
+        """A node that starts and finishes at once (start, answer, end and inner nodes)."""
+        node_execution_id = ev.new_id()
+        yield ev.node_started(run, node, index, node_execution_id, inputs, place)
+        self._pause(1)
+        yield ev.node_finished(
+            run, node, index, node_execution_id, inputs=inputs, outputs=outputs, elapsed_time=0.0, place=place
+        )
+
+
+class _Graph:
+    """One run of a workflow-based demo app (chatflow or workflow): Start, optional nodes the triggers ask for,
+    the LLM node that streams the answer, then Answer (chatflow) or End (workflow)."""
+
+    def __init__(self, apps: DemoApps, run: ev.Run, words: frozenset[str], *, chat: bool) -> None:
+        self.apps = apps
+        self.run_ = run
+        self.words = words
+        self.chat = chat
+        self.index = itertools.count(1)
+        self.steps = 0
+        self.exceptions = 0
+
+    def run(
+        self, start_inputs: dict[str, Any], llm_inputs: dict[str, Any], text: str, prompt: Iterable[Any]
+    ) -> Iterator[Event]:
+        run, words, apps = self.run_, self.words, self.apps
+        yield ev.workflow_started(run, start_inputs)
+        yield from self._simple(_START, start_inputs, start_inputs)
+        if "form-filled" in words:
+            yield from self._form(filled=True)
+        if "form-timeout" in words:
+            yield from self._form(filled=False)
+        if "paused" in words:
+            yield from self._pause_at_form()
+            return
+        if "iterate" in words:
+            yield from self._container("iteration", _ITERATION, ["tea", "coffee", "cocoa"])
+        if "loop" in words:
+            yield from self._container("loop", _LOOP, [1, 2, 3])
+        if "agent-log" in words:
+            yield from self._agent_node()
+        if "partial" in words:
+            yield from self._failing_tool()
+
+        failure = "fail" in words or _model_failure(words) is not None
+        stopped = "stopped" in words
+        node = _LLM
+        execution_id, index, started = ev.new_id(), next(self.index), time.perf_counter()
+        self.steps += 1
+        yield ev.node_started(run, node, index, execution_id, llm_inputs)
+        if "retry" in words:
             yield ev.node_finished(
                 run,
-                _LLM,
-                2,
-                llm_id,
-                inputs={"topic": topic},
+                node,
+                index,
+                execution_id,
+                inputs=llm_inputs,
+                outputs=None,
+                elapsed_time=time.perf_counter() - started,
+                status="retry",
+                error_="[demo] The model did not answer in time; retrying.",
+                event="node_retry",
+                retry_index=1,
+            )
+        pieces = tokens(text)
+        streamed = pieces[:_FAIL_AFTER_TOKENS] if failure or stopped else pieces
+        for number, token in enumerate(streamed):
+            apps._pause(number)
+            yield ev.message(run, token) if self.chat else ev.text_chunk(run, token, ["llm", "text"])
+            if self.chat and "tts" in words and number % 4 == 3:
+                yield ev.tts_message(run, _audio(token))
+        total = _prompt_tokens(*prompt) + len(streamed)
+        if failure:
+            model = _model_failure(words)
+            # A model error fails the LLM node with the model's text; the run takes the node's error as its own.
+            message = (model[1] or QUOTA_NODE_ERROR) if model else "[demo] The LLM node failed, as you asked."
+            yield ev.node_finished(
+                run,
+                node,
+                index,
+                execution_id,
+                inputs=llm_inputs,
                 outputs=None,
                 elapsed_time=time.perf_counter() - started,
                 status="failed",
                 error_=message,
             )
-            data = ev.workflow_run_data(
-                run, status="failed", outputs={}, error_=message, total_tokens=total, total_steps=2
-            )
-            yield ev.workflow_finished(run, data)
+            yield self._finished("failed", {}, message, total)
+            if self.chat:
+                yield ev.error(run, "invalid_param", f"Run failed: {message}")
+            return
+        if stopped:
+            yield self._finished("stopped", {}, STOPPED_MESSAGE, total)
+            if self.chat:
+                yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(streamed), run.elapsed))
             return
         yield ev.node_finished(
             run,
-            _LLM,
-            2,
-            llm_id,
-            inputs={"topic": topic},
+            node,
+            index,
+            execution_id,
+            inputs=llm_inputs,
             outputs={"text": text},
             elapsed_time=time.perf_counter() - started,
             total_tokens=total,
         )
-        yield from self._node(run, _END, 3, {"text": text}, {"text": text})
+        if "replace" in words:
+            replaced = "[demo] This answer was replaced by output moderation."
+            yield ev.message_replace(run, replaced) if self.chat else ev.text_replace(run, replaced)
+            text = replaced
+        if self.chat:
+            yield from self._simple(_ANSWER, {}, {"answer": text})
+        else:
+            yield from self._simple(_END, {"text": text}, {"text": text})
+        outputs = {"answer": text} if self.chat else {"text": text}
+        yield self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
+        if self.chat:
+            if "tts" in words:
+                yield ev.tts_message_end(run)
+            yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(pieces), run.elapsed))
+
+    def _finished(self, status: str, outputs: dict[str, Any], error: str | None, total: int) -> Event:
         data = ev.workflow_run_data(
-            run, status="succeeded", outputs={"text": text}, error_=None, total_tokens=total, total_steps=3
+            self.run_,
+            status=status,
+            outputs=outputs,
+            error_=error,
+            total_tokens=total,
+            total_steps=self.steps,
+            exceptions_count=self.exceptions,
         )
-        yield ev.workflow_finished(run, data)
+        return ev.workflow_finished(self.run_, data)
 
-    def _completion(self, run: ev.Run, inputs: dict[str, Any]) -> Iterator[Event]:
-        product = str(inputs["product"])
-        features = str(inputs.get("features") or "").strip().rstrip(".")
-        sentences = [f"Meet {product}: {features}." if features else f"Meet {product}."]
-        sentences.append(f"{product} is made for people who want things done simply and well.")
-        if inputs.get("style") == "detailed":
-            sentences.append(f"Every part of {product} was designed, tested and improved with real users.")
-            sentences.append("Order today and see the difference for yourself.")
-        limit = max(int(inputs.get("max_words") or 40), 5)
-        text = " ".join(" ".join(sentences).split()[:limit])
-        words = tokens(text)
-        yield from self._stream_words(text, lambda token: ev.message(run, token))
-        yield ev.message_end(run, ev.usage(_prompt_tokens(product, features), len(words), run.elapsed))
-
-    def _node(
-        self, run: ev.Run, node: ev.Node, index: int, inputs: dict[str, Any], outputs: dict[str, Any]
+    def _simple(
+        self, node: ev.Node, inputs: dict[str, Any], outputs: dict[str, Any], place: ev.Place = ev.TOP
     ) -> Iterator[Event]:
-        """A node that starts and finishes at once (start, answer and end nodes)."""
-        node_execution_id = ev.new_id()
-        yield ev.node_started(run, node, index, node_execution_id, inputs)
-        self._pause(1)
-        yield ev.node_finished(run, node, index, node_execution_id, inputs=inputs, outputs=outputs, elapsed_time=0.0)
+        self.steps += 1
+        yield from self.apps._node(self.run_, node, next(self.index), inputs, outputs, place)
+
+    def _form(self, *, filled: bool) -> Iterator[Event]:
+        run, form = self.run_, _form()
+        execution_id, index = ev.new_id(), next(self.index)
+        self.steps += 1
+        yield ev.node_started(run, form.node, index, execution_id, {})
+        if filled:
+            yield ev.human_input_form_filled(run, form, "approve", {"comment": "Looks good."})
+            outputs = {"__action_id": "approve", "comment": "Looks good."}
+        else:
+            yield ev.human_input_form_timeout(run, form)
+            outputs = {"__action_id": "__timeout"}
+        yield ev.node_finished(run, form.node, index, execution_id, inputs={}, outputs=outputs, elapsed_time=0.0)
+
+    def _pause_at_form(self) -> Iterator[Event]:
+        run, form = self.run_, _form()
+        yield ev.node_started(run, form.node, next(self.index), ev.new_id(), {})
+        required = ev.human_input_required(run, form, form_token=f"demo-form-token-{form.form_id[:8]}")
+        yield required
+        yield ev.workflow_paused(run, form, {"type": "human_input_required", **required["data"]})
+
+    def _container(self, kind: str, node: ev.Node, items: list[Any]) -> Iterator[Event]:
+        run = self.run_
+        execution_id, started = ev.new_id(), time.perf_counter()
+        self.steps += 1
+        next(self.index)
+        yield ev.container_started(run, kind, node, execution_id, {"items": items}, len(items))
+        place = ev.Place(iteration_id=node.node_id) if kind == "iteration" else ev.Place(loop_id=node.node_id)
+        outputs = []
+        for round_index, item in enumerate(items):
+            yield ev.container_next(run, kind, node, execution_id, round_index)
+            result = f"{item} (round {round_index + 1})"
+            outputs.append(result)
+            yield from self._simple(_INNER, {"item": item}, {"result": result}, place)
+        yield ev.container_completed(
+            run,
+            kind,
+            node,
+            execution_id,
+            inputs={"items": items},
+            outputs={"output": outputs},
+            steps=len(items),
+            elapsed_time=time.perf_counter() - started,
+        )
+
+    def _agent_node(self) -> Iterator[Event]:
+        run, node = self.run_, _AGENT
+        execution_id, index = ev.new_id(), next(self.index)
+        self.steps += 1
+        yield ev.node_started(run, node, index, execution_id, {"query": "weather?"})
+        yield ev.agent_log(run, node, execution_id, "ROUND 1", {"thought": "I should call the weather tool."})
+        yield ev.agent_log(run, node, execution_id, "CALL weather", {"output": "Sunny, 21 °C (demo data)"})
+        yield ev.node_finished(
+            run, node, index, execution_id, inputs={"query": "weather?"}, outputs={"text": "Sunny"}, elapsed_time=0.0
+        )
+
+    def _failing_tool(self) -> Iterator[Event]:
+        run, node = self.run_, _TOOL
+        execution_id, index = ev.new_id(), next(self.index)
+        self.steps += 1
+        self.exceptions += 1
+        yield ev.node_started(run, node, index, execution_id, {"city": "Paris"})
+        yield ev.node_finished(
+            run,
+            node,
+            index,
+            execution_id,
+            inputs={"city": "Paris"},
+            outputs={"error_message": "[demo] The weather service is down.", "error_type": "ToolInvokeError"},
+            elapsed_time=0.0,
+            status="exception",
+            error_="[demo] The weather service is down.",
+        )
+
+
+def _form() -> ev.Form:
+    return ev.Form(_HUMAN, ev.new_id(), "Please review the draft answer and approve it.")
+
+
+def _audio(token: str) -> bytes:
+    """Stands for a few MP3 frames of ``token`` read aloud."""
+    return b"\xff\xf3\x44\xc4" + token.encode()
 
 
 def _workflow_id(app: DemoApp) -> str:

@@ -2,9 +2,21 @@
 
 ``fetch_app`` returns the form as a list of single-key dicts, ``{"text-input": {...}}``, ``{"select": {...}}`` and
 so on; the relay builds its browser form from that. When an app is run, Dify checks the inputs against the same
-form before anything streams, and refuses bad ones with a plain sentence (modelled on Dify's
-``BaseAppGenerator._validate_inputs``), e.g. "topic is required in input form". Demo apps do the same, so a
-tester sees those refusals travel through the relay.
+form before anything streams and refuses bad ones with a plain sentence. ``validate_inputs`` is a restatement of
+``BaseAppGenerator._validate_inputs`` and ``_prepare_user_inputs`` (langgenius/dify,
+``api/core/app/apps/base_app_generator.py``), message for message:
+
+* only a *missing* value (``None``) of a required field fails, "<var> is required in input form"; ``""`` passes;
+* a missing optional value takes the field's default, which is then checked like a sent value;
+* text-input, paragraph and select values must be strings: "(type 'text-input') <var> in input form must be a
+  string";
+* numbers accept ints and floats (booleans too: they are ints in Python), and strings that parse ("." makes a
+  float); a blank string counts as missing, even for a required field; anything else is a ``TypeError``, which
+  Dify does not catch as a refusal: the call gets its generic HTTP 500 (``DifyServerError`` here);
+* checkboxes never fail: "true"/"1"/"yes"/"on" and 1 become True, "false"/"0"/"no"/"off" and 0 become False,
+  anything else is kept as sent;
+* then a dict left in a field that is not a file (or a list holding dicts) is "Invalid input type for [...]";
+* NUL characters are removed from strings, and inputs the form does not declare are dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devkit.daemon.process import DifyError
+from devkit.daemon.process import DifyError, DifyServerError
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+_STRING_KINDS = frozenset({"text-input", "select", "paragraph"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,14 @@ class Field:
     max_length: int | None = None
     options: tuple[str, ...] = ()
 
+    @property
+    def form_default(self) -> Any:
+        """The default the form carries, and so the one Dify runs with: the studio saves ``""`` (``False`` for a
+        checkbox) when none was chosen."""
+        if self.default is not None:
+            return self.default
+        return False if self.kind == "checkbox" else ""
+
     def describe(self, *, with_type: bool) -> dict[str, Any]:
         """This field as one ``user_input_form`` entry.
 
@@ -42,7 +66,7 @@ class Field:
             body["max_length"] = self.max_length
         if self.kind == "select":
             body["options"] = list(self.options)
-        body["default"] = self.default if self.default is not None else ("" if self.kind != "checkbox" else False)
+        body["default"] = self.form_default
         return {self.kind: body}
 
 
@@ -51,44 +75,75 @@ def user_input_form(fields: tuple[Field, ...], *, with_type: bool) -> list[dict[
 
 
 def validate_inputs(fields: tuple[Field, ...], inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs Dify would run the app with: checked, converted (numbers from strings), defaults filled in.
+    """The inputs Dify would run the app with: checked, converted, defaults filled in, undeclared ones dropped.
 
-    Raises ``DifyError`` with Dify's sentence for the first bad input. Inputs the form does not declare are
-    dropped, as Dify drops them.
+    Raises ``DifyError`` (Dify's HTTP 400) with Dify's sentence for the first bad input, in form order, or
+    ``DifyServerError`` (HTTP 500) where Dify itself fails with a ``TypeError``.
     """
-    checked: dict[str, Any] = {}
-    for field in fields:
-        value = inputs.get(field.variable)
-        if value is None or value == "":
-            if field.required:
-                raise DifyError(f"{field.variable} is required in input form")
-            checked[field.variable] = field.default
-            continue
-        checked[field.variable] = _checked_value(field, value)
+    checked = {field.variable: _sanitized(_validated(field, inputs.get(field.variable))) for field in fields}
+    kinds = {field.variable: field.kind for field in fields}
+    # Files are left out of these demo forms, so no dict may remain in any field.
+    dicts = [name for name, value in checked.items() if isinstance(value, dict) and kinds[name] != "file"]
+    if dicts:
+        raise DifyError(f"Invalid input type for {dicts}")
+    lists = [
+        name
+        for name, value in checked.items()
+        if isinstance(value, list) and any(isinstance(item, dict) for item in value) and kinds[name] != "file-list"
+    ]
+    if lists:
+        raise DifyError(f"Invalid input type for {lists}")
     return checked
 
 
-def _checked_value(field: Field, value: Any) -> Any:
+def _validated(field: Field, value: Any) -> Any:
     name = field.variable
+    if value is None:
+        if field.required:
+            raise DifyError(f"{name} is required in input form")
+        value = field.form_default
+        if value is None:
+            return None
+    if field.kind in _STRING_KINDS and not isinstance(value, str):
+        raise DifyError(f"(type '{field.kind}') {name} in input form must be a string")
     if field.kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise DifyError(f"{name} in input form must be a valid number")
-        if isinstance(value, str):
-            try:
-                return float(value) if "." in value else int(value)
-            except ValueError:
-                raise DifyError(f"{name} in input form must be a valid number") from None
-        return value
-    if field.kind == "checkbox":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "on", "1", "yes", "false", "off", "0", "no"):
-            return value.strip().lower() in ("true", "on", "1", "yes")
-        raise DifyError(f"{name} in input form must be a valid boolean value")
-    if not isinstance(value, str):
-        raise DifyError(f"{name} in input form must be a string")
+        return _number(name, value)
     if field.kind == "select" and value not in field.options:
         raise DifyError(f"{name} in input form must be one of the following: {list(field.options)}")
-    if field.max_length is not None and len(value) > field.max_length:
+    if field.kind in ("text-input", "paragraph") and field.max_length and len(value) > field.max_length:
         raise DifyError(f"{name} in input form must be less than {field.max_length} characters")
+    if field.kind == "checkbox":
+        return _checkbox(value)
     return value
+
+
+def _number(name: str, value: Any) -> Any:
+    if isinstance(value, int | float):  # bool included, as in Dify
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError:
+            raise DifyError(f"{name} in input form must be a valid number") from None
+    raise DifyServerError(f"expected value type int, float or str, got {type(value)}, value: {value}")
+
+
+def _checkbox(value: Any) -> Any:
+    if isinstance(value, str):
+        normalized = value.strip().lower()
+        if normalized in _TRUE:
+            return True
+        if normalized in _FALSE:
+            return False
+    elif isinstance(value, int | float):
+        if value == 1:
+            return True
+        if value == 0:
+            return False
+    return value
+
+
+def _sanitized(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value

@@ -22,11 +22,14 @@ from devkit.serve import create_server
 ECHO_PLUGIN = Path(__file__).parent / "echo_plugin"
 ROOT = Path(__file__).resolve().parents[2]
 GATED_APP_ID = "9d0e6f1a-2b3c-4d5e-8f70-a1b2c3d4e5f6"
+RAW_APP_ID = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+"""Streams the events its caller sends as ``inputs.events``, to show what the daemon does to any event."""
 SETTINGS = {"greeting": "hello"}
 
 
 class GatedApps(DemoApps):
-    """The demo apps, instant, plus one app that stops after its first event until the test opens ``gate``."""
+    """The demo apps, instant, plus one app that stops after its first event until the test opens ``gate``, and
+    one that streams whatever events it is given."""
 
     def __init__(self) -> None:
         super().__init__(token_delay=0)
@@ -36,6 +39,8 @@ class GatedApps(DemoApps):
     def invoke_app(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if request.get("app_id") == GATED_APP_ID:
             return self._gated()
+        if request.get("app_id") == RAW_APP_ID:
+            return list(request["inputs"]["events"])
         return super().invoke_app(request)
 
     def _gated(self) -> Iterator[dict[str, Any]]:

@@ -7,9 +7,16 @@ import time
 
 import pytest
 
-from devkit.daemon.process import APP_PERMISSION_DENIED, PluginError, PluginProcess
-from devkit.demo.apps import CHATBOT_APP_ID, WORKFLOW_APP_ID
-from tests.devkit.conftest import ECHO_PLUGIN, GATED_APP_ID
+from devkit.daemon.process import (
+    APP_PERMISSION_DENIED,
+    APP_READ_TIMEOUT_ERROR,
+    MAX_LINE_BYTES,
+    PluginError,
+    PluginProcess,
+    as_relayed,
+)
+from devkit.demo.apps import CHATBOT_APP_ID, WORKFLOW_APP_ID, DemoApps
+from tests.devkit.conftest import ECHO_PLUGIN, GATED_APP_ID, RAW_APP_ID
 
 
 def echo(plugin, method, path, **kwargs):
@@ -85,7 +92,8 @@ def test_backwards_errors_are_worded_like_the_daemon(plugin):
 
     assert app_call(plugin, "chat", unknown, query="hi") == [{"error": refused("invoke app failed", "app not found")}]
     assert app_call(plugin, "workflow", CHATBOT_APP_ID) == [{"error": refused("invoke app failed", "missing query")}]
-    assert plugin.request("GET", f"/fetch/{unknown}").json() == {"error": refused("fetch app failed", "app not found")}
+    # fetch_app never quotes Dify: the daemon parses the 400 body as an answer and finds no data in it.
+    assert plugin.request("GET", f"/fetch/{unknown}").json() == {"error": "fetch app failed: data is nil"}
     # Once the stream runs, an error comes as an item of it, wrapped in the daemon's call-site names.
     crashed = app_call(plugin, "chat", CHATBOT_APP_ID, query="please crash")
     assert crashed[-1]["error"].startswith("read app failed: request failed: ")
@@ -189,3 +197,98 @@ def test_a_plugin_that_cannot_start_reports_its_stderr(apps, tmp_path):
     (tmp_path / "main.py").write_text("import sys\nsys.exit('no plugin here')\n")
     with pytest.raises(PluginError, match="no plugin here"):
         PluginProcess(tmp_path, apps).start(timeout=20)
+
+
+def test_an_unknown_conversation_is_dify_s_empty_400_quoted_whole(plugin):
+    # ConversationNotExistsError has no message; flask-restx writes json.dumps(...) and a newline.
+    assert app_call(plugin, "chat", CHATBOT_APP_ID, query="hi", conversation_id="no-such-conversation") == [
+        {
+            "error": "invoke app failed: request failed with status code: 400 and respond with: "
+            '{"code": "invalid_param", "message": "", "status": 400}\n'
+        }
+    ]
+
+
+def test_user_is_ignored_so_any_caller_continues_a_conversation(plugin):
+    first = app_call(plugin, "chat", CHATBOT_APP_ID, query="one", user="alice")
+    conversation = first[-1]["conversation_id"]
+    second = app_call(plugin, "chat", CHATBOT_APP_ID, query="two", user="bob", conversation_id=conversation)
+    assert {event["conversation_id"] for event in second} == {conversation}
+    assert "turn 2" in "".join(event.get("answer", "") for event in second)
+
+
+def test_a_model_error_is_an_error_event_when_streaming_and_dify_s_generic_500_when_blocking(plugin):
+    (event,) = app_call(plugin, "chat", CHATBOT_APP_ID, query="quota")
+    assert event["event"] == "error" and event["code"] == "provider_quota_exceeded" and event["status"] == 400
+    assert "task_id" not in event and "id" not in event
+    assert app_call(plugin, "chat", CHATBOT_APP_ID, query="model-error", response_mode="blocking") == [
+        {
+            "error": "invoke app failed: request failed with status code: 500 and respond with: "
+            '{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'
+        }
+    ]
+
+
+def test_events_reach_the_plugin_as_the_daemon_re_encodes_them(plugin):
+    sent = {"zeta": 1, "event": "message", "answer": "x", "elapsed": 2.0, "nested": {"b": [1.5, 3.0], "a": 10**17 + 1}}
+    (received,) = app_call(plugin, "chat", RAW_APP_ID, query="x", inputs={"events": [sent]})
+    assert list(received) == ["answer", "elapsed", "event", "nested", "zeta"]
+    assert list(received["nested"]) == ["a", "b"]
+    assert received["elapsed"] == 2 and isinstance(received["elapsed"], int)  # a float64 with no fraction
+    assert received["nested"] == {"a": 10**17, "b": [1.5, 3]}  # beyond 2**53 precision is lost
+
+
+def test_as_relayed_sorts_keys_and_passes_numbers_through_float64():
+    assert as_relayed({"b": True, "a": None, "c": [0.0, -1e21, 1e-7, "s"]}) == {
+        "a": None,
+        "b": True,
+        "c": [0, -1e21, 1e-7, "s"],
+    }
+    assert list(as_relayed({"é": 1, "z": 2, "A": 3})) == ["A", "z", "é"]  # byte order of UTF-8, as Go sorts
+
+
+def test_the_largest_stdout_line_is_recorded(apps):
+    with PluginProcess(ECHO_PLUGIN, apps) as process:
+        assert process.max_line_bytes > 0
+        process.request("GET", "/big/100000").read()
+        # 100000 bytes of body travel as 200000 hex characters on one line, inside the session envelope.
+        assert 200_000 < process.max_line_bytes < 201_000
+        before = process.max_line_bytes
+        process.request("GET", "/big/10").read()
+        assert process.max_line_bytes == before
+        with pytest.raises(PluginError, match="5 MiB"):
+            process.request("GET", f"/big/{3 * 1024 * 1024}")
+        assert process.max_line_bytes >= MAX_LINE_BYTES
+
+
+def test_the_daemon_closes_an_app_call_after_its_read_timeout_silent_or_not():
+    silent = DemoApps(token_delay=0, silence=3)
+    with PluginProcess(ECHO_PLUGIN, silent, app_read_timeout=0.5) as process:
+        events = app_call(process, "chat", CHATBOT_APP_ID, query="silent please")
+        assert events[0]["event"] == "message"
+        assert events[-1] == {"error": APP_READ_TIMEOUT_ERROR}
+        assert APP_READ_TIMEOUT_ERROR.endswith(": use of closed network connection\nfailed to read system header")
+        assert APP_READ_TIMEOUT_ERROR.startswith("read app failed: read tcp ")
+    # The timer runs from the answer's start: a chatty app is cut as well.
+    chatty = DemoApps(token_delay=0.05)
+    with PluginProcess(ECHO_PLUGIN, chatty, app_read_timeout=0.3) as process:
+        events = app_call(process, "chat", CHATBOT_APP_ID, query="a long answer, word by word")
+        assert 2 < len(events) < 20
+        assert events[-1] == {"error": APP_READ_TIMEOUT_ERROR}
+
+
+def test_the_read_timeout_comes_from_the_daemon_s_variable_in_milliseconds(apps, monkeypatch):
+    monkeypatch.setenv("DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT", "1500")
+    assert PluginProcess(ECHO_PLUGIN, apps).app_read_timeout == 1.5
+    monkeypatch.delenv("DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT")
+    assert PluginProcess(ECHO_PLUGIN, apps).app_read_timeout == 240
+
+
+def test_the_sdk_gives_up_on_a_silent_app_call_after_max_invocation_timeout():
+    # DifyPluginEnv reads MAX_INVOCATION_TIMEOUT from the plugin's environment: the SDK's own 250 s limit, lowered.
+    silent = DemoApps(token_delay=0, silence=3)
+    with PluginProcess(ECHO_PLUGIN, silent, max_invocation_timeout=1) as process:
+        assert process.env["MAX_INVOCATION_TIMEOUT"] == "1"
+        events = app_call(process, "chat", CHATBOT_APP_ID, query="silent please")
+        assert events[0]["event"] == "message"
+        assert events[-1] == {"error": "invocation exited without response after 1 seconds"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from devkit.daemon.process import DifyError
+from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo.apps import (
     AGENT_APP_ID,
     CHATBOT_APP_ID,
@@ -10,9 +10,12 @@ from devkit.demo.apps import (
     COMPLETION_APP_ID,
     DEMO_APPS,
     MARKUP_SAMPLE,
+    QUEUE_STOPPED,
+    STOPPED_MESSAGE,
     WORKFLOW_APP_ID,
     DemoApps,
 )
+from devkit.demo.events import DEFAULT_END_USER_ID, QUOTA_EXCEEDED_MESSAGE
 
 UNKNOWN_APP_ID = "00000000-0000-4000-8000-000000000000"
 CHAT_IDS = (CHATBOT_APP_ID, AGENT_APP_ID, CHATFLOW_APP_ID)
@@ -72,10 +75,12 @@ def test_a_conversation_continues_with_its_id(demo):
     assert "turn 2" in answer(second)
     other = run(demo, CHATBOT_APP_ID, query="three")
     assert other[0]["conversation_id"] != conversation
-    with pytest.raises(DifyError, match=r"Conversation Not Exists\."):
-        run(demo, CHATBOT_APP_ID, query="x", conversation_id="no-such-conversation")
-    with pytest.raises(DifyError, match=r"Conversation Not Exists\."):
-        run(demo, AGENT_APP_ID, query="x", conversation_id=conversation)
+    # Dify's ConversationNotExistsError carries no message: the refusal is an empty invalid_param.
+    for app_id, conversation_id in ((CHATBOT_APP_ID, "no-such-conversation"), (AGENT_APP_ID, conversation)):
+        with pytest.raises(DifyError) as refused:
+            run(demo, app_id, query="x", conversation_id=conversation_id)
+        assert str(refused.value) == ""
+        assert refused.value.body() == '{"code": "invalid_param", "message": "", "status": 400}\n'
 
 
 def test_markup_in_a_query_gets_an_answer_with_markup(demo):
@@ -204,9 +209,11 @@ def test_a_blocking_workflow_result(demo):
     assert data["status"] == "succeeded" and "Green tea" in data["outputs"]["text"]
 
 
-def test_a_run_error_raises_in_blocking_mode(demo):
-    with pytest.raises(DifyError, match="failed halfway"):
+def test_a_model_error_in_blocking_mode_is_dify_s_generic_500(demo):
+    with pytest.raises(DifyServerError) as failed:
         run(demo, CHATBOT_APP_ID, query="fail please", mode="blocking")
+    assert failed.value.status == 500
+    assert failed.value.body() == '{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'
 
 
 def test_the_agent_refuses_blocking_mode(demo):
@@ -298,3 +305,172 @@ def test_workflow_and_completion_forms_have_every_field_kind(demo, app_id):
     assert select["options"] and select["default"] in select["options"]
     text_input = next(entry["text-input"] for entry in form if "text-input" in entry)
     assert text_input["required"] is True and text_input["max_length"]
+
+
+# -- triggers and event shapes --------------------------------------------------------------------------------------
+
+WORKFLOW_BASED = pytest.mark.parametrize("app_id", [CHATFLOW_APP_ID, WORKFLOW_APP_ID])
+
+
+def run_with(demo, app_id, words, *, mode="streaming"):
+    """Run an app with trigger words where that app reads them: the query, the workflow's topic, the product."""
+    if app_id == WORKFLOW_APP_ID:
+        return run(demo, app_id, inputs={"topic": words}, mode=mode)
+    if app_id == COMPLETION_APP_ID:
+        return run(demo, app_id, inputs={"product": words}, mode=mode)
+    return run(demo, app_id, query=words, mode=mode)
+
+
+def of(events, name):
+    return [event for event in events if event["event"] == name]
+
+
+@pytest.mark.parametrize(
+    ("word", "code", "message"),
+    [
+        ("model-error", "completion_request_error", "[demo] The model provider refused the request, as you asked."),
+        ("quota", "provider_quota_exceeded", QUOTA_EXCEEDED_MESSAGE),
+        ("no-credentials", "provider_not_initialize", "Model gpt-4o-mini credentials is not initialized."),
+        ("unsupported-model", "model_currently_not_support", "Model Currently Not Support"),
+    ],
+)
+@pytest.mark.parametrize("app_id", [CHATBOT_APP_ID, AGENT_APP_ID, COMPLETION_APP_ID])
+def test_model_errors_are_one_error_event_streaming_and_the_generic_500_blocking(demo, app_id, word, code, message):
+    (event,) = run_with(demo, app_id, f"please {word}")
+    assert event["event"] == "error"
+    assert (event["code"], event["status"], event["message"]) == (code, 400, message)
+    assert "task_id" not in event and "id" not in event
+    assert {"message_id", "created_at"} <= set(event)
+    assert ("conversation_id" in event) is (app_id != COMPLETION_APP_ID)
+    if app_id != AGENT_APP_ID:  # the agent refuses blocking mode before any model runs
+        with pytest.raises(DifyServerError):
+            run_with(demo, app_id, word, mode="blocking")
+
+
+def test_easy_ui_message_end_has_null_files_and_annotation_reply(demo):
+    for app_id in (CHATBOT_APP_ID, AGENT_APP_ID, COMPLETION_APP_ID):
+        end = run_with(demo, app_id, "hello")[-1]
+        assert end["event"] == "message_end" and end["files"] is None
+        assert end["metadata"]["annotation_reply"] is None and "usage" in end["metadata"]
+    chatflow_end = run(demo, CHATFLOW_APP_ID, query="hello")[-1]
+    assert chatflow_end["files"] == [] and chatflow_end["metadata"]["annotation_reply"] is None
+
+
+@WORKFLOW_BASED
+def test_node_events_carry_iteration_and_loop_ids_and_the_run_its_creator(demo, app_id):
+    events = run_with(demo, app_id, "iterate loop")
+    inner = [event["data"] for event in events if event["event"] in ("node_started", "node_finished")]
+    assert all({"iteration_id", "loop_id"} <= set(data) for data in inner)
+    in_iteration = [data for data in inner if data["iteration_id"] == "iteration"]
+    in_loop = [data for data in inner if data["loop_id"] == "loop"]
+    assert len(in_iteration) == len(in_loop) == 6
+    names = [event["event"] for event in events]
+    for kind in ("iteration", "loop"):
+        assert names.count(f"{kind}_started") == names.count(f"{kind}_completed") == 1
+        assert names.count(f"{kind}_next") == 3
+        assert names.index(f"{kind}_started") < names.index(f"{kind}_next") < names.index(f"{kind}_completed")
+    finished = of(events, "workflow_finished")[0]["data"]
+    assert finished["created_by"] == {"id": DEFAULT_END_USER_ID, "user": "DEFAULT-USER"}
+
+
+def test_a_failed_chatflow_ends_with_run_failed_and_no_message_end(demo):
+    events = run(demo, CHATFLOW_APP_ID, query="please fail")
+    assert names(events)[-2:] == ["workflow_finished", "error"]
+    assert "message_end" not in names(events)
+    failed = events[-2]["data"]
+    assert failed["status"] == "failed" and failed["error"]
+    error = events[-1]
+    assert (error["code"], error["status"]) == ("invalid_param", 400)
+    assert error["message"] == f"Run failed: {failed['error']}"
+    assert set(error) == {"event", "conversation_id", "message_id", "created_at", "code", "status", "message"}
+    with pytest.raises(DifyError) as refused:
+        run(demo, CHATFLOW_APP_ID, query="please fail", mode="blocking")
+    assert type(refused.value) is DifyError and str(refused.value) == error["message"]
+
+
+def test_a_failed_workflow_has_no_error_event_and_blocking_returns_the_failed_run(demo):
+    events = run(demo, WORKFLOW_APP_ID, inputs={"topic": "fail"})
+    assert names(events)[-1] == "workflow_finished" and "error" not in names(events)
+    (result,) = run(demo, WORKFLOW_APP_ID, inputs={"topic": "fail"}, mode="blocking")
+    assert result["data"]["status"] == "failed"
+
+
+@WORKFLOW_BASED
+def test_paused_ends_the_stream_at_a_human_input_form(demo, app_id):
+    events = run_with(demo, app_id, "paused")
+    assert names(events)[-2:] == ["human_input_required", "workflow_paused"]
+    assert "workflow_finished" not in names(events) and "message_end" not in names(events)
+    required, paused = events[-2]["data"], events[-1]["data"]
+    assert {"form_id", "node_id", "node_title", "form_content", "actions", "form_token", "expiration_time"} <= set(
+        required
+    )
+    assert paused["paused_nodes"] == [required["node_id"]]
+    assert paused["reasons"][0]["form_id"] == required["form_id"]
+
+
+@WORKFLOW_BASED
+@pytest.mark.parametrize(
+    ("word", "event"), [("form-filled", "human_input_form_filled"), ("form-timeout", "human_input_form_timeout")]
+)
+def test_answered_or_expired_forms_sit_inside_their_node_and_can_pause_again(demo, app_id, word, event):
+    events = run_with(demo, app_id, word)
+    sequence = names(events)
+    at = sequence.index(event)
+    assert sequence[at - 1] == "node_started" and sequence[at + 1] == "node_finished"
+    assert sequence[-1] == ("message_end" if app_id == CHATFLOW_APP_ID else "workflow_finished")
+    again = names(run_with(demo, app_id, f"{word} paused"))
+    assert event in again and again[-1] == "workflow_paused"
+
+
+@WORKFLOW_BASED
+def test_stopped_and_partially_succeeded_runs(demo, app_id):
+    stopped = run_with(demo, app_id, "stopped")
+    data = of(stopped, "workflow_finished")[0]["data"]
+    assert (data["status"], data["error"]) == ("stopped", STOPPED_MESSAGE)
+    partial = run_with(demo, app_id, "partial")
+    data = of(partial, "workflow_finished")[0]["data"]
+    assert (data["status"], data["exceptions_count"]) == ("partial-succeeded", 1)
+    assert [event["data"]["status"] for event in of(partial, "node_finished")].count("exception") == 1
+
+
+@WORKFLOW_BASED
+def test_retries_agent_logs_and_replaced_text(demo, app_id):
+    (retry,) = of(run_with(demo, app_id, "retry"), "node_retry")
+    assert retry["data"]["status"] == "retry" and retry["data"]["retry_index"] == 1
+    logs = of(run_with(demo, app_id, "agent-log"), "agent_log")
+    assert len(logs) == 2 and all("task_id" in log and "node_execution_id" in log["data"] for log in logs)
+    replaced = run_with(demo, app_id, "replace")
+    if app_id == WORKFLOW_APP_ID:
+        assert of(replaced, "text_replace")[0]["data"]["text"]
+    else:
+        assert of(replaced, "message_replace")[0]["answer"]
+
+
+@pytest.mark.parametrize("app_id", [CHATBOT_APP_ID, CHATFLOW_APP_ID])
+def test_tts_audio_comes_among_the_words_and_ends_before_message_end(demo, app_id):
+    events = run(demo, app_id, query="read it aloud: tts")
+    audio = of(events, "tts_message")
+    assert audio and all(event["audio"] for event in audio)
+    assert names(events)[-2:] == ["tts_message_end", "message_end"]
+
+
+@pytest.mark.parametrize("app_id", [CHATBOT_APP_ID, AGENT_APP_ID, CHATFLOW_APP_ID, WORKFLOW_APP_ID, COMPLETION_APP_ID])
+def test_truncated_streams_end_without_a_final_event(demo, app_id):
+    events = run_with(demo, app_id, "truncated")
+    assert events and not {"message_end", "workflow_finished", "error"} & set(names(events))
+    if app_id != AGENT_APP_ID:
+        with pytest.raises(DifyError, match=f"^{QUEUE_STOPPED}$"):
+            run_with(demo, app_id, "truncated", mode="blocking")
+
+
+def test_silent_keeps_quiet_after_the_first_event():
+    sleeps: list[float] = []
+    demo = DemoApps(token_delay=0, sleep=sleeps.append, silence=123)
+    events = run(demo, COMPLETION_APP_ID, inputs={"product": "silent kettle"})
+    assert sleeps == [123] and events[-1]["event"] == "message_end"
+
+
+def test_crash_works_for_any_app(demo):
+    stream = demo.invoke_app({"app_id": WORKFLOW_APP_ID, "inputs": {"topic": "crash"}, "response_mode": "streaming"})
+    with pytest.raises(DifyError, match="broke halfway"):
+        list(stream)
