@@ -54,19 +54,39 @@ def create_server(
     console: Callable[[str], None] | None = None,
     plugin_log: Callable[[str], None] | None = None,
     start_timeout: float = 60,
+    max_execution_timeout: float | None = None,
+    app_read_timeout: float | None = None,
+    max_invocation_timeout: int | None = None,
 ) -> DevDaemonServer:
     """Bind the server, then start the plugin; raises ``OSError`` (port taken) or ``PluginError`` (no start).
 
     The server is not serving yet: call ``serve_forever()`` or ``serve_in_background()``, and ``close()`` after.
+    The three time limits (seconds) default to the real ones, or to ``PLUGIN_MAX_EXECUTION_TIMEOUT``,
+    ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (milliseconds) and ``MAX_INVOCATION_TIMEOUT`` in the environment:
+    see ``DevDaemonServer`` and ``PluginProcess``.
     """
     console = console or _say("devkit")
     plugin_log = plugin_log or _say("plugin")
     supervisor = PluginSupervisor(
-        lambda: PluginProcess(plugin_dir, apps, python=python, on_log=plugin_log),
+        lambda: PluginProcess(
+            plugin_dir,
+            apps,
+            python=python,
+            on_log=plugin_log,
+            app_read_timeout=app_read_timeout,
+            max_invocation_timeout=max_invocation_timeout,
+        ),
         console=console,
         start_timeout=start_timeout,
     )
-    server = DevDaemonServer((host, port), supervisor, settings=settings, hook_id=hook_id, console=console)
+    server = DevDaemonServer(
+        (host, port),
+        supervisor,
+        settings=settings,
+        hook_id=hook_id,
+        console=console,
+        max_execution_timeout=max_execution_timeout,
+    )
     try:
         supervisor.start()
     except BaseException:

@@ -14,9 +14,14 @@ that works against the devkit sees exactly what it will see in Dify:
   5-byte body;
 * ``X-Forwarded-For``, ``X-Real-IP``, ``X-Forwarded``, ``X-Original-Forwarded-For``, ``X-Original-Url`` and
   ``X-Original-Host`` are removed (``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``Forwarded`` are not);
-* ``Dify-Hook-Id`` is set, ``Dify-Hook-Url`` only when the client did not send one;
+* ``Dify-Hook-Id`` is set, ``Dify-Hook-Url`` only when the request has none (behind Dify's nginx it always has
+  one, see ``nginx_headers``), built from the *decoded* path: a ``%0A`` in the path is a newline there;
 * header names are canonicalized (``x-api-key`` -> ``X-Api-Key``) and written in sorted order after ``Host`` and
-  ``User-Agent`` (``Go-http-client/1.1`` when the client sent none).
+  ``User-Agent`` (``Go-http-client/1.1`` when the client sent none); in every value Go turns ``\r`` and ``\n``
+  into spaces and trims the ends (``Header.write``), so no header can break the request's framing.
+
+Dify's nginx stands in front of the daemon and rewrites the request first (``nginx_headers``, from
+langgenius/dify ``docker/nginx/conf.d/default.conf.template`` and ``docker/nginx/proxy.conf.template``).
 
 Error bodies the daemon writes itself (``daemon_error_body``, ``plugin_error_text``) live here too, since they
 are part of what a client of the daemon sees.
@@ -112,7 +117,7 @@ def forward_headers(
     """Apply ``copyRequest``'s header rules; return the Host to write and the canonical header map."""
     merged: dict[str, list[str]] = {}
     for name, value in header_items(headers):
-        merged.setdefault(canonical_header_key(name), []).append(" ".join(value.splitlines()).strip())
+        merged.setdefault(canonical_header_key(name), []).append(value)
 
     original_host = (merged.get(ORIGINAL_HOST_HEADER) or [""])[0]
     sent_host = (merged.pop("Host", None) or [host])[0]
@@ -129,12 +134,56 @@ def forward_headers(
     return host, merged
 
 
+def go_header_value(value: str) -> str:
+    """A header value as Go's ``Header.write`` writes it: CR and LF become spaces, the ends are trimmed."""
+    return value.replace("\n", " ").replace("\r", " ").strip(" \t\r\n")
+
+
+def nginx_host(host_header: str | None, fallback: str) -> str:
+    """nginx's ``$host``: the Host header's name, lower-cased, without its port (``fallback`` when missing)."""
+    host = (host_header or "").strip().lower()
+    if not host:
+        return fallback
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.split(":", 1)[0]
+
+
+def nginx_headers(
+    headers: HeaderItems | None, *, request_uri: str, client_ip: str, fallback_host: str, scheme: str = "http"
+) -> list[tuple[str, str]]:
+    """The headers Dify's nginx sends the daemon for a request to ``/e/``.
+
+    * header names holding ``_`` are dropped (``underscores_in_headers`` is off by default), so they never reach
+      the SDK's parser;
+    * ``Host`` becomes ``$host`` (no port), ``X-Forwarded-For`` gets the client's address appended,
+      ``X-Forwarded-Proto`` is ``$scheme``, and ``Connection`` is cleared (``proxy.conf``);
+    * ``Dify-Hook-Url`` is ``$scheme://$host$request_uri``: the raw URI as the client sent it, query string
+      included, replacing whatever the client sent under that name.
+    """
+    items = header_items(headers)
+    lower = {name.lower() for name, _ in items}
+    host_header = next((value for name, value in items if name.lower() == "host"), None)
+    host = nginx_host(host_header, fallback_host)
+    replaced = {"host", "x-forwarded-for", "x-forwarded-proto", "connection", HOOK_URL_HEADER.lower()}
+    kept = [(name, value) for name, value in items if "_" not in name and name.lower() not in replaced]
+    sent_for = next((value for name, value in items if name.lower() == "x-forwarded-for"), "")
+    forwarded_for = f"{sent_for}, {client_ip}" if "x-forwarded-for" in lower and sent_for else client_ip
+    return [
+        ("Host", host),
+        *kept,
+        ("X-Forwarded-For", forwarded_for),
+        ("X-Forwarded-Proto", scheme),
+        (HOOK_URL_HEADER, f"{scheme}://{host}{request_uri}"),
+    ]
+
+
 def serialize_request(method: str, target: str, host: str, headers: Mapping[str, list[str]], body: bytes) -> bytes:
     """Go's ``http.Request.Write`` for a request whose body is an in-memory buffer of ``len(body)`` bytes."""
     method = method.upper()
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     user_agent = headers.get("User-Agent")
-    lines.append(f"User-Agent: {user_agent[0] if user_agent else DEFAULT_USER_AGENT}")
+    lines.append(f"User-Agent: {go_header_value(user_agent[0]) if user_agent else DEFAULT_USER_AGENT}")
     payload = body
     if body:
         lines.append(f"Content-Length: {len(body)}")
@@ -146,7 +195,7 @@ def serialize_request(method: str, target: str, host: str, headers: Mapping[str,
     for name in sorted(headers):
         if name in _WRITTEN_SEPARATELY:
             continue
-        lines.extend(f"{name}: {value}" for value in headers[name])
+        lines.extend(f"{name}: {go_header_value(value)}" for value in headers[name])
     head = "\r\n".join(lines) + "\r\n\r\n"
     return head.encode("utf-8", "surrogateescape") + payload
 
@@ -196,10 +245,27 @@ def plugin_error_text(error: Mapping[str, Any] | None, fallback: str) -> str:
     )
 
 
+NOT_FOUND_BODY = b'{"code":"not_found","message":"route not found"}'
+"""The daemon's answer to any route it lacks, PATCH included: gin's ``NoRoute`` handler writes
+``c.JSON(404, gin.H{...})`` (``internal/server/http_server.go``), a Go map, so the keys come sorted."""
+
+GIN_JSON = "application/json; charset=utf-8"
+"""The content type of every ``c.JSON`` answer of the daemon (gin's JSON renderer)."""
+
+NGINX_BAD_REQUEST = (
+    b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
+    b"<center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+"""nginx's own 400 page (``ngx_http_special_response.c``), sent for a request it cannot parse, such as one with a
+NUL byte in its request line or headers, or a ``%00`` in its path; it then closes the connection. Dify's image
+runs with ``server_tokens`` on, so the real page names the version after "nginx"."""
+
+
 def daemon_error_body(message: str, *, code: int = -500, error_type: str = "PluginDaemonInternalServerError") -> bytes:
     """The JSON body of the daemon's own error answers, e.g. ``exception.InternalServerError(err).ToResponse()``.
 
-    Its ``message`` is itself a JSON document (``{"message", "error_type", "args"}``), hence the double encoding.
+    Its ``message`` is itself a JSON document (``{"message", "error_type", "args"}``), hence the double encoding
+    (``internal/types/exception/generic.go`` and ``pkg/entities/response.go``; gin adds no newline).
     """
     inner = go_json({"message": message, "error_type": error_type, "args": None}, sort_keys=False)
     return go_json({"code": code, "message": inner, "data": None}, sort_keys=False).encode()

@@ -1,25 +1,38 @@
-"""An HTTP server that plays the HTTP side of Dify's plugin daemon: ``/e/<hook_id>/<path>`` -> the plugin.
+"""An HTTP server that plays the HTTP side of Dify's nginx and plugin daemon: ``/e/<hook_id>/<path>`` -> the plugin.
 
 It stands where Dify's nginx and daemon stand, and behaves as they do towards the client and the plugin
-(``internal/server/endpoint.go``, ``internal/service/endpoint.go``, ``internal/core/io_tunnel/endpoint_service.go``
-in langgenius/dify-plugin-daemon):
+(``internal/server/http_server.go``, ``internal/server/endpoint.go``, ``internal/service/endpoint.go``,
+``internal/core/io_tunnel/endpoint_service.go`` in langgenius/dify-plugin-daemon; ``docker/nginx/`` in
+langgenius/dify):
 
-* routes ``/e/<hook_id>/<rest>`` for HEAD, GET, POST, PUT, DELETE and OPTIONS; anything else is a 404;
-* drops hop-by-hop headers (Dify's nginx does, with ``proxy_set_header Connection ""``), then hands the request
-  to ``devkit.daemon.http`` for the daemon's own rewriting (10 MiB body cap, forwarding headers, hook headers);
+* nginx first: a NUL byte in the request line or a header, or a ``%00`` in the path, gets nginx's own HTML 400
+  and a closed connection; header names with ``_`` are dropped; ``Host``, ``X-Forwarded-Proto`` and
+  ``Dify-Hook-Url`` (``$scheme://$host$request_uri``, query string included) are set (``devkit.daemon.http``);
+* routes ``/e/<hook_id>/<rest>`` for HEAD, GET, POST, PUT, DELETE and OPTIONS; any other method or path under
+  ``/e`` gets the daemon's JSON 404 ``{"code":"not_found","message":"route not found"}``;
+* drops hop-by-hop headers, then hands the request to ``devkit.daemon.http`` for the daemon's own rewriting
+  (10 MiB body cap, forwarding headers, hook headers);
 * answers only once the plugin's *first body chunk* is in (the daemon reads status, headers and that chunk
-  together), then streams the rest with ``Transfer-Encoding: chunked``, one flush per chunk;
+  together), copies every header the plugin set (first value only), then streams the rest one flush per chunk:
+  with ``Transfer-Encoding: chunked``, or, when the plugin set a ``Content-Length``, as a plain body of that
+  length (Go's server drops bytes beyond it and closes the connection if the body falls short);
 * a plugin failure before that first chunk is the daemon's ``500 {"code": -500, "message": ...}``; after it,
   the daemon appends the error's text to the body, so this server does too;
+* ``PLUGIN_MAX_EXECUTION_TIMEOUT`` (600 s) after the first chunk the daemon stops waiting: the status (usually
+  200) is long sent, so gin's ``c.JSON(500, ...)`` can only append ``{"code":-500,"message":"{\\"message\\":
+  \\"killed by timeout\\",...}","data":null}`` to the body, and the response ends;
 * serves many requests at once (a thread each), like the daemon's goroutines.
 
-Deviations, on purpose: any hook id is accepted (there is no endpoint table), the part of a body beyond the cap is
-read and discarded so the client gets its answer instead of a reset, and a stream that stalls ends after
-``EXECUTION_TIMEOUT`` seconds of silence rather than 600 s after its start.
+Deviations, on purpose: any hook id is accepted (there is no endpoint table); paths outside ``/e/`` get a hint
+instead of Dify's web app; the part of a body beyond the cap is read and discarded so the client gets its answer
+instead of a reset; and before the first chunk the wait is bounded by the same execution timeout (the daemon
+waits as long as the client does).
 """
 
 from __future__ import annotations
 
+import html
+import os
 import re
 import sys
 import threading
@@ -31,12 +44,26 @@ from types import TracebackType
 from typing import Any, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
-from devkit.daemon.http import MAX_BODY_BYTES, daemon_error_body, plugin_error_text
-from devkit.daemon.process import DEFAULT_HOOK_ID, PluginError, PluginResponse
+from devkit.daemon.http import (
+    GIN_JSON,
+    MAX_BODY_BYTES,
+    NGINX_BAD_REQUEST,
+    NOT_FOUND_BODY,
+    daemon_error_body,
+    nginx_headers,
+    plugin_error_text,
+)
+from devkit.daemon.process import DEFAULT_HOOK_ID, PluginError, PluginResponse, PluginSilent
 from devkit.daemon.supervisor import PluginSupervisor
 
 EXECUTION_TIMEOUT = 600.0
-"""``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup; here the longest silence allowed within a request."""
+"""``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup (seconds): how long after the plugin's first body chunk
+the daemon gives up on a request; ``DevDaemonServer`` reads the variable from the environment when not given."""
+
+EXECUTION_TIMEOUT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"
+
+KILLED_BY_TIMEOUT = daemon_error_body("killed by timeout")
+"""What the daemon appends to a body when the execution timeout fires (``internal/service/endpoint.go``)."""
 
 DRAIN_LIMIT = 64 * 1024 * 1024
 """Bytes beyond the body cap read and thrown away so the client can finish sending; past that, hang up."""
@@ -46,7 +73,8 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 )
 _NOT_RELAYED_BACK = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-_ROUTE = re.compile(r"^/e/([^/]+)(/.*)?$")
+_ROUTE = re.compile(r"^/e/([^/]+)(/.*)$")
+_BARE_HOOK = re.compile(r"^/e/[^/]+$")
 _NOT_FOUND = b"404 page not found"
 
 
@@ -122,7 +150,11 @@ class DaemonHandler(BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_GET
 
     def do_PATCH(self) -> None:
-        self._plain(404, _NOT_FOUND)
+        # The daemon routes no PATCH: gin's NoRoute answers, whatever the path.
+        if self._refused_by_nginx():
+            return
+        self._discard_body()
+        self._plain(404, NOT_FOUND_BODY, GIN_JSON)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # one line per request is written when the answer is complete, see _relay
@@ -134,11 +166,18 @@ class DaemonHandler(BaseHTTPRequestHandler):
 
     def _relay(self) -> None:
         started = time.monotonic()
+        if self._refused_by_nginx():
+            return
         split = urlsplit(self.path)
         match = _ROUTE.match(split.path)
         if match is None:
             self._discard_body()
-            self._plain(404, _NOT_FOUND + b"\n\nPlugin endpoints live under /e/<hook_id>/, e.g. " + self._hint())
+            if _BARE_HOOK.match(split.path):
+                self._redirect_to_slash(split.path, split.query)
+            elif split.path == "/e" or split.path.startswith("/e/"):
+                self._plain(404, NOT_FOUND_BODY, GIN_JSON)
+            else:
+                self._plain(404, _NOT_FOUND + b"\n\nPlugin endpoints live under /e/<hook_id>/, e.g. " + self._hint())
             return
         try:
             body, complete = read_body(self.rfile, self.headers)
@@ -149,13 +188,35 @@ class DaemonHandler(BaseHTTPRequestHandler):
         if not complete:
             self.close_connection = True
         hook_id = unquote(match.group(1))
-        target = (match.group(2) or "/") + (f"?{split.query}" if split.query else "")
-        headers = forwardable_headers(self.headers.items())
-        if not any(name.lower() == "host" for name, _ in headers):
-            headers.append(("Host", f"{self.server.display_host}:{self.server.server_port}"))
-
+        target = match.group(2) + (f"?{split.query}" if split.query else "")
+        headers = nginx_headers(
+            forwardable_headers(self.headers.items()),
+            request_uri=self.path,
+            client_ip=self.client_address[0],
+            fallback_host=self.server.display_host,
+        )
         status = self._invoke(hook_id, target, headers, body)
         self.server.console(f'"{self.requestline}" {status} ({time.monotonic() - started:.2f} s)')
+
+    def _redirect_to_slash(self, path: str, query: str) -> None:
+        """gin's ``RedirectTrailingSlash``: ``/e/<hook>`` matches the route once a slash is added, so gin redirects
+        there, 301 for GET (with Go's ``http.Redirect`` link page) and 307 for the other methods."""
+        location = path + "/" + (f"?{query}" if query else "")
+        if self.command in ("GET", "HEAD"):
+            body = f'<a href="{html.escape(location)}">Moved Permanently</a>.\n\n'.encode()
+            self._plain(301, body, "text/html; charset=utf-8", location=location)
+        else:
+            self._plain(307, b"", "", location=location)
+
+    def _refused_by_nginx(self) -> bool:
+        """nginx refuses a NUL byte in the request line or a header, and a ``%00`` in the path, with its 400."""
+        path = urlsplit(self.path).path
+        raw_headers = "".join(f"{name}{value}" for name, value in self.headers.items())
+        if b"\x00" in self.raw_requestline or "\x00" in raw_headers or "\x00" in unquote(path):
+            self.close_connection = True
+            self._plain(400, NGINX_BAD_REQUEST, "text/html", close=True)
+            return True
+        return False
 
     def _invoke(self, hook_id: str, target: str, headers: list[tuple[str, str]], body: bytes) -> int:
         try:
@@ -167,7 +228,7 @@ class DaemonHandler(BaseHTTPRequestHandler):
                 body=body,
                 settings=self.server.settings,
                 hook_id=hook_id,
-                timeout=EXECUTION_TIMEOUT,
+                timeout=self.server.max_execution_timeout,
             )
         except PluginError as exc:
             return self._daemon_error(plugin_error_text(exc.data, exc.message))
@@ -177,53 +238,80 @@ class DaemonHandler(BaseHTTPRequestHandler):
             response.close()
 
     def _stream(self, response: PluginResponse) -> int:
-        chunks = response.chunks(timeout=EXECUTION_TIMEOUT)
+        chunks = response.chunks(timeout=self.server.max_execution_timeout)
         try:
             first = next(chunks, None)
         except PluginError as exc:
             return self._daemon_error(exc.message)
         if first is None and response.error is not None:
             return self._daemon_error(plugin_error_text(response.error_data, response.error))
+        # The daemon's timer starts here, once status, headers and the first chunk are in.
+        deadline = time.monotonic() + self.server.max_execution_timeout
 
         has_body = self.command != "HEAD" and response.status >= 200 and response.status not in (204, 304)
+        declared = response.header("Content-Length")
+        length = int(declared) if declared is not None and declared.strip().isdigit() else None
+        body = _Body(self.wfile, length if has_body else None)
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
-                if name.lower() not in _NOT_RELAYED_BACK or (not has_body and name.lower() == "content-length"):
+                if name.lower() not in _NOT_RELAYED_BACK:
                     self.send_header(name, value)
-            if has_body:
+            if length is not None:
+                self.send_header("Content-Length", str(length))
+            elif has_body:
                 self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             if not has_body:
                 response.close()
                 return response.status
-            if first is not None:
-                self._write_chunk(first)
-            try:
-                for chunk in chunks:
-                    self._write_chunk(chunk)
-            except PluginError as exc:
-                self._write_chunk(exc.message.encode())
-            if response.error is not None:
-                self._write_chunk(plugin_error_text(response.error_data, response.error).encode())
-            self.wfile.write(b"0\r\n\r\n")
+            body.write(first or b"")
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    body.write(KILLED_BY_TIMEOUT)
+                    break
+                try:
+                    chunk = next(response.chunks(timeout=remaining), None)
+                except PluginSilent:
+                    body.write(KILLED_BY_TIMEOUT)
+                    break
+                except PluginError as exc:
+                    body.write(exc.message.encode())
+                    break
+                if chunk is None:
+                    if response.error is not None:
+                        body.write(plugin_error_text(response.error_data, response.error).encode())
+                    break
+                body.write(chunk)
+            if not body.finish():
+                self.close_connection = True  # Go closes a connection whose body fell short of its length
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client left; the plugin's later output is dropped
         return response.status
-
-    def _write_chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _daemon_error(self, message: str) -> int:
         self._plain(500, daemon_error_body(message), "application/json; charset=utf-8")
         return 500
 
-    def _plain(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _plain(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        *,
+        close: bool = False,
+        location: str | None = None,
+    ) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", content_type)
+            if location is not None:
+                self.send_header("Location", location)
+            if content_type:
+                self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            if close:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
@@ -257,8 +345,14 @@ class DevDaemonServer(ThreadingHTTPServer):
         settings: Mapping[str, Any] | None = None,
         hook_id: str = DEFAULT_HOOK_ID,
         console: Callable[[str], None] | None = None,
+        max_execution_timeout: float | None = None,
     ) -> None:
+        """``max_execution_timeout`` (seconds) defaults to ``PLUGIN_MAX_EXECUTION_TIMEOUT`` from the environment,
+        else 600."""
         super().__init__(address, DaemonHandler)
+        self.max_execution_timeout = (
+            max_execution_timeout if max_execution_timeout is not None else _execution_timeout_from_env()
+        )
         self.supervisor = supervisor
         self.settings = dict(settings or {})
         self.hook_id = hook_id
@@ -302,6 +396,41 @@ class DevDaemonServer(ThreadingHTTPServer):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+class _Body:
+    """Writes a response body as Go's server does: chunked, or cut to the plugin's ``Content-Length``."""
+
+    def __init__(self, out: BinaryIO, length: int | None) -> None:
+        self._out = out
+        self._length = length
+        self._written = 0
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._length is None:
+            self._out.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            data = data[: max(0, self._length - self._written)]
+            self._out.write(data)
+        self._written += len(data)
+        self._out.flush()
+
+    def finish(self) -> bool:
+        """End the body; False when a declared length was not reached (the connection must then close)."""
+        if self._length is None:
+            self._out.write(b"0\r\n\r\n")
+            return True
+        return self._written == self._length
+
+
+def _execution_timeout_from_env() -> float:
+    raw = os.environ.get(EXECUTION_TIMEOUT_ENV, "").strip()
+    try:
+        return float(raw) if raw else EXECUTION_TIMEOUT
+    except ValueError:
+        return EXECUTION_TIMEOUT
 
 
 _console_lock = threading.Lock()

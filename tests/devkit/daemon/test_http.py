@@ -10,6 +10,9 @@ from devkit.daemon.http import (
     build_daemon_request,
     canonical_header_key,
     daemon_error_body,
+    go_header_value,
+    nginx_headers,
+    nginx_host,
     normalize_query,
     plugin_error_text,
 )
@@ -156,3 +159,47 @@ def test_a_plugin_error_is_worded_as_go_marshals_a_map():
     text = plugin_error_text({"message": "<b>", "error_type": "ValueError", "args": {"traceback": "t"}}, "fallback")
     assert text == '{"args":{"traceback":"t"},"error_type":"ValueError","message":"\\u003cb\\u003e"}'
     assert plugin_error_text(None, "fallback") == "fallback"
+
+
+def test_header_values_lose_newlines_as_go_writes_them():
+    assert go_header_value(" a\r\nb\nc\t ") == "a  b c"
+    # A %0A in the path is a newline in the daemon's own hook URL, written as a space; the request line escapes it.
+    raw = build_daemon_request("GET", "/echo/a%0Ab%0D", headers={"Host": "h"}, hook_id="h1")
+    assert raw.startswith(b"GET /echo/a%0Ab%0D HTTP/1.1\r\n")
+    assert b"\r\nDify-Hook-Url: http://h/e/h1/echo/a b\r\n" in raw
+    assert raw.count(b"\r\n\r\n") == 1
+
+
+def test_nginx_sets_host_proto_and_the_hook_url_from_the_raw_uri():
+    headers = nginx_headers(
+        [
+            ("Host", "Dify.Example:8080"),
+            ("X_Token", "dropped"),
+            ("X-Forwarded-For", "10.0.0.9"),
+            ("X-Forwarded-Proto", "https"),
+            ("Dify-Hook-Url", "https://spoofed"),
+            ("Accept", "*/*"),
+        ],
+        request_uri="/e/abc/chat/x%20y?b=2&a=%41",
+        client_ip="192.0.2.1",
+        fallback_host="localhost",
+    )
+    assert headers == [
+        ("Host", "dify.example"),
+        ("Accept", "*/*"),
+        ("X-Forwarded-For", "10.0.0.9, 192.0.2.1"),
+        ("X-Forwarded-Proto", "http"),
+        ("Dify-Hook-Url", "http://dify.example/e/abc/chat/x%20y?b=2&a=%41"),
+    ]
+    assert nginx_host("[::1]:5002", "x") == "[::1]" and nginx_host(None, "fallback") == "fallback"
+    # The daemon keeps the hook URL nginx set, query string and all, and removes the forwarding trail.
+    raw = build_daemon_request("GET", "/chat/x%20y?b=2&a=%41", headers=headers, hook_id="abc")
+    assert b"\r\nDify-Hook-Url: http://dify.example/e/abc/chat/x%20y?b=2&a=%41\r\n" in raw
+    assert b"X-Forwarded-For" not in raw and b"\r\nX-Forwarded-Proto: http\r\n" in raw
+
+
+def test_killed_by_timeout_is_the_daemon_s_error_body():
+    assert daemon_error_body("killed by timeout") == (
+        b'{"code":-500,"message":"{\\"message\\":\\"killed by timeout\\",'
+        b'\\"error_type\\":\\"PluginDaemonInternalServerError\\",\\"args\\":null}","data":null}'
+    )

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -30,8 +31,10 @@ def test_hook_paths_reach_the_plugin_without_the_prefix(server):
     seen = echoed(server, path="/e/anyhook/echo/a/b?b=1&a=2")
     assert (seen["path"], seen["query_string"]) == ("/echo/a/b", "a=2&b=1")
     assert header(seen, "Dify-Hook-Id") == "anyhook"
-    assert header(seen, "Dify-Hook-Url") == f"{server.url}/e/anyhook/echo/a/b"
-    assert header(seen, "Host") == f"{server.display_host}:{server.server_port}"
+    # Dify's nginx sets the hook URL to $scheme://$host$request_uri: no port, the raw URI with its query string.
+    assert header(seen, "Dify-Hook-Url") == f"http://{server.display_host}/e/anyhook/echo/a/b?b=1&a=2"
+    assert header(seen, "Host") == server.display_host
+    assert header(seen, "X-Forwarded-Proto") == "http"
 
 
 def test_a_chat_path_reaches_the_plugin(server):
@@ -45,8 +48,66 @@ def test_other_paths_are_404(server, path):
     assert call(server, "GET", path).status == 404
 
 
-def test_patch_is_404_as_the_daemon_does_not_route_it(server):
-    assert call(server, "PATCH", "/e/hook/echo/x", body=b"{}").status == 404
+def test_patch_is_the_daemon_s_json_404_as_it_does_not_route_it(server):
+    reply = call(server, "PATCH", "/e/hook/echo/x", body=b"{}")
+    assert reply.status == 404
+    assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert reply.body == b'{"code":"not_found","message":"route not found"}'
+
+
+@pytest.mark.parametrize("path", ["/e", "/e/", "/e//echo"])
+def test_unrouted_daemon_paths_get_the_same_json_404(server, path):
+    reply = call(server, "GET", path)
+    assert (reply.status, reply.body) == (404, b'{"code":"not_found","message":"route not found"}')
+
+
+def test_a_bare_hook_path_is_redirected_to_its_slash_as_gin_does(server):
+    reply = call(server, "GET", "/e/hook?x=1")
+    assert (reply.status, reply.headers["Location"]) == (301, "/e/hook/?x=1")
+    reply = call(server, "POST", "/e/hook", body=b"{}")
+    assert (reply.status, reply.headers["Location"]) == (307, "/e/hook/")
+
+
+def raw_exchange(server, request: bytes) -> bytes:
+    """Send bytes no HTTP client library would write; return everything until the server closes."""
+    with socket.create_connection((server.display_host, server.server_port), timeout=30) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def test_nul_bytes_are_refused_by_nginx_before_the_daemon(server):
+    page = b"<html>\r\n<head><title>400 Bad Request</title></head>"
+    for request in (
+        b"GET /e/hook/echo/a%00b HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /e/hook/echo/a\x00b HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /e/hook/echo/x HTTP/1.1\r\nHost: h\r\nX-Thing: a\x00b\r\n\r\n",
+    ):
+        answer = raw_exchange(server, request)
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        assert b"\r\nContent-Type: text/html\r\n" in answer and b"\r\nConnection: close\r\n" in answer
+        assert answer.split(b"\r\n\r\n", 1)[1].startswith(page)
+    # In the query string nginx decodes nothing: the daemon re-encodes it and the plugin gets it.
+    assert echoed(server, path="/e/hook/echo/x?a=%00")["query_string"] == "a=%00"
+
+
+def test_a_newline_in_the_path_reaches_the_plugin_and_the_hook_url_stays_raw(server):
+    seen = echoed(server, path="/e/hook/chat/a%0Ab")
+    assert (seen["path"], seen["values"]) == ("/chat/a\nb", {"app_id": "a\nb"})
+    assert header(seen, "Dify-Hook-Url") == f"http://{server.display_host}/e/hook/chat/a%0Ab"
+
+
+def test_header_names_with_underscores_are_dropped_by_nginx(server):
+    seen = echoed(server, headers={"X_Bad": "1", "X-Good": "2"})
+    assert header(seen, "X-Good") == "2"
+    assert not any("_" in name for name, _ in seen["headers"])
+
+
+def test_a_client_cannot_spoof_the_hook_url_behind_nginx(server):
+    seen = echoed(server, path="/e/hook/echo/x?q=1", headers={"Dify-Hook-Url": "https://evil/e/1/x"})
+    assert header(seen, "Dify-Hook-Url") == f"http://{server.display_host}/e/hook/echo/x?q=1"
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "OPTIONS"])
@@ -139,6 +200,51 @@ def test_a_plugin_failure_after_the_first_chunk_is_appended_to_the_body(server):
     error = json.loads(reply.body[len(b"partial ") :])
     assert (error["error_type"], error["message"]) == ("RuntimeError", "broken on purpose (later)")
     assert "Traceback" in error["args"]["traceback"]
+
+
+def test_the_plugin_s_content_length_is_kept_instead_of_chunking(server):
+    connection = http.client.HTTPConnection(server.display_host, server.server_port, timeout=30)
+    try:
+        connection.request("GET", "/e/hook/length/6")
+        response = connection.getresponse()
+        assert response.getheader("Content-Length") == "6"
+        assert response.getheader("Transfer-Encoding") is None
+        assert response.read() == b"abcdef"
+    finally:
+        connection.close()
+    # Go's server writes no byte beyond the declared length...
+    assert call(server, "GET", "/e/hook/length/4").body == b"abcd"
+    # ...and closes the connection when the body falls short of it.
+    connection = http.client.HTTPConnection(server.display_host, server.server_port, timeout=30)
+    try:
+        connection.request("GET", "/e/hook/length/10")
+        response = connection.getresponse()
+        with pytest.raises(http.client.IncompleteRead) as short:
+            response.read()
+        assert short.value.partial == b"abcdef"
+    finally:
+        connection.close()
+
+
+def test_killed_by_timeout_is_appended_to_a_body_that_already_has_its_status(apps):
+    killed = (
+        b'{"code":-500,"message":"{\\"message\\":\\"killed by timeout\\",'
+        b'\\"error_type\\":\\"PluginDaemonInternalServerError\\",\\"args\\":null}","data":null}'
+    )
+    with create_server(
+        ECHO_PLUGIN, apps, console=lambda _: None, plugin_log=lambda _: None, max_execution_timeout=0.5
+    ) as server:
+        server.serve_in_background()
+        reply = call(server, "GET", "/e/hook/slow/3")
+        assert reply.status == 200
+        assert reply.body == b"first\n" + killed
+        assert call(server, "GET", "/e/hook/slow/0.01").body == b"first\nlate\n"
+
+
+def test_the_execution_timeout_comes_from_the_daemon_s_variable(apps, monkeypatch):
+    monkeypatch.setenv("PLUGIN_MAX_EXECUTION_TIMEOUT", "7")
+    with create_server(ECHO_PLUGIN, apps, console=lambda _: None, plugin_log=lambda _: None) as server:
+        assert server.max_execution_timeout == 7
 
 
 def test_head_gets_headers_only(server):
