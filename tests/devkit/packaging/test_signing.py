@@ -1,7 +1,7 @@
 """``keygen`` and ``sign``: the daemon's third-party signature, checked by a verifier that shares no code with them.
 
 ``devkit.packaging.verify`` re-reads the archive and recomputes everything from the daemon's rules; one test below also
-restates the signed bytes inline, and one checks the verifier itself against a package signed by LangGenius.
+restates the signed bytes inline, and one checks signer and verifier against a known-answer vector made with openssl.
 """
 
 import base64
@@ -19,11 +19,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from devkit.packaging.verify import VerificationError, load_public_key, verify_package
+from devkit.packaging.archive import read_entries as entries_of
+from devkit.packaging.archive import write_entries
+from devkit.packaging.sign import load_private_key, sign_package
+from devkit.packaging.verify import Signature, VerificationError, load_public_key, verify_package
 
 from .conftest import run_devkit
 
-DAEMON_MIRROR = Path("/work/.mirror/langgenius+dify-plugin-daemon/repo")
+KNOWN_ANSWER = Path(__file__).with_name("data") / "signature_known_answer.json"
 
 
 @pytest.fixture(scope="module")
@@ -204,15 +207,24 @@ def test_the_verify_command(signed, key_pair, package, tmp_path):
     assert refused.stderr.startswith("not verified: the package is not signed")
 
 
-@pytest.mark.skipif(not DAEMON_MIRROR.is_dir(), reason="needs the dify-plugin-daemon mirror")
-def test_the_verifier_accepts_a_package_signed_by_langgenius_with_the_official_key():
-    def show(path: str) -> bytes:
-        return subprocess.run(
-            ["git", "-C", str(DAEMON_MIRROR), "show", f"HEAD:{path}"], capture_output=True, check=True
-        ).stdout
+def test_a_signature_made_by_another_implementation_is_accepted_and_reproduced():
+    # A known-answer vector computed once with openssl (see its "about"): the verifier must accept a package signed
+    # elsewhere, with no verification file (the daemon then reads no category), and signing the same entries at
+    # the same time with the same key must give the very same bytes, PKCS#1 v1.5 being deterministic.
+    vector = json.loads(KNOWN_ANSWER.read_text(encoding="utf-8"))
+    public_key = load_public_key(vector["public_key_pem"].encode())
+    entries = [(name, text.encode()) for name, text in vector["entries"]]
+    comment = json.dumps({"signature": vector["unverified_signature"], "time": vector["time"]}, separators=(",", ":"))
+    foreign = write_entries(entries, comment=comment.encode())
+    assert verify_package(foreign, [public_key]) == Signature(signed_at=vector["time"], authorized_category=None)
+    with pytest.raises(VerificationError, match="does not match"):
+        verify_package(rewrite(foreign, change_entry="main.py"), [public_key])
 
-    official_key = load_public_key(show("pkg/license/public_key/PUBLIC_KEY.pem"))
-    package = show("integration/plugin/testdata/langgenius-agent_0.0.14.difypkg")
-    assert verify_package(package, [official_key]).signed_at == 1744632035
-    with pytest.raises(VerificationError):
-        verify_package(rewrite(package, change_entry="main.py"), [official_key])
+    private_key = load_private_key(vector["private_key_pem"].encode())
+    ours = sign_package(write_entries(entries), private_key, now=vector["time"])
+    assert entries_of(ours)[-1] == (".verification.dify.json", vector["verification_file"].encode())
+    assert json.loads(zipfile.ZipFile(io.BytesIO(ours)).comment) == {
+        "signature": vector["community_signature"],
+        "time": vector["time"],
+    }
+    assert verify_package(ours, [public_key]).authorized_category == "community"
