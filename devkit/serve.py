@@ -24,7 +24,7 @@ import yaml
 from devkit.daemon.process import DEFAULT_HOOK_ID, AppBackend, PluginError, PluginProcess
 from devkit.daemon.server import DevDaemonServer
 from devkit.daemon.supervisor import PluginSupervisor
-from devkit.demo.apps import DEMO_APPS, DemoApp, DemoApps
+from devkit.demo.apps import DEMO_ALLOWED_APPS, DEMO_APPS, DEMO_SETTINGS, DemoApp, DemoApps
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOST = "127.0.0.1"
@@ -95,9 +95,12 @@ def create_server(
     return server
 
 
-def demo_links(endpoint_url: str, app: DemoApp) -> dict[str, str]:
-    """One URL per format for a demo app; the html one is the bare app URL, which opens the app's form."""
-    base = f"{endpoint_url}/{app.path}/{app.app_id}"
+def demo_links(endpoint_url: str, app: DemoApp, *, by_name: bool = True) -> dict[str, str]:
+    """One URL per format for a demo app; the html one is the bare app URL, which opens the app's form.
+
+    ``by_name``: the endpoint serves the demo apps by their names (the demo settings); else by id.
+    """
+    base = f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
     fields: list[tuple[str, str]] = []
     if app.sample_query:
         fields.append(("query", app.sample_query))
@@ -110,14 +113,14 @@ def demo_links(endpoint_url: str, app: DemoApp) -> dict[str, str]:
     return links
 
 
-def demo_curl(endpoint_url: str, app: DemoApp) -> str:
+def demo_curl(endpoint_url: str, app: DemoApp, *, by_name: bool = True) -> str:
     """A ``curl -N`` command that POSTs the app's sample call as JSON and shows the NDJSON stream."""
     payload: dict[str, Any] = {}
     if app.sample_query:
         payload["query"] = app.sample_query
     if app.sample_inputs:
         payload["inputs"] = dict(app.sample_inputs)
-    url = f"{endpoint_url}/{app.path}/{app.app_id}"
+    url = f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
     body = json.dumps(payload, ensure_ascii=False)
     return f"curl -N -H 'Content-Type: application/json' -d {shlex.quote(body)} {shlex.quote(url)}"
 
@@ -135,20 +138,23 @@ def format_banner(
         + (f", serving {plugin_dir}" if plugin_dir else ""),
         f"Endpoint base URL: {endpoint_url}   (any /e/<hook_id>/ works)",
     ]
+    settings = settings or {}
     if settings:
         lines.append("Endpoint settings: " + ", ".join(sorted(settings)))
+    by_name = settings.get("allowed_apps") == DEMO_ALLOWED_APPS
     lines += ["", "Demo apps (devkit/demo/apps.py answers instead of Dify):"]
     for app in apps:
-        lines += ["", f"  {app.name} [{app.mode}]  {app.app_id}"]
-        lines += [f"    {fmt:<7} {url}" for fmt, url in demo_links(endpoint_url, app).items()]
-        lines.append(f"    try:    {demo_curl(endpoint_url, app)}")
+        lines += ["", f"  {app.name} [{app.mode}]  {app.slug}={app.app_id}"]
+        lines += [f"    {fmt:<7} {url}" for fmt, url in demo_links(endpoint_url, app, by_name=by_name).items()]
+        lines.append(f"    try:    {demo_curl(endpoint_url, app, by_name=by_name)}")
     lines += ["", "Ctrl-C stops the server and the plugin."]
     return "\n".join(lines)
 
 
 def load_settings(settings_file: Path | None, pairs: Iterable[str]) -> dict[str, Any]:
-    """Endpoint settings from a JSON or YAML file, then ``name=value`` pairs (strings), which win."""
-    settings: dict[str, Any] = {}
+    """The demo endpoint's settings (its apps by name), then a JSON or YAML file, then ``name=value`` pairs
+    (strings): each wins over the one before."""
+    settings: dict[str, Any] = dict(DEMO_SETTINGS)
     if settings_file is not None:
         text = settings_file.read_text(encoding="utf-8")
         loaded = json.loads(text) if settings_file.suffix == ".json" else yaml.safe_load(text)

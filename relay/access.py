@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug import Request
 
-from relay.errors import app_not_allowed, unauthorized
+from relay.errors import unauthorized
 from relay.request import form_fields, is_form, query_fields
 
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -19,17 +19,16 @@ ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key"
 
 @dataclass(frozen=True)
 class AccessSettings:
-    """The endpoint group's settings, as Dify hands them over (secrets already decrypted)."""
+    """Who may call: the endpoint group's settings, as Dify hands them over (secrets already decrypted)."""
 
-    api_key: str = ""
-    allowed_apps: frozenset[str] = frozenset()
+    api_keys: tuple[str, ...] = ()
+    """Every key accepted: several let an admin rotate (add the new one, move clients, drop the old one)."""
     cors_origins: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "AccessSettings":
         return cls(
-            api_key=str(settings.get("api_key") or "").strip(),
-            allowed_apps=frozenset(item.lower() for item in _split(settings.get("allowed_apps"))),
+            api_keys=tuple(_split(settings.get("api_key"))),
             cors_origins=frozenset(item.rstrip("/") for item in _split(settings.get("cors_allowed_origins"))),
         )
 
@@ -59,11 +58,11 @@ def presented_key(request: Request) -> str | None:
 
 
 def check_api_key(request: Request, access: AccessSettings) -> None:
-    """Raise 401 unless the request carries the configured key (compared in constant time)."""
-    if not access.api_key:
+    """Raise 401 unless the request carries one of the configured keys."""
+    if not access.api_keys:
         return
     key = presented_key(request)
-    if key is not None and hmac.compare_digest(key.encode(), access.api_key.encode()):
+    if key is not None and is_valid_key(key, access.api_keys):
         return
     if "api_key" in query_fields(request):
         raise unauthorized(
@@ -74,9 +73,12 @@ def check_api_key(request: Request, access: AccessSettings) -> None:
     raise unauthorized("The api key is not valid for this endpoint.")
 
 
-def check_app_allowed(app_id: str, access: AccessSettings) -> None:
-    if access.allowed_apps and app_id.lower() not in access.allowed_apps:
-        raise app_not_allowed(app_id)
+def is_valid_key(key: str, keys: tuple[str, ...]) -> bool:
+    """Whether ``key`` is one of ``keys``, compared in constant time with every one of them (no early exit:
+    the time taken says nothing about which key, or how much of one, matched)."""
+    presented = key.encode()
+    matches = [hmac.compare_digest(presented, candidate.encode()) for candidate in keys]
+    return any(matches)
 
 
 def cors_headers(request: Request, access: AccessSettings) -> dict[str, str]:

@@ -21,3 +21,6 @@ class AppKind:
 CHAT = AppKind(name="chat", label="chat app", takes_query=True)
 WORKFLOW = AppKind(name="workflow", label="workflow app", takes_query=False)
 COMPLETION = AppKind(name="completion", label="completion app", takes_query=False)
+
+KINDS: dict[str, AppKind] = {kind.name: kind for kind in (CHAT, WORKFLOW, COMPLETION)}
+"""Every kind by name: the path segments, and the types an ``allowed_apps`` entry may declare."""

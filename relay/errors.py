@@ -36,6 +36,20 @@ def unauthorized(message: str) -> RelayError:
     return RelayError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
 
 
+def endpoint_not_configured() -> RelayError:
+    return RelayError(
+        403,
+        "endpoint_not_configured",
+        "This endpoint serves no app yet: its admin must list the apps it opens in the setting allowed_apps "
+        "(or * for every app of the workspace).",
+    )
+
+
+def endpoint_misconfigured(message: str) -> RelayError:
+    """A setting the plugin cannot read: said on every request until the admin fixes it, never ignored."""
+    return RelayError(500, "endpoint_misconfigured", message)
+
+
 def app_not_allowed(app_id: str) -> RelayError:
     return RelayError(403, "app_not_allowed", f"App {app_id} is not in this endpoint's allowed apps.")
 

@@ -29,7 +29,8 @@ _HTTP_ANSWER = re.compile(
     r"^request failed with status code: (?P<status>\d+) and respond with:\s*(?P<body>.*)$", re.DOTALL
 )
 _SDK_SILENCE = re.compile(r"invocation exited without response after (?P<seconds>\d+) seconds", re.IGNORECASE)
-_DAEMON_CUT = re.compile(r"read on closed (?:response )?body", re.IGNORECASE)
+# When the daemon closes an app call's body at its deadline, Go's read fails on the closed connection.
+_DAEMON_CUT = re.compile(r"use of closed network connection|read on closed (?:response )?body", re.IGNORECASE)
 _NETWORK = re.compile(
     r"https?://|\bdial tcp\b|connection refused|no such host|i/o timeout|connection reset|broken pipe"
     r"|server misbehaving|network is unreachable|TLS handshake",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.apps import AppKind
+from relay.catalog import App
 from relay.pages import render_page
 
 # Dify's user_input_form entries this form can show, and the HTML control for each.
@@ -83,14 +84,15 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def render_form_page(form: AppForm, kind: AppKind, app_id: str, carried: Mapping[str, str]) -> str:
+def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[str, str]) -> str:
     """The whole form page. ``carried`` are hidden fields to send on (the api key a person typed)."""
     return render_page(
         "form.html",
         form=form,
         kind=kind.name,
         takes_query=kind.takes_query,
-        app_id=app_id,
+        app_id=app.app_id,
+        app_name=app.name,
         title=kind.label.capitalize(),
         carried=carried,
     )

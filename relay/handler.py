@@ -9,7 +9,8 @@ from werkzeug import Request, Response
 from relay import access
 from relay import request as parsing
 from relay.apps import AppKind
-from relay.errors import RelayError, internal_error
+from relay.catalog import Catalog, catalog_of
+from relay.errors import RelayError, endpoint_not_configured, internal_error
 from relay.form import app_form, render_form_page
 from relay.formats import PageInfo, render
 from relay.invoke import fetch_parameters, start_invocation
@@ -31,7 +32,11 @@ def relay_request(
     output = Format.JSON
     try:
         output = parsing.choose_format(request)
-        return _answer(session, request, str(values.get("app_id", "")), rules, kind, output, cors)
+        # A misconfigured or unconfigured endpoint says so to every request, before anything else.
+        catalog = catalog_of(settings)
+        if not catalog.configured:
+            raise endpoint_not_configured()
+        return _answer(session, request, str(values.get("app_id", "")), rules, catalog, kind, output, cors)
     except RelayError as error:
         return error_response(error, output, cors)
     except Exception:
@@ -42,8 +47,9 @@ def relay_request(
 def _answer(
     session: Any,
     request: Request,
-    app_id: str,
+    reference: str,
     rules: access.AccessSettings,
+    catalog: Catalog,
     kind: AppKind,
     output: Format,
     cors: dict[str, str],
@@ -51,15 +57,15 @@ def _answer(
     # Who is asking comes first: nothing costly happens for a caller without the key.
     access.check_api_key(request, rules)
     parsing.check_body_size(request)
-    app_id = parsing.check_app_id(app_id)
-    access.check_app_allowed(app_id, rules)
+    app = catalog.resolve(reference, kind)
+    app_id = app.app_id
 
     # A key typed into the html 401 page travels on in every later form POST, never in a URL.
     carried = _carried_key(request, rules)
     fields = parsing.read_fields(request)
     if output is Format.HTML and _wants_form(request, fields, kind):
         form = app_form(fetch_parameters(session, app_id))
-        return page_response(render_form_page(form, kind, app_id, carried), cors, private=bool(carried))
+        return page_response(render_form_page(form, kind, app, carried), cors, private=bool(carried))
 
     call = parsing.parse_call(fields, app_id, kind, output)
     parsing.check_call_size(call)
@@ -68,7 +74,7 @@ def _answer(
         # for, the app.
         return body_response(iter(()), output, cors)
     invocation = start_invocation(session, kind, call)
-    page = PageInfo(kind=kind, app_id=app_id, query=call.query, carried=carried)
+    page = PageInfo(kind=kind, app_id=app_id, app_name=app.name, query=call.query, carried=carried)
     chunks = render(output, invocation.events(), page)
     if not output.streams:
         # A JSON document is whole before its status goes out, so a fault while encoding it is still a 500.
@@ -77,7 +83,7 @@ def _answer(
 
 
 def _carried_key(request: Request, rules: access.AccessSettings) -> dict[str, str]:
-    if not rules.api_key or access.header_key(request) is not None or not parsing.is_form(request):
+    if not rules.api_keys or access.header_key(request) is not None or not parsing.is_form(request):
         return {}
     key = parsing.form_fields(request).get("api_key", "").strip()
     return {"api_key": key} if key else {}

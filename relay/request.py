@@ -5,7 +5,6 @@ here touches Dify or produces bytes.
 """
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,10 +17,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from relay.apps import AppKind
-from relay.errors import app_not_found, invalid_request, payload_too_large, shown
+from relay.errors import invalid_request, payload_too_large, shown
 from relay.limits import MAX_BODY_BYTES, MAX_CALL_BYTES, MAX_FORM_FIELDS, MAX_INPUT_DEPTH
 
-_APP_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -74,13 +72,6 @@ def choose_format(request: Request) -> Format:
             raise invalid_request(f"Unknown format {shown(asked)}; use one of {allowed}.") from None
     best = request.accept_mimetypes.best_match(list(_MEDIA_TYPES))
     return _MEDIA_TYPES[best] if best else Format.NDJSON
-
-
-def check_app_id(app_id: str) -> str:
-    """Dify app ids are UUIDs; anything else cannot name an app, so Dify is not asked."""
-    if not _APP_ID.fullmatch(app_id):
-        raise app_not_found(f"{shown(app_id)} is not a Dify app id (a UUID such as 0f3c...-...).")
-    return app_id.lower()
 
 
 # An empty POST leaves the daemon as a chunked body with only its terminator (Go's http.Request.Write sends
@@ -296,7 +287,6 @@ __all__ = [
     "Format",
     "ResponseMode",
     "body_of",
-    "check_app_id",
     "check_body_size",
     "check_call_size",
     "choose_format",

@@ -28,6 +28,12 @@ _HEADINGS = {
     413: "The request is too large",
     502: "The app could not be run",
 }
+# Where one status covers different situations, the page says which one (a person reads it, not a program).
+_HEADINGS_BY_CODE = {
+    "endpoint_not_configured": "This endpoint is not set up yet",
+    "endpoint_misconfigured": "This endpoint's settings need fixing",
+    "conversation_not_found": "No such conversation",
+}
 
 
 def error_response(error: RelayError, output: Format, extra_headers: dict[str, str]) -> Response:
@@ -41,7 +47,7 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
             status=error.status,
             code=error.code,
             message=error.message,
-            heading=_HEADINGS.get(error.status, "Something went wrong"),
+            heading=_HEADINGS_BY_CODE.get(error.code) or _HEADINGS.get(error.status, "Something went wrong"),
         )
         return _whole(page, error.status, headers | SECURITY_HEADERS, CONTENT_TYPES[Format.HTML])
     body = json.dumps(error.body(), ensure_ascii=False)

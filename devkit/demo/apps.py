@@ -122,6 +122,8 @@ class DemoApp:
     name: str
     mode: str
     """Dify's app mode: chat, agent-chat, advanced-chat (chatflow), workflow or completion."""
+    slug: str
+    """Its name in the demo endpoint's ``allowed_apps``, so that links read ``/chat/chatbot``."""
     path: str
     """The plugin path that serves it: chat, workflow or completion."""
     fields: tuple[Field, ...]
@@ -181,6 +183,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         app_id=CHATBOT_APP_ID,
         name="Demo chatbot",
         mode="chat",
+        slug="chatbot",
         path="chat",
         fields=(Field("text-input", "name", "Your name", max_length=48),),
         opening_statement="Hi! I am the devkit's demo chatbot. I answer word by word and count our turns.",
@@ -191,6 +194,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         app_id=AGENT_APP_ID,
         name="Demo agent",
         mode="agent-chat",
+        slug="agent",
         path="chat",
         fields=(Field("text-input", "city", "City", default="Paris", max_length=60),),
         opening_statement="I am an agent with one (pretend) weather tool.",
@@ -202,6 +206,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         app_id=CHATFLOW_APP_ID,
         name="Demo chatflow",
         mode="advanced-chat",
+        slug="chatflow",
         path="chat",
         fields=(Field("select", "plan", "Your plan", default="free", options=("free", "pro", "enterprise")),),
         opening_statement="Support chatflow: ask anything about your plan.",
@@ -213,6 +218,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         app_id=WORKFLOW_APP_ID,
         name="Demo workflow (outline writer)",
         mode="workflow",
+        slug="outline",
         path="workflow",
         fields=(
             Field("text-input", "topic", "Topic", required=True, max_length=80),
@@ -228,6 +234,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         app_id=COMPLETION_APP_ID,
         name="Demo completion (product blurb)",
         mode="completion",
+        slug="blurb",
         path="completion",
         fields=(
             Field("text-input", "product", "Product", required=True, max_length=60),
@@ -239,6 +246,10 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         trigger_input="product",
     ),
 )
+
+DEMO_ALLOWED_APPS = ", ".join(f"{app.path}:{app.slug}={app.app_id}" for app in DEMO_APPS)
+"""The demo endpoint serves each demo app by a name and its type, as an admin would set it up."""
+DEMO_SETTINGS: dict[str, str] = {"allowed_apps": DEMO_ALLOWED_APPS}
 
 _BY_ID = {app.app_id: app for app in DEMO_APPS}
 _TOKEN = re.compile(r"\S+\s*")

@@ -26,6 +26,7 @@ class PageInfo:
 
     kind: AppKind
     app_id: str
+    app_name: str | None = None
     query: str | None = None
     carried: Mapping[str, str] = field(default_factory=dict)
     """Hidden fields for the follow-up form (an api key a person typed into a form)."""
@@ -35,7 +36,7 @@ def render_html(events: Iterable[dict[str, Any]], info: PageInfo) -> Iterator[by
     page = _StreamedPage(fragments())
     kind = info.kind
     title = kind.label.capitalize()
-    yield _utf8(render_page("page_start.html", title=title, kind=kind.name, app_id=info.app_id))
+    yield _utf8(render_page("page_start.html", title=title, kind=kind.name, app_id=info.app_id, app_name=info.app_name))
     if info.query:
         yield _utf8(str(page.macros.question(info.query)))
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.demo.apps import DemoApps
+from devkit.demo.apps import DEMO_SETTINGS, DemoApps
 from devkit.serve import create_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,11 @@ TOKEN_DELAY = 0.06
 def endpoint_url() -> Iterator[str]:
     """The real plugin behind the local daemon, with demo apps, on a free loopback port."""
     server = create_server(
-        ROOT, DemoApps(token_delay=TOKEN_DELAY), console=lambda line: None, plugin_log=lambda line: None
+        ROOT,
+        DemoApps(token_delay=TOKEN_DELAY),
+        settings=DEMO_SETTINGS,
+        console=lambda line: None,
+        plugin_log=lambda line: None,
     )
     server.serve_in_background()
     try:

@@ -65,14 +65,14 @@ def test_workflow_page_shows_node_progress_then_outputs(page, endpoint_url, outp
 
 
 def test_api_key_page_leads_to_the_form_without_a_key_in_any_url(browser, output_dir):
-    from devkit.demo.apps import DemoApps
+    from devkit.demo.apps import DEMO_SETTINGS, DemoApps
     from devkit.serve import create_server
     from tests.browser.conftest import ROOT
 
     server = create_server(
         ROOT,
         DemoApps(token_delay=0),
-        settings={"api_key": "demo-key"},
+        settings={**DEMO_SETTINGS, "api_key": "demo-key"},
         console=lambda line: None,
         plugin_log=lambda line: None,
     )

@@ -19,7 +19,14 @@ UNKNOWN_APP_ID = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture(scope="module")
 def relay() -> Iterator[DevDaemonServer]:
-    server = create_server(ROOT, DemoApps(token_delay=0), console=lambda _: None, plugin_log=lambda _: None)
+    server = create_server(
+        # Every app by id, untyped: these tests are about what Dify says, not about what the endpoint opens.
+        ROOT,
+        DemoApps(token_delay=0),
+        settings={"allowed_apps": "*"},
+        console=lambda _: None,
+        plugin_log=lambda _: None,
+    )
     server.serve_in_background()
     yield server
     server.close()

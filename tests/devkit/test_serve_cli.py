@@ -6,27 +6,34 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devkit.demo.apps import DEMO_APPS
+from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS
 from devkit.serve import demo_curl, demo_links, format_banner, load_settings, main
 
 ENDPOINT = "http://127.0.0.1:5002/e/0123456789abcdef0123456789abcdef"
 
 
-def test_the_banner_shows_the_endpoint_and_every_demo_app():
-    banner = format_banner(ENDPOINT, settings={"api_key": "secret"})
+def test_the_banner_shows_the_endpoint_and_every_demo_app_by_name():
+    banner = format_banner(ENDPOINT, settings={**DEMO_SETTINGS, "api_key": "secret"})
     assert ENDPOINT in banner
     assert "api_key" in banner and "secret" not in banner
     assert banner.count("curl -N ") == len(DEMO_APPS)
     for app in DEMO_APPS:
-        assert app.app_id in banner
+        assert f"{app.slug}={app.app_id}" in banner
         for url in demo_links(ENDPOINT, app).values():
             assert url in banner
+            assert f"/{app.path}/{app.slug}" in url
+
+
+def test_the_banner_links_by_id_when_the_endpoint_names_other_apps():
+    banner = format_banner(ENDPOINT, settings={"allowed_apps": "*"})
+    for app in DEMO_APPS:
+        assert demo_links(ENDPOINT, app, by_name=False)["html"] in banner
 
 
 @pytest.mark.parametrize("app", DEMO_APPS, ids=lambda app: app.mode)
 def test_each_app_gets_one_link_per_format_and_a_bare_html_link(app):
     links = demo_links(ENDPOINT, app)
-    base = f"{ENDPOINT}/{app.path}/{app.app_id}"
+    base = f"{ENDPOINT}/{app.path}/{app.slug}"
     # json means a blocking call, which Dify's agent apps refuse: no link that can only fail.
     formats = ["html", "ndjson", "sse"] + ([] if app.mode == "agent-chat" else ["json"])
     assert list(links) == formats
@@ -47,13 +54,14 @@ def test_each_app_gets_one_link_per_format_and_a_bare_html_link(app):
 def test_the_curl_line_posts_the_sample_call(app):
     words = shlex.split(demo_curl(ENDPOINT, app))
     assert words[:2] == ["curl", "-N"]
-    assert words[-1] == f"{ENDPOINT}/{app.path}/{app.app_id}"
+    assert words[-1] == f"{ENDPOINT}/{app.path}/{app.slug}"
     payload = json.loads(words[words.index("-d") + 1])
     assert payload.get("query") == app.sample_query
     assert payload.get("inputs", {}) == dict(app.sample_inputs)
 
 
-def test_settings_come_from_a_file_then_from_pairs(tmp_path):
+def test_settings_are_the_demo_endpoints_then_a_file_then_pairs(tmp_path):
+    assert load_settings(None, []) == DEMO_SETTINGS  # the demo apps by name: make run opens them
     as_json = tmp_path / "settings.json"
     as_json.write_text(json.dumps({"api_key": "from-file", "allowed_apps": "a"}))
     assert load_settings(as_json, ["api_key=from-flag", "cors_allowed_origins=*"]) == {
@@ -63,8 +71,8 @@ def test_settings_come_from_a_file_then_from_pairs(tmp_path):
     }
     as_yaml = tmp_path / "settings.yaml"
     as_yaml.write_text("api_key: k\nflag: true\n")
-    assert load_settings(as_yaml, []) == {"api_key": "k", "flag": True}
-    assert load_settings(None, ["equation=a=b"]) == {"equation": "a=b"}
+    assert load_settings(as_yaml, []) == {**DEMO_SETTINGS, "api_key": "k", "flag": True}
+    assert load_settings(None, ["equation=a=b"]) == {**DEMO_SETTINGS, "equation": "a=b"}
 
 
 @pytest.mark.parametrize("pair", ["no-equals", "=value"])

@@ -97,23 +97,26 @@ def app_ids() -> st.SearchStrategy[str]:
         st.just("not-an-app"),
         st.text(alphabet=st.characters(blacklist_characters="/?#%"), min_size=1, max_size=80),
     )
-    return weighted((8, st.just(KNOWN_APP)), (2, others))
+    return weighted((6, st.just(KNOWN_APP)), (2, st.just("demo")), (2, others))
 
 
 def settings_values() -> st.SearchStrategy[dict[str, Any]]:
     """Values for the declared settings: empty, sensible, or garbage."""
     per_setting = {}
+    required = {}
     for setting in declarations.settings():
         name = setting["name"]
         candidates = [st.just(""), small_text]
         if name == "allowed_apps":
-            candidates.append(st.sampled_from([KNOWN_APP, f"{KNOWN_APP}, other", "*"]))
+            served = st.sampled_from(["*", KNOWN_APP, f"demo={KNOWN_APP}", f"workflow:demo={KNOWN_APP}, *"])
+            required[name] = weighted((8, served), (1, st.none()), (1, st.one_of(*candidates)))
+            continue
         if name == "cors_allowed_origins":
             candidates.append(st.sampled_from(["*", "https://a.example", "https://a.example, https://b.example"]))
         if name == "api_key":
             candidates.append(st.just("k"))
         per_setting[name] = weighted((6, st.none()), (3, st.one_of(*candidates)))
-    return st.fixed_dictionaries({}, optional=per_setting).map(
+    return st.fixed_dictionaries(required, optional=per_setting).map(
         lambda values: {name: value for name, value in values.items() if value is not None}
     )
 

@@ -25,7 +25,8 @@ KINDS = {kind.name: kind for kind in (relay.CHAT, relay.WORKFLOW, relay.COMPLETI
 ROUTES = [route for route in declarations.routes() if route.kind in KINDS]
 # Preflights are quick to answer and quick to check: most examples go to the routes that run apps.
 WEIGHTED_ROUTES = [route for route in ROUTES for _ in range(1 if route.method == "OPTIONS" else 4)]
-CONTRACT_STATUSES = {200, 204, 400, 401, 403, 404, 413, 502}
+CONTRACT_STATUSES = {200, 204, 400, 401, 403, 404, 413, 500, 502}
+"""500 only as ``endpoint_misconfigured``, a setting the admin must fix (checked below)."""
 REFUSED_BEFORE_DIFY = {400, 401, 403, 413}
 CONTRACT_CODES = {
     "invalid_request",
@@ -34,6 +35,9 @@ CONTRACT_CODES = {
     "app_not_found",
     "payload_too_large",
     "invocation_failed",
+    "conversation_not_found",
+    "endpoint_not_configured",
+    "endpoint_misconfigured",
 }
 LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-packages")
 
@@ -155,7 +159,9 @@ def test_any_request_gets_a_contract_answer(
 def _assert_error_body(mimetype: str, body_text: str, status: int) -> None:
     if mimetype == "text/html":
         assert body_text.rstrip().endswith("</html>") and f"HTTP {status}" in body_text
+        assert status != 500 or "endpoint_misconfigured" in body_text
         return
     assert mimetype == "application/json"
     error = json.loads(body_text)["error"]
     assert set(error) == {"code", "message"} and error["code"] in CONTRACT_CODES
+    assert status != 500 or error["code"] == "endpoint_misconfigured"

@@ -19,6 +19,12 @@ SCRIPTED_APP = "88888888-8888-4888-8888-888888888888"
 HUGE_APP = "99999999-9999-4999-8999-999999999999"
 """Everything about it is huge: its opening statement, its error message."""
 
+UNREACHABLE_APP = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+"""Its calls fail in the network between the daemon and Dify, with Go's words (which name internal hosts)."""
+GO_TRANSPORT_ERROR = (
+    'Post "http://api:5001/inner/api/invoke/app": dial tcp 172.18.0.5:5001: connect: connection refused'
+)
+
 HUGE_TEXT_BYTES = 3 * 1024 * 1024
 
 BIG_ANSWER_BYTES = 4 * 1024 * 1024
@@ -132,6 +138,8 @@ class ScriptedApps:
             return list(self.script)
         if app_id == HUGE_APP:
             raise DifyError("x" * HUGE_TEXT_BYTES)
+        if app_id == UNREACHABLE_APP:
+            raise ConnectionError(GO_TRANSPORT_ERROR)  # not Dify's answer: the daemon passes the text as it is
         raise DifyError("app not found")
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:

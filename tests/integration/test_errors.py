@@ -11,6 +11,7 @@ from tests.integration.apps import (
     FAILING_APP,
     GATED_APP,
     UNKNOWN_APP,
+    UNREACHABLE_APP,
     WORKFLOW_APP,
 )
 
@@ -65,7 +66,9 @@ def test_api_key(plugin):
 
 def test_allow_list_is_checked_before_dify_is_called(plugin, apps):
     before = len(apps.calls)
-    refused = plugin.request("GET", f"/chat/{CHAT_APP}?query=hi", settings={"allowed_apps": f"{OTHER_APP}, x"})
+    refused = plugin.request(
+        "GET", f"/chat/{CHAT_APP}?query=hi", settings={"allowed_apps": f"{OTHER_APP}, x={OTHER_APP}"}
+    )
     assert error_of(refused)[:2] == (403, "app_not_allowed")
     assert len(apps.calls) == before
     allowed = plugin.request("GET", f"/chat/{CHAT_APP}?query=hi", settings={"allowed_apps": f"{OTHER_APP} {CHAT_APP}"})
@@ -143,3 +146,13 @@ def test_an_error_event_from_dify_is_relayed_unchanged(plugin):
     response = plugin.request("GET", f"/chat/{CHAT_APP}?query=quota")
     assert response.status == 200
     assert response.lines()[-1] == DIFY_ERROR_EVENT
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+def test_network_errors_never_show_internal_hosts(plugin, fmt):
+    response = plugin.request("GET", f"/chat/{UNREACHABLE_APP}?query=hi&format={fmt}")
+    assert response.status == 502
+    text = response.text()
+    assert "Dify could not be reached" in text
+    assert "172.18" not in text and "api:5001" not in text
+    assert any("api:5001" in line for line in plugin.recent_logs)  # the admin still gets the details

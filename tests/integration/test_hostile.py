@@ -287,7 +287,7 @@ def test_an_app_id_with_a_trailing_newline_is_404_without_calling_dify(plugin, a
     response = plugin.send_raw(raw(f"GET /chat/{CHAT_APP}%0A?query=hi HTTP/1.1\nHost: x\n"))
     status, code, message = error_of(response)
     assert (status, code) == (404, "app_not_found")
-    assert "is not a Dify app id" in message
+    assert "is neither a Dify app id" in message
     assert len(apps.calls) == before
 
 

@@ -9,6 +9,12 @@ from werkzeug.test import EnvironBuilder
 
 APP_ID = "6f1c2a9e-3b7d-4c1e-9a2f-0d4b5c6e7f80"
 
+
+def serving(**settings: str) -> dict[str, str]:
+    """Endpoint settings that serve every app (``allowed_apps: *``) unless the test says otherwise."""
+    return {"allowed_apps": "*", **settings}
+
+
 Script = Callable[[str, dict[str, Any]], Any]
 
 

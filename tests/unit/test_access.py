@@ -5,12 +5,11 @@ import pytest
 from relay.access import (
     AccessSettings,
     check_api_key,
-    check_app_allowed,
     cors_headers,
     preflight_headers,
 )
 from relay.errors import RelayError
-from tests.unit.conftest import APP_ID, make_request
+from tests.unit.conftest import make_request
 
 KEYED = AccessSettings.from_settings({"api_key": "s3cret"})
 
@@ -64,18 +63,12 @@ def test_missing_wrong_or_url_keys_are_401(headers, query, needle):
     assert needle in caught.value.message
 
 
-def test_allow_list_accepts_commas_and_whitespace_in_any_case():
-    other = "0e2b7d38-91c4-4f0a-8c57-3a6d1e9b2f44"
-    rules = AccessSettings.from_settings({"allowed_apps": f" {APP_ID.upper()},\n{other}  "})
-    check_app_allowed(APP_ID, rules)
-    check_app_allowed(other, rules)
-    with pytest.raises(RelayError) as caught:
-        check_app_allowed("1b4e28ba-2fa1-11d2-883f-0016d3cca427", rules)
-    assert (caught.value.status, caught.value.code) == (403, "app_not_allowed")
-
-
-def test_empty_allow_list_allows_every_app():
-    check_app_allowed(APP_ID, AccessSettings.from_settings({"allowed_apps": "  "}))
+@pytest.mark.parametrize("key", ["old-key", "new-key"])
+def test_every_listed_key_is_accepted_so_keys_can_rotate(key):
+    rules = AccessSettings.from_settings({"api_key": "old-key, new-key"})
+    check_api_key(make_request(headers={"X-API-Key": key}), rules)
+    with pytest.raises(RelayError):
+        check_api_key(make_request(headers={"X-API-Key": "old-key, new-key"}), rules)
 
 
 def test_cors_echoes_an_allowed_origin_only():

@@ -65,8 +65,13 @@ def test_the_sdks_silence_limit_ends_the_stream_naming_it():
 
 
 def test_the_daemons_app_call_limit_ends_the_stream_naming_it():
-    event = stream_error(Exception("read app failed: http: read on closed response body"))
+    raised = (
+        "read app failed: read tcp 172.18.0.7:51234->172.18.0.5:5001: use of closed network connection\n"
+        "failed to read system header"
+    )
+    event = stream_error(Exception(raised))
     assert event["code"] == "timeout" and "240 s" in event["message"]
+    assert "172.18" not in event["message"]
 
 
 def test_faults_of_the_plugin_itself_stay_in_the_log():

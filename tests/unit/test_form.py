@@ -4,7 +4,7 @@ import re
 
 import relay
 from relay.form import app_form
-from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, stream_of
+from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 XSS = "<img src=x onerror=alert(1)>"
@@ -31,7 +31,7 @@ PARAMETERS = {
 
 
 def answer(session, request, settings=None, kind=relay.CHAT):
-    response = relay.relay_request(session, request, {"app_id": APP_ID}, settings or {}, kind)
+    response = relay.relay_request(session, request, {"app_id": APP_ID}, serving(**(settings or {})), kind)
     return response, b"".join(response.response).decode()
 
 

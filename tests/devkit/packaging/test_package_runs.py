@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devkit.daemon.process import PluginProcess
-from devkit.demo.apps import DEMO_APPS, DemoApps
+from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS, DemoApps
 
 # The last event of a successful streamed run, per app mode (Dify's Service API shapes).
 LAST_EVENT = {
@@ -74,6 +74,7 @@ def test_it_serves_each_app_type_from_the_package(plugin, app):
         f"/{app.path}/{app.app_id}",
         headers={"Content-Type": "application/json"},
         body=json.dumps(fields).encode(),
+        settings=DEMO_SETTINGS,
     )
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/x-ndjson"
@@ -85,7 +86,7 @@ def test_it_serves_each_app_type_from_the_package(plugin, app):
 
 def test_it_serves_the_html_page_whose_templates_come_from_the_package(plugin):
     chat = next(app for app in DEMO_APPS if app.mode == "chat")
-    response = plugin.request("GET", f"/chat/{chat.app_id}?format=html&query=hello")
+    response = plugin.request("GET", f"/chat/{chat.slug}?format=html&query=hello", settings=DEMO_SETTINGS)
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/html")
     page = response.text()
