@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[3]
+_MANIFEST = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
+PACKAGE_STEM = f"{_MANIFEST['name']}-{_MANIFEST['version']}"
+"""What ``make package`` names this plugin's package, from its own manifest: ``<name>-<version>``."""
 
 # What a plugin copy is made of: the runtime files plus the ignore file and the documents the package carries.
 PLUGIN_PARTS = (

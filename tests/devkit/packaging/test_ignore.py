@@ -102,7 +102,7 @@ def test_the_repository_difyignore_keeps_development_files_secrets_and_caches_ou
         "relay/stale.pyc",
         ".pytest_cache/v/cache",
         ".ruff_cache/0.1/x",
-        "dist/app_relay-0.1.0.difypkg",
+        "dist/any_plugin-1.2.3.difypkg",
         "old.difypkg",
         "test-output/trace.zip",
         ".idea/workspace.xml",

@@ -8,7 +8,7 @@ import yaml
 
 from devkit.packaging.verify import load_public_key, verify_package
 
-from .conftest import ROOT, run_devkit
+from .conftest import PACKAGE_STEM, ROOT, run_devkit
 
 
 def runtime_files() -> set[str]:
@@ -84,7 +84,7 @@ def test_building_twice_gives_identical_bytes(built_package, tmp_path):
 def test_the_default_output_is_dist_inside_the_plugin_dir(plugin_dir):
     result = run_devkit("package", "--plugin-dir", plugin_dir)
     assert result.returncode == 0, result.stderr
-    package = plugin_dir / "dist" / "app_relay-0.1.0.difypkg"
+    package = plugin_dir / "dist" / f"{PACKAGE_STEM}.difypkg"
     assert result.stdout.strip().splitlines()[-1] == str(package)
     assert package.is_file()
 
@@ -93,9 +93,9 @@ def test_sign_key_signs_right_away_and_reports_the_signed_package(plugin_dir, ke
     private_key, public_key = key_pair
     result = run_devkit("package", "--plugin-dir", plugin_dir, "--output-dir", tmp_path, "--sign-key", private_key)
     assert result.returncode == 0, result.stderr
-    signed = tmp_path / "app_relay-0.1.0.signed.difypkg"
+    signed = tmp_path / f"{PACKAGE_STEM}.signed.difypkg"
     assert result.stdout.strip().splitlines()[-1] == str(signed)
-    assert (tmp_path / "app_relay-0.1.0.difypkg").is_file()
+    assert (tmp_path / f"{PACKAGE_STEM}.difypkg").is_file()
     assert verify_package(signed.read_bytes(), [load_public_key(public_key.read_bytes())]).authorized_category == (
         "community"
     )

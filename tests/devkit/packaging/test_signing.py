@@ -24,7 +24,7 @@ from devkit.packaging.archive import write_entries
 from devkit.packaging.sign import load_private_key, sign_package
 from devkit.packaging.verify import Signature, VerificationError, load_public_key, verify_package
 
-from .conftest import run_devkit
+from .conftest import PACKAGE_STEM, run_devkit
 
 KNOWN_ANSWER = Path(__file__).with_name("data") / "signature_known_answer.json"
 
@@ -38,12 +38,12 @@ def package(built_package) -> bytes:
 @pytest.fixture
 def signed(package, key_pair, tmp_path) -> Path:
     """The repository's package signed through the command line, next to its unsigned original."""
-    unsigned = tmp_path / "app_relay-0.1.0.difypkg"
+    unsigned = tmp_path / f"{PACKAGE_STEM}.difypkg"
     unsigned.write_bytes(package)
     result = run_devkit("sign", unsigned, "--private-key", key_pair[0])
     assert result.returncode == 0, result.stderr
     output = Path(result.stdout.strip().splitlines()[-1])
-    assert output == tmp_path / "app_relay-0.1.0.signed.difypkg"
+    assert output == tmp_path / f"{PACKAGE_STEM}.signed.difypkg"
     assert unsigned.read_bytes() == package
     return output
 
