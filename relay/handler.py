@@ -12,8 +12,9 @@ from relay.apps import AppKind
 from relay.catalog import Catalog, catalog_of
 from relay.errors import RelayError, endpoint_not_configured, internal_error
 from relay.form import app_form, render_form_page
-from relay.formats import PageInfo, render
+from relay.formats import PageInfo, encode, render
 from relay.invoke import fetch_parameters, start_invocation
+from relay.pump import batches
 from relay.request import Format
 from relay.responses import body_response, error_response, page_response
 
@@ -75,10 +76,12 @@ def _answer(
         return body_response(iter(()), output, cors)
     invocation = start_invocation(session, kind, call)
     page = PageInfo(kind=kind, app_id=app_id, app_name=app.name, query=call.query, carried=carried)
-    chunks = render(output, invocation.events(), page)
-    if not output.streams:
+    if output.streams:
+        # Through the pump: waiting events go out together, and a long silence gets a keep-alive.
+        chunks = encode(output, batches(invocation.events()), page)
+    else:
         # A JSON document is whole before its status goes out, so a fault while encoding it is still a 500.
-        chunks = iter(list(chunks))
+        chunks = iter(list(render(output, invocation.events(), page)))
     return body_response(chunks, output, cors, private=bool(carried))
 
 

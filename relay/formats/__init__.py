@@ -1,22 +1,21 @@
-"""Renderers: pure functions from an iterator of Dify events to byte chunks, one module per format.
+"""Renderers: one encoder per format, turning Dify events into bytes; one loop that drives them all.
 
-They never call Dify and never look at the request. ``render`` also slices every chunk to at most
-``MAX_CHUNK_BYTES``: the daemon kills a plugin whose protocol line passes 5 MiB, and chunks travel
-hex-encoded (twice their size). And it guards every streamed format: once the status is out, nothing may
-escape to the SDK, which would append a traceback to the body.
+An encoder never calls Dify and never looks at the request: it says how its format starts, writes one event,
+fills a silence (keep-alive), reports a failure and ends. ``encode`` drives it over *batches* of events (the
+events that were already waiting go out as one chunk), slices every chunk to at most ``MAX_CHUNK_BYTES`` (the
+daemon kills a plugin whose protocol line passes 5 MiB, and chunks travel hex-encoded), and guards the whole
+body: once the status is out, nothing may escape to the SDK, which would append a traceback to the body.
 """
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-from markupsafe import escape
+from typing import Any, Protocol
 
 from relay.errors import GENERIC_FAILURE
-from relay.formats.html import PageInfo, render_html
-from relay.formats.json_document import render_json
-from relay.formats.ndjson import encode_event, render_ndjson
-from relay.formats.sse import render_sse
+from relay.formats.html import HtmlEncoder, PageInfo
+from relay.formats.json_document import JsonEncoder
+from relay.formats.ndjson import NdjsonEncoder
+from relay.formats.sse import SseEncoder
 from relay.limits import MAX_CHUNK_BYTES
 from relay.request import Format
 
@@ -28,6 +27,29 @@ CONTENT_TYPES: dict[Format, str] = {
     Format.HTML: "text/html; charset=utf-8",
     Format.JSON: "application/json",
 }
+
+Batch = list[Any]
+"""Events that are ready together; an empty batch means silence (time for a keep-alive)."""
+
+
+class Encoder(Protocol):
+    def start(self) -> bytes: ...
+    def event(self, event: Any) -> bytes: ...
+    def keepalive(self) -> bytes: ...
+    def failure(self, error: dict[str, Any]) -> bytes: ...
+    def end(self) -> bytes: ...
+
+
+def encoder_for(output: Format, page: PageInfo) -> Encoder:
+    match output:
+        case Format.NDJSON:
+            return NdjsonEncoder()
+        case Format.SSE:
+            return SseEncoder()
+        case Format.HTML:
+            return HtmlEncoder(page)
+        case Format.JSON:
+            return JsonEncoder()
 
 
 def sliced(chunks: Iterable[bytes], limit: int = MAX_CHUNK_BYTES) -> Iterator[bytes]:
@@ -42,39 +64,38 @@ def sliced(chunks: Iterable[bytes], limit: int = MAX_CHUNK_BYTES) -> Iterator[by
             yield bytes(view[start : start + limit])
 
 
-def render(output: Format, events: Iterable[dict[str, Any]], page: PageInfo) -> Iterator[bytes]:
-    """The response body for ``events`` in ``output`` format, in slices no larger than ``MAX_CHUNK_BYTES``.
+def encode(output: Format, batches: Iterable[Batch], page: PageInfo) -> Iterator[bytes]:
+    """The response body: one chunk per batch, in slices no larger than ``MAX_CHUNK_BYTES``.
 
     A JSON document is not guarded: the caller builds it whole before choosing a status.
     """
-    match output:
-        case Format.NDJSON:
-            return sliced(_guarded(render_ndjson(events), output))
-        case Format.SSE:
-            return sliced(_guarded(render_sse(events), output))
-        case Format.HTML:
-            return sliced(_guarded(render_html(events, page), output))
-        case Format.JSON:
-            return sliced(render_json(events))
+    encoder = encoder_for(output, page)
+    chunks = _chunks(encoder, batches)
+    return sliced(chunks if output is Format.JSON else _guarded(encoder, chunks, output))
 
 
-# What ends a stream whose renderer failed: the contract's in-band error. The html renderer closes its own
-# page on errors it sees coming; this is the last resort, so it only adds a block the browser can show.
-_LAST_WORDS = {
-    Format.NDJSON: lambda event: encode_event(event) + b"\n",
-    Format.SSE: lambda event: b"data: " + encode_event(event) + b"\n\n",
-    Format.HTML: lambda event: (
-        f'<section class="card error" role="alert"><p>{escape(event["message"])}</p></section>'.encode()
-    ),
-}
+def render(output: Format, events: Iterable[Any], page: PageInfo) -> Iterator[bytes]:
+    """The response body with one chunk per event, read as they come (no keep-alive, nothing coalesced)."""
+    return encode(output, ([event] for event in events), page)
 
 
-def _guarded(chunks: Iterator[bytes], output: Format) -> Iterator[bytes]:
+def _chunks(encoder: Encoder, batches: Iterable[Batch]) -> Iterator[bytes]:
+    yield encoder.start()
+    for batch in batches:
+        yield b"".join(encoder.event(event) for event in batch) if batch else encoder.keepalive()
+    yield encoder.end()
+
+
+def _guarded(encoder: Encoder, chunks: Iterator[bytes], output: Format) -> Iterator[bytes]:
     try:
         yield from chunks
     except Exception:
         logger.exception("the %s renderer failed after the first byte", output.value)
-        yield _LAST_WORDS[output]({"event": "error", "code": "internal_error", "message": GENERIC_FAILURE})
+        error = {"event": "error", "code": "internal_error", "message": GENERIC_FAILURE}
+        try:
+            yield encoder.failure(error) + encoder.end()
+        except Exception:
+            logger.exception("the %s renderer could not end its body either", output.value)
 
 
-__all__ = ["CONTENT_TYPES", "MAX_CHUNK_BYTES", "PageInfo", "render", "sliced"]
+__all__ = ["CONTENT_TYPES", "MAX_CHUNK_BYTES", "Batch", "PageInfo", "encode", "render", "sliced"]

@@ -6,18 +6,14 @@ block (a tool call, the workflow's node list...). Every value is escaped by the 
 """
 
 import json
-import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from relay.apps import AppKind
-from relay.errors import GENERIC_FAILURE
 from relay.pages import fragments, render_page
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,29 +28,49 @@ class PageInfo:
     """Hidden fields for the follow-up form (an api key a person typed into a form)."""
 
 
-def render_html(events: Iterable[dict[str, Any]], info: PageInfo) -> Iterator[bytes]:
-    page = _StreamedPage(fragments())
-    kind = info.kind
-    title = kind.label.capitalize()
-    yield _utf8(render_page("page_start.html", title=title, kind=kind.name, app_id=info.app_id, app_name=info.app_name))
-    if info.query:
-        yield _utf8(str(page.macros.question(info.query)))
-    try:
-        for event in events:
-            piece = page.add(event)
-            if piece:
-                yield _utf8(piece)
-    except Exception:
+KEEPALIVE = b"<!-- keep-alive -->"
+"""Invisible on the page, even inside an open answer; proxies see bytes flow."""
+
+
+class HtmlEncoder:
+    """The page, piece by piece: its head, one piece per event, and its end (closed blocks, the follow-up)."""
+
+    def __init__(self, info: PageInfo) -> None:
+        self.info = info
+        self.page = _StreamedPage(fragments())
+
+    def start(self) -> bytes:
+        info = self.info
+        head = render_page(
+            "page_start.html",
+            title=info.kind.label.capitalize(),
+            kind=info.kind.name,
+            app_id=info.app_id,
+            app_name=info.app_name,
+        )
+        if info.query:
+            head += str(self.page.macros.question(info.query))
+        return _utf8(head)
+
+    def event(self, event: Any) -> bytes:
+        return _utf8(self.page.add(event))
+
+    def keepalive(self) -> bytes:
+        return KEEPALIVE
+
+    def failure(self, error: dict[str, Any]) -> bytes:
         # Whatever an event held, the page still ends as a page: its open block closed, the error shown.
-        logger.exception("the html page could not show an event")
-        yield _utf8(page.add({"event": "error", "message": GENERIC_FAILURE}))
-    ending = page.close_block()
-    if not (page.failed or page.paused):
-        ending += str(page.macros.done())
-    if kind.takes_query:
-        # With JavaScript off a form is the only way to go on; it carries the conversation on.
-        ending += str(page.macros.follow_up(page.conversation_id or "", info.carried))
-    yield _utf8(ending + render_page("page_end.html"))
+        return _utf8(self.page.add(error))
+
+    def end(self) -> bytes:
+        page = self.page
+        ending = page.close_block()
+        if not (page.failed or page.paused):
+            ending += str(page.macros.done())
+        if self.info.kind.takes_query:
+            # With JavaScript off a form is the only way to go on; it carries the conversation on.
+            ending += str(page.macros.follow_up(page.conversation_id or "", self.info.carried))
+        return _utf8(ending + render_page("page_end.html"))
 
 
 def _utf8(text: str) -> bytes:

@@ -1,13 +1,30 @@
 """JSON: the blocking result exactly as Dify returns it, as one document."""
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from relay.formats.ndjson import encode_event
 
 
-def render_json(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    # The request parser only lets blocking calls reach this format, and those yield one event: the result.
-    for event in events:
-        yield encode_event(event)
-        return
+class JsonEncoder:
+    """The request parser lets only blocking calls reach this format, and those have one event: the result."""
+
+    def __init__(self) -> None:
+        self.written = False
+
+    def start(self) -> bytes:
+        return b""
+
+    def event(self, event: Any) -> bytes:
+        if self.written:
+            return b""
+        self.written = True
+        return encode_event(event)
+
+    def keepalive(self) -> bytes:
+        return b""  # nothing may precede a JSON document; the README says to stream long runs
+
+    def failure(self, error: dict[str, Any]) -> bytes:
+        raise RuntimeError(error["message"])  # the caller builds the document whole, before its status
+
+    def end(self) -> bytes:
+        return b""

@@ -33,7 +33,7 @@ def post_json(plugin, path, fields, **headers):
 
 
 @pytest.mark.parametrize("kind", CASES)
-def test_ndjson_streams_each_event_as_its_own_chunk(plugin, kind):
+def test_ndjson_streams_whole_events(plugin, kind):
     path, fields = CASES[kind]
     response = post_json(plugin, path, fields)
     assert response.status == 200
@@ -43,7 +43,9 @@ def test_ndjson_streams_each_event_as_its_own_chunk(plugin, kind):
     chunks = list(response.chunks())
     events = [json.loads(line) for line in b"".join(chunks).splitlines()]
     assert events == expected_events(kind, fields)
-    assert len(chunks) == len(events)  # the SDK streamed: one chunk per event, not one joined body
+    # Events that were waiting together may share a chunk, but a chunk never ends mid-event; that each event goes
+    # out as it arrives is shown with an app that pauses (test_errors, test_streaming).
+    assert all(chunk.endswith(b"\n") for chunk in chunks)
     assert response.error is None
 
 
@@ -70,7 +72,7 @@ def test_html_page_grows_with_the_events(plugin, kind):
     chunks = list(response.chunks())
     page = b"".join(chunks).decode()
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
-    assert len(chunks) > len(expected_events(kind, fields))  # head, one piece per shown event, tail
+    assert len(chunks) >= 3  # the head goes out before the app answers, the tail after it
     shown = {"chat": "You said ", "workflow": "streamed text", "completion": "Completed"}[kind]
     assert shown in page
 
