@@ -11,6 +11,7 @@ from typing import Any
 
 from relay.apps import AppKind
 from relay.catalog import App
+from relay.formats.markdown import render_markdown
 from relay.pages import render_page
 
 # Dify's user_input_form entries this form can show, and the HTML control for each.
@@ -93,6 +94,7 @@ def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[st
         takes_query=kind.takes_query,
         app_id=app.app_id,
         app_name=app.name,
+        opening_html=render_markdown(form.opening_statement),
         title=kind.label.capitalize(),
         carried=carried,
     )

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from relay.apps import AppKind
+from relay.formats.markdown import MarkdownStream, render_markdown
 from relay.pages import fragments, render_page
 
 
@@ -84,6 +85,7 @@ class _StreamedPage:
     def __init__(self, macros: Any) -> None:
         self.macros = macros
         self.open_block: str | None = None
+        self.markdown = MarkdownStream()
         self.conversation_id: str | None = None
         self.failed = False
         """Whether an error was shown: the page then does not say "Done."."""
@@ -108,25 +110,29 @@ class _StreamedPage:
             return ""
         piece = self.close_block()
         self.open_block = block
-        opener = {"answer": self.macros.answer_open, "text": self.macros.text_open, "nodes": self.macros.nodes_open}
-        return piece + (str(opener[block]()) if block else "")
+        if block in ("answer", "text"):
+            # Text blocks are markdown, streamed raw and rendered block by block (relay.formats.markdown).
+            self.markdown = MarkdownStream()
+            opener = self.macros.answer_open if block == "answer" else self.macros.text_open
+            return piece + str(opener()) + self.markdown.open()
+        return piece + (str(self.macros.nodes_open()) if block == "nodes" else "")
 
     def close_block(self) -> str:
-        closer = {
-            "answer": self.macros.answer_close,
-            "text": self.macros.answer_close,
-            "nodes": self.macros.nodes_close,
-        }
-        piece = str(closer[self.open_block]()) if self.open_block else ""
-        self.open_block = None
-        return piece
+        block, self.open_block = self.open_block, None
+        if block in ("answer", "text"):
+            return self.markdown.close() + str(self.macros.answer_close())
+        return str(self.macros.nodes_close()) if block == "nodes" else ""
+
+    def write(self, block: str, text: str) -> str:
+        """Append ``text`` to the answer or streamed-text block, opening it if another block is open."""
+        return self.switch_to(block) + self.markdown.feed(text)
 
     # -- chat, agent and completion events ---------------------------------------------------------------
 
     def _on_message(self, event: dict[str, Any]) -> str:
         piece = ""
         if event.get("answer"):
-            piece = self.switch_to("answer") + str(self.macros.text(str(event["answer"])))
+            piece = self.write("answer", str(event["answer"]))
         metadata = event.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("usage"), dict):  # a blocking result's usage
             piece += self.switch_to(None) + self._usage(metadata["usage"])
@@ -150,7 +156,7 @@ class _StreamedPage:
         return self.switch_to(None) + str(self.macros.file(_safe_url(event.get("url")), event.get("type") or "a"))
 
     def _on_message_replace(self, event: dict[str, Any]) -> str:
-        return self.switch_to(None) + str(self.macros.replaced(str(event.get("answer") or "")))
+        return self.switch_to(None) + str(self.macros.replaced(render_markdown(str(event.get("answer") or ""))))
 
     def _on_message_end(self, event: dict[str, Any]) -> str:
         metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
@@ -189,7 +195,7 @@ class _StreamedPage:
 
     def _on_text_chunk(self, event: dict[str, Any]) -> str:
         text = _data(event).get("text")
-        return self.switch_to("text") + str(self.macros.text(str(text))) if text else ""
+        return self.write("text", str(text)) if text else ""
 
     def _on_workflow_finished(self, event: dict[str, Any]) -> str:
         data = _data(event)
@@ -232,7 +238,7 @@ class _StreamedPage:
 
     def _on_text_replace(self, event: dict[str, Any]) -> str:
         # Dify replaces the text streamed so far (moderation, for one); without script the page shows the new one.
-        return self.switch_to(None) + str(self.macros.replaced(str(_data(event).get("text") or "")))
+        return self.switch_to(None) + str(self.macros.replaced(render_markdown(str(_data(event).get("text") or ""))))
 
     # -- pauses for a person --------------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ def test_page_is_complete_and_the_answer_accumulates():
     assert text.startswith("<!doctype html>")
     assert text.rstrip().endswith("</html>")
     assert len(chunks) >= 4  # head, question, one piece per delta, tail: the page grows per event
-    assert re.search(r'<div class="answer">Hel(</?[^>]*>)*lo</div>', text)
+    assert re.search(r'<span class="md-raw">Hel(</?[^>]*>)*lo</span>', text)  # streamed as it came
+    assert '<div class="md-final"><p>Hello</p>' in text  # then rendered whole
 
 
 def test_app_text_is_escaped_everywhere():
