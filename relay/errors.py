@@ -6,6 +6,15 @@ from typing import Any
 from relay.limits import MAX_ECHO_CHARS
 
 
+@dataclass(frozen=True)
+class PageLink:
+    """Where an html error page points a person: a sentence, a link's label and its address."""
+
+    text: str
+    label: str
+    href: str
+
+
 @dataclass
 class RelayError(Exception):
     """A failure that becomes an HTTP status and ``{"error": {"code", "message"}}``."""
@@ -14,6 +23,8 @@ class RelayError(Exception):
     code: str
     message: str
     headers: dict[str, str] = field(default_factory=dict)
+    link: PageLink | None = None
+    """What the html page offers to click (JSON clients read the same hint in ``message``)."""
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"

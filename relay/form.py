@@ -85,11 +85,13 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[str, str]) -> str:
+def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[str, str], language: str = "en") -> str:
     """The whole form page. ``carried`` are hidden fields to send on (the api key a person typed)."""
     return render_page(
         "form.html",
+        language,
         form=form,
+        values={},
         kind=kind.name,
         takes_query=kind.takes_query,
         app_id=app.app_id,

@@ -2,23 +2,41 @@
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug import Request, Response
 
 from relay import access
 from relay import request as parsing
 from relay.apps import AppKind
-from relay.catalog import Catalog, catalog_of
-from relay.errors import RelayError, endpoint_not_configured, internal_error
+from relay.catalog import App, Catalog, catalog_of
+from relay.errors import PageLink, RelayError, endpoint_not_configured, internal_error
 from relay.form import app_form, render_form_page
 from relay.formats import PageInfo, encode, render
 from relay.invoke import fetch_parameters, start_invocation
+from relay.pages.i18n import language_of
 from relay.pump import batches
-from relay.request import Format
+from relay.request import AppCall, Format
 from relay.responses import body_response, error_response, page_response
+from relay.transcript import read_transcript
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    """One request and what the relay knows about it before it answers."""
+
+    session: Any
+    request: Request
+    settings: Mapping[str, Any]
+    rules: access.AccessSettings
+    kind: AppKind
+    output: Format
+    cors: dict[str, str]
+    language: str
 
 
 def relay_request(
@@ -30,59 +48,104 @@ def relay_request(
     if request.method == "OPTIONS":
         return Response(status=204, headers=access.preflight_headers(request, rules))
 
-    output = Format.JSON
+    language = language_of(request)
+    # A browser gets its error as a page even when what it asked for is the thing that is wrong (?format=xml).
+    output = parsing.accepted_format(request)
     try:
         output = parsing.choose_format(request)
         # A misconfigured or unconfigured endpoint says so to every request, before anything else.
         catalog = catalog_of(settings)
         if not catalog.configured:
             raise endpoint_not_configured()
-        return _answer(session, request, str(values.get("app_id", "")), rules, catalog, kind, output, cors)
+        exchange = _Exchange(session, request, settings, rules, kind, output, cors, language)
+        return _answer(exchange, str(values.get("app_id", "")), catalog)
     except RelayError as error:
-        return error_response(error, output, cors)
+        return error_response(error, output, cors, language)
     except Exception:
         logger.exception("unexpected failure while relaying a %s request", request.method)
-        return error_response(internal_error(), output, cors)
+        return error_response(internal_error(), output, cors, language)
 
 
-def _answer(
-    session: Any,
-    request: Request,
-    reference: str,
-    rules: access.AccessSettings,
-    catalog: Catalog,
-    kind: AppKind,
-    output: Format,
-    cors: dict[str, str],
-) -> Response:
+def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
+    request, kind, output, cors = exchange.request, exchange.kind, exchange.output, exchange.cors
     # Who is asking comes first: nothing costly happens for a caller without the key.
-    access.check_api_key(request, rules)
+    access.check_api_key(request, exchange.rules)
     parsing.check_body_size(request)
     app = catalog.resolve(reference, kind)
-    app_id = app.app_id
 
     # A key typed into the html 401 page travels on in every later form POST, never in a URL.
-    carried = _carried_key(request, rules)
+    carried = _carried_key(request, exchange.rules)
     fields = parsing.read_fields(request)
     if output is Format.HTML and _wants_form(request, fields, kind):
-        form = app_form(fetch_parameters(session, app_id))
-        return page_response(render_form_page(form, kind, app, carried), cors, private=bool(carried))
+        form = app_form(fetch_parameters(exchange.session, app.app_id))
+        page = render_form_page(form, kind, app, carried, exchange.language)
+        return page_response(page, cors, private=bool(carried))
 
-    call = parsing.parse_call(fields, app_id, kind, output)
+    call = parsing.parse_call(fields, app.app_id, kind, output)
     parsing.check_call_size(call)
     if request.method == "HEAD":
         # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
         # for, the app.
         return body_response(iter(()), output, cors)
-    invocation = start_invocation(session, kind, call)
-    page = PageInfo(kind=kind, app_id=app_id, app_name=app.name, query=call.query, carried=carried)
-    if output.streams:
-        # Through the pump: waiting events go out together, and a long silence gets a keep-alive.
-        chunks = encode(output, batches(invocation.events()), page)
-    else:
+    try:
+        invocation = start_invocation(exchange.session, kind, call)
+    except RelayError as error:
+        raise _with_hint(error, app, kind) from None
+    if not output.streams:
         # A JSON document is whole before its status goes out, so a fault while encoding it is still a 500.
-        chunks = iter(list(render(output, invocation.events(), page)))
+        chunks = iter(list(render(output, invocation.events(), PageInfo(kind, app.app_id))))
+        return body_response(chunks, output, cors)
+    page = _page_info(exchange, app, call, fields, carried) if output is Format.HTML else PageInfo(kind, app.app_id)
+    # Through the pump: waiting events go out together, and a long silence gets a keep-alive.
+    chunks = encode(output, batches(invocation.events()), page)
     return body_response(chunks, output, cors, private=bool(carried))
+
+
+def _page_info(
+    exchange: _Exchange, app: App, call: AppCall, fields: Mapping[str, Any], carried: dict[str, str]
+) -> PageInfo:
+    """What the html page shows around the answer: the conversation so far, or the inputs and a form to run again."""
+    kind = exchange.kind
+    form = None
+    if not kind.takes_query:
+        try:
+            form = app_form(fetch_parameters(exchange.session, app.app_id))
+        except RelayError:
+            form = None  # no "Run again" then; the answer itself matters more
+    return PageInfo(
+        kind=kind,
+        app_id=app.app_id,
+        app_name=app.name,
+        query=call.query,
+        carried=carried,
+        language=exchange.language,
+        transcript=tuple(read_transcript(fields.get("transcript"))) if kind.takes_query else (),
+        inputs=call.inputs,
+        form=form,
+        show_cost=_enabled(exchange.settings.get("show_usage_cost")),
+        restart_href=_bare_url(exchange.request),
+    )
+
+
+def _with_hint(error: RelayError, app: App, kind: AppKind) -> RelayError:
+    """A chat app called through another path gets no query: say where it answers."""
+    if error.message != "missing query" or kind.takes_query:
+        return error
+    href = f"../chat/{quote(app.label)}"
+    return replace(
+        error,
+        message=f"missing query: {app.label} looks like a chat app; call it at /chat/{app.label}.",
+        link=PageLink("This app looks like a chat app:", "open it as a chat", href),
+    )
+
+
+def _bare_url(request: Request) -> str:
+    """The app's URL relative to this page, without query: opening it shows the app's form."""
+    return "./" + quote(request.path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _enabled(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
 def _carried_key(request: Request, rules: access.AccessSettings) -> dict[str, str]:

@@ -70,6 +70,11 @@ def choose_format(request: Request) -> Format:
         except ValueError:
             allowed = ", ".join(f.value for f in Format)
             raise invalid_request(f"Unknown format {shown(asked)}; use one of {allowed}.") from None
+    return accepted_format(request)
+
+
+def accepted_format(request: Request) -> Format:
+    """The best ``Accept`` match, else ndjson (what ``?format=`` would override)."""
     best = request.accept_mimetypes.best_match(list(_MEDIA_TYPES))
     return _MEDIA_TYPES[best] if best else Format.NDJSON
 
@@ -286,6 +291,7 @@ __all__ = [
     "AppCall",
     "Format",
     "ResponseMode",
+    "accepted_format",
     "body_of",
     "check_body_size",
     "check_call_size",

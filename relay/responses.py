@@ -36,17 +36,30 @@ _HEADINGS_BY_CODE = {
 }
 
 
-def error_response(error: RelayError, output: Format, extra_headers: dict[str, str]) -> Response:
+# What a person reading the page needs instead of the protocol's sentence (which stays, under "details").
+_EXPLANATIONS = {
+    "unauthorized": "This page is protected. Type the key you were given to continue.",
+    "endpoint_not_configured": (
+        "The administrator of this Dify workspace has not chosen yet which apps this address serves. In Dify: "
+        "Plugins → App Relay → Endpoints, edit this endpoint and fill in “Allowed apps” (or * for every app)."
+    ),
+}
+
+
+def error_response(error: RelayError, output: Format, extra_headers: dict[str, str], language: str = "en") -> Response:
     """The contract's error body (JSON), or for html a page saying the same, with the same status."""
     headers = {**error.headers, **extra_headers}
     if output is Format.HTML:
         page = render_page(
             "error.html",
+            language,
             title=f"{error.status} {error.code}",
             ask_key=error.status == 401,
             status=error.status,
             code=error.code,
             message=error.message,
+            explanation=_EXPLANATIONS.get(error.code),
+            link=error.link,
             heading=_HEADINGS_BY_CODE.get(error.code) or _HEADINGS.get(error.status, "Something went wrong"),
         )
         return _whole(page, error.status, headers | SECURITY_HEADERS, CONTENT_TYPES[Format.HTML])

@@ -73,6 +73,7 @@ def test_exactly_one_endpoint_group_with_the_contract_settings(loaded, manifest)
         "api_key": "secret-input",
         "allowed_apps": "text-input",
         "cors_allowed_origins": "text-input",
+        "show_usage_cost": "boolean",
     }
     # Closed until configured: Dify's form insists on allowed_apps, and its help says what * means.
     assert [name for name, setting in settings.items() if setting["required"]] == ["allowed_apps"]
@@ -84,7 +85,7 @@ def test_exactly_one_endpoint_group_with_the_contract_settings(loaded, manifest)
 def test_settings_are_translated_into_four_languages():
     group = yaml.safe_load((ROOT / "group" / "app_relay.yaml").read_text(encoding="utf-8"))
     for setting in group["settings"]:
-        for text in ("label", "help", "placeholder"):
+        for text in ("label", "help") if setting["type"] == "boolean" else ("label", "help", "placeholder"):
             assert set(setting[text]) == set(LANGUAGES), (setting["name"], text)
             assert all(setting[text][language].strip() for language in LANGUAGES)
     assert len(group["settings"]) <= 64

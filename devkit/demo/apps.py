@@ -33,6 +33,8 @@ Chatbot, agent and completion (Dify's "easy UI" apps):
 
 * ``markup`` or ``html`` (chatbot): the answer contains ``<img src=x onerror=alert(1)>`` and ``<b>`` tags, to show
   the page escapes app text (an alert box means it does not);
+* ``markdown`` (chatbot): an answer in markdown (bold, code, a list, a code block, a table, a link) with hostile
+  bits (raw HTML, a ``javascript:`` link, an image), to show the page renders it as it streams, safely;
 * ``fail``: after a few words Dify's in-stream ``error`` event (``completion_request_error``), as when a model call
   fails mid-answer;
 * model errors before the first word: ``model-error`` (``completion_request_error``), ``quota``
@@ -90,6 +92,21 @@ COMPLETION_APP_ID = "f2a8c6e0-4d9b-4b1f-a7e3-5c0d8b2f6a49"
 
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 MARKUP_SAMPLE = "<img src=x onerror=alert(1)>"
+MARKDOWN_SAMPLE = """Here is **markdown**, as real apps answer: `inline code`, a [link](https://dify.ai) and a list:
+
+- first point
+- second point
+
+```python
+print("a code block")
+```
+
+| plan | price |
+|---|---|
+| free | 0 |
+
+And what must never run: <script>alert(1)</script> [a trap](javascript:alert(1)) ![a pixel](https://evil.example/p.png)
+"""
 
 DEMO_MODEL = "gpt-4o-mini"
 MODEL_ERRORS: dict[str, tuple[str, str]] = {
@@ -187,7 +204,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         path="chat",
         fields=(Field("text-input", "name", "Your name", max_length=48),),
         opening_statement="Hi! I am the devkit's demo chatbot. I answer word by word and count our turns.",
-        suggested_questions=("What can you do?", "Show me some markup", "Please fail halfway"),
+        suggested_questions=("What can you do?", "Answer in markdown", "Show me some markup", "Please fail halfway"),
         sample_query="Hello there",
     ),
     DemoApp(
@@ -490,7 +507,9 @@ class DemoApps:
         self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
     ) -> Iterator[Event]:
         name = str(inputs.get("name") or "").strip()
-        if "markup" in words or "html" in words:
+        if "markdown" in words:
+            text = MARKDOWN_SAMPLE
+        elif "markup" in words or "html" in words:
             text = (
                 f"Here is some markup that must show up as text, not run: {MARKUP_SAMPLE} and <b>not bold</b>. "
                 "If an alert box popped up, the page did not escape the app's answer."

@@ -111,5 +111,5 @@ class MarkdownStream:
                     self.fence = None
             elif line.startswith(_FENCES):
                 self.fence = line[:3]
-            elif not line and self.block[: end].strip():
+            elif not line and self.block[:end].strip():
                 boundary = end + 1

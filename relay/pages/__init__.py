@@ -13,6 +13,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
+from relay.pages.i18n import HTML_LANG, translator
+
 PAGES_DIR = Path(__file__).parent
 
 environment = Environment(
@@ -21,7 +23,17 @@ environment = Environment(
     keep_trailing_newline=True,
 )
 
-STYLESHEET = (PAGES_DIR / "style.css").read_text(encoding="utf-8")
+MAX_TRACKED_NODES = 256
+"""Node runs whose "running" row a later "finished" row can hide; past this, both rows stay (see style.css)."""
+
+
+def _node_progress_rules() -> str:
+    # One rule per node run: once its finished row is on the page, its running row goes. Static, so the
+    # stylesheet keeps its hash and the page needs no script.
+    return "\n".join(f"main:has(.done-{i}) .run-{i}{{display:none}}" for i in range(MAX_TRACKED_NODES))
+
+
+STYLESHEET = (PAGES_DIR / "style.css").read_text(encoding="utf-8") + _node_progress_rules() + "\n"
 
 
 def _source_hash(text: str) -> str:
@@ -54,11 +66,18 @@ def template(name: str) -> Template:
     return environment.get_template(name)
 
 
-def fragments() -> Any:
-    """The macros of ``fragments.html``, callable from Python; each returns escaped ``Markup``."""
-    return template("fragments.html").module
+@cache
+def fragments(language: str = "en") -> Any:
+    """The macros of ``fragments.html`` in ``language``, callable from Python; each returns escaped ``Markup``."""
+    return template("fragments.html").make_module({"t": translator(language)})
 
 
-def render_page(name: str, **context: Any) -> str:
+def render_page(name: str, language: str = "en", **context: Any) -> str:
     # The stylesheet is our own static file, and the CSP hash must match its exact text.
-    return template(name).render(css=Markup(STYLESHEET), **context)  # noqa: S704
+    return template(name).render(
+        css=Markup(STYLESHEET),  # noqa: S704
+        t=translator(language),
+        lang=HTML_LANG.get(language, "en"),
+        macros=fragments(language),
+        **context,
+    )

@@ -90,7 +90,10 @@ def test_unknown_app_is_404_with_difys_message(plugin, fmt):
 def test_wrong_app_type_for_the_path_is_502(plugin):
     # A chat app called through /workflow gets no query, and Dify refuses with "missing query".
     status, code, message = error_of(plugin.request("GET", f"/workflow/{CHAT_APP}?inputs.a=1"))
-    assert (status, code, message) == (502, "invocation_failed", "missing query")
+    assert (status, code) == (502, "invocation_failed")
+    assert message.startswith("missing query") and f"call it at /chat/{CHAT_APP}" in message
+    page = plugin.request("GET", f"/workflow/{CHAT_APP}?inputs.a=1", headers={"Accept": "text/html"}).text()
+    assert f'<a href="../chat/{CHAT_APP}">' in page
 
 
 def test_body_over_8_mib_is_413(plugin):

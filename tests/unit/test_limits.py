@@ -9,7 +9,7 @@ import pytest
 from relay.apps import CHAT
 from relay.errors import RelayError, shown
 from relay.formats import MAX_CHUNK_BYTES, PageInfo, render
-from relay.formats.html import _safe_url
+from relay.formats.html.values import safe_url as _safe_url
 from relay.formats.ndjson import encode_event
 from relay.handler import relay_request
 from relay.invoke import start_invocation

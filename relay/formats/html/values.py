@@ -1,0 +1,64 @@
+"""Reading event values for the page: defensively, since Dify (or anything in its place) may send any type."""
+
+import json
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import Markup
+
+from relay.formats.markdown import render_markdown
+
+
+def data_of(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def title_of(data: dict[str, Any]) -> str:
+    return str(data.get("title") or data.get("node_id") or "node")
+
+
+def number_of(value: Any) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def css_word(value: Any) -> str:
+    """A status such as ``succeeded`` doubles as a CSS class: keep it to plain word characters."""
+    return "".join(ch for ch in str(value) if ch.isalnum() or ch in "-_") or "unknown"
+
+
+def readable(value: Any) -> str:
+    if value in (None, "", {}, []):
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def output_html(value: Any) -> Markup:
+    """An output on the page: text as markdown (apps write it), structured values as indented JSON."""
+    if isinstance(value, str):
+        return render_markdown(value)
+    return Markup("<pre>{}</pre>").format(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def safe_url(value: Any) -> str:
+    """Only http(s) and same-site links: a ``javascript:`` URL would survive escaping.
+
+    ``//host`` and ``/\\host`` look site-relative but browsers read both as another host.
+    """
+    if not isinstance(value, str):
+        return ""
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return ""
+    if scheme in ("http", "https"):
+        return value
+    same_site = not scheme and value.startswith("/") and value[1:2] not in ("/", "\\")
+    return value if same_site else ""
