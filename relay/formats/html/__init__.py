@@ -65,7 +65,8 @@ class HtmlEncoder:
         if info.query:
             head += str(self.macros.question(info.query))
         if info.inputs and not info.kind.takes_query:
-            head += str(self.macros.inputs_used([(name, _shown(value)) for name, value in info.inputs.items()]))
+            used = [(name, _shown(value)) for name, value in info.inputs.items() if value not in ("", None)]
+            head += str(self.macros.inputs_used(used))
         return _utf8(head)
 
     def event(self, event: Any) -> bytes:

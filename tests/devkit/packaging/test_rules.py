@@ -16,9 +16,18 @@ from devkit.packaging.package import build
 from devkit.packaging.problems import errors
 from devkit.packaging.validation import upload_size_warning
 
+from tests import declarations
+
 from .conftest import edit_yaml, run_devkit
 
-GROUP = "group/app_relay.yaml"
+GROUP = declarations.group_files()[0]
+FIRST = declarations.routes()[0]
+"""The plugin's first declared endpoint: the endpoint rules are shown failing on it."""
+ENDPOINT, SOURCE = FIRST.file, FIRST.source
+SHARING = {route.file for route in declarations.routes() if route.source == SOURCE} - {ENDPOINT}
+"""Other endpoint files with the same Python source: a break in the source fails them too."""
+SOURCE_MODULE = SOURCE.removesuffix(".py").replace("/", ".")
+[SOURCE_CLASS] = declarations.endpoint_classes(SOURCE)
 
 
 def manifest(change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
@@ -29,8 +38,14 @@ def group(change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
     return lambda root: edit_yaml(root / GROUP, change)
 
 
-def endpoint(name: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
-    return lambda root: edit_yaml(root / "endpoints" / name, change)
+def endpoint(relative: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
+    return lambda root: edit_yaml(root / relative, change)
+
+
+def declare(relative: str, path: str, method: str, source: str) -> Callable[[Path], None]:
+    """Add an endpoint file to the plugin and list it in the group, as the README says to add an endpoint."""
+    text = f'path: "{path}"\nmethod: "{method}"\nextra:\n  python:\n    source: "{source}"\n'
+    return both(write(relative, text), group(lambda g: g["endpoints"].append(relative)))
 
 
 def delete(relative: str) -> Callable[[Path], None]:
@@ -89,6 +104,16 @@ def drop_key(path: str) -> Callable[[dict[str, Any]], None]:
 
 def first_setting(change: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
     return lambda data: change(data["settings"][0])
+
+
+SECOND = """
+from dify_plugin import Endpoint
+
+
+class SecondEndpoint(Endpoint):
+    def _invoke(self, r, values, settings):
+        return None
+"""
 
 
 @dataclass
@@ -207,7 +232,11 @@ CASES = [
     Case("group ignored", ignore("group/"), GROUP, "is not in the package (missing, or excluded by .difyignore)"),
     Case(
         "too many settings",
-        group(lambda g: g["settings"].extend({**g["settings"][1], "name": f"extra_{i}"} for i in range(62))),
+        group(
+            lambda g: g["settings"].extend(
+                {**g["settings"][1], "name": f"extra_{i}"} for i in range(65 - len(g["settings"]))
+            )
+        ),
         GROUP,
         "settings: 65 fields, Dify accepts at most 64",
     ),
@@ -224,34 +253,37 @@ CASES = [
     # endpoint files
     Case(
         "endpoint file missing",
-        delete("endpoints/chat_get.yaml"),
-        "endpoints/chat_get.yaml",
-        "an endpoint listed in group/app_relay.yaml is not in the package",
+        delete(ENDPOINT),
+        ENDPOINT,
+        f"an endpoint listed in {GROUP} is not in the package",
     ),
-    Case("path without slash", endpoint("chat_get.yaml", set_key("path", "chat")), "endpoints/chat_get.yaml", "path:"),
-    Case("method PATCH", endpoint("chat_get.yaml", set_key("method", "PATCH")), "endpoints/chat_get.yaml", "method:"),
+    Case("path without slash", endpoint(ENDPOINT, set_key("path", "chat")), ENDPOINT, "path:"),
+    Case("method PATCH", endpoint(ENDPOINT, set_key("method", "PATCH")), ENDPOINT, "method:"),
     Case(
-        "method lower case", endpoint("chat_get.yaml", set_key("method", "get")), "endpoints/chat_get.yaml", "got 'get'"
+        "method lower case",
+        endpoint(ENDPOINT, set_key("method", FIRST.method.lower())),
+        ENDPOINT,
+        f"got '{FIRST.method.lower()}'",
     ),
-    Case("hidden not bool", endpoint("chat_get.yaml", set_key("hidden", "yes")), "endpoints/chat_get.yaml", "hidden:"),
+    Case("hidden not bool", endpoint(ENDPOINT, set_key("hidden", "yes")), ENDPOINT, "hidden:"),
     Case(
         "source not python",
-        endpoint("chat_get.yaml", set_key("extra.python.source", "endpoints/chat.txt")),
-        "endpoints/chat_get.yaml",
+        endpoint(ENDPOINT, set_key("extra.python.source", SOURCE.removesuffix(".py") + ".txt")),
+        ENDPOINT,
         "extra.python.source: must name the endpoint's .py file",
     ),
     Case(
         "source missing",
-        delete("endpoints/chat.py"),
-        "endpoints/chat_get.yaml",
-        "extra.python.source: endpoints/chat.py is not in the package",
-        also={"endpoints/chat_post.yaml", "endpoints/chat_options.yaml"},
+        delete(SOURCE),
+        ENDPOINT,
+        f"extra.python.source: {SOURCE} is not in the package",
+        also=SHARING,
     ),
     Case(
         "same route twice",
-        endpoint("chat_post.yaml", set_key("method", "GET")),
-        "endpoints/chat_post.yaml",
-        "GET /chat/<app_id> is already declared by endpoints/chat_get.yaml",
+        declare("endpoints/same_route_again.yaml", FIRST.path, FIRST.method, SOURCE),
+        "endpoints/same_route_again.yaml",
+        f"{FIRST.method} {FIRST.path} is already declared by {ENDPOINT}",
     ),
     # files beside the manifest
     Case("requirements missing", delete("requirements.txt"), "requirements.txt", "is not in the package"),
@@ -270,9 +302,7 @@ CASES = [
         "reserved for the signature",
     ),
     # Python sources
-    Case(
-        "syntax error", write("relay/access.py", "def broken(:\n", append=True), "relay/access.py", "does not compile"
-    ),
+    Case("syntax error", write(SOURCE, "def broken(:\n", append=True), SOURCE, "does not compile"),
     # the SDK itself, on the staged files
     Case(
         "sdk: version not PEP 440",
@@ -290,32 +320,28 @@ CASES = [
     ),
     Case(
         "sdk: no Endpoint subclass",
-        write("endpoints/chat.py", "VALUE = 1\n"),
-        "endpoints/chat.py",
-        "Missing subclass of Endpoint in endpoints/chat.py",
+        write(SOURCE, "VALUE = 1\n"),
+        SOURCE,
+        f"Missing subclass of Endpoint in {SOURCE}",
         sdk=True,
     ),
     Case(
+        # The README's trap: importing another endpoint's class puts a second Endpoint subclass in the namespace.
         "sdk: two Endpoint subclasses",
-        write("endpoints/workflow.py", "\nfrom endpoints.chat import ChatEndpoint  # noqa\n", append=True),
-        "endpoints/workflow.py",
-        "Multiple subclasses of Endpoint in endpoints/workflow.py",
+        both(
+            write("endpoints/second.py", f"from {SOURCE_MODULE} import {SOURCE_CLASS}  # noqa: F401\n" + SECOND),
+            declare("endpoints/second_get.yaml", "/second", "GET", "endpoints/second.py"),
+        ),
+        "endpoints/second.py",
+        "Multiple subclasses of Endpoint in endpoints/second.py",
         sdk=True,
     ),
     Case(
         "sdk: import error",
-        write("endpoints/completion.py", "import not_installed_anywhere\n" + "x = 1\n"),
-        "endpoints/completion.py",
+        write(SOURCE, "import not_installed_anywhere\n" + "x = 1\n"),
+        SOURCE,
         "ModuleNotFoundError: No module named 'not_installed_anywhere'",
         sdk=True,
-    ),
-    Case(
-        "sdk: core package ignored",
-        ignore("relay/"),
-        "endpoints/chat.py",
-        "No module named 'relay'",
-        sdk=True,
-        also={"endpoints/workflow.py", "endpoints/completion.py"},
     ),
 ]
 
@@ -358,8 +384,8 @@ def test_the_command_reports_every_failure_one_line_each_and_writes_nothing(plug
     manifest(set_key("author", "Relay"))(plugin_dir)
     manifest(set_key("meta.arch", ["riscv64"]))(plugin_dir)
     delete("_assets/icon-dark.svg")(plugin_dir)
-    endpoint("workflow_get.yaml", set_key("method", "PATCH"))(plugin_dir)
-    write("endpoints/completion.py", "VALUE = 1\n")(plugin_dir)
+    endpoint(ENDPOINT, set_key("method", "PATCH"))(plugin_dir)
+    write(SOURCE, "VALUE = 1\n")(plugin_dir)
     output_dir = tmp_path / "out"
 
     result = run_devkit("package", "--plugin-dir", plugin_dir, "--output-dir", output_dir)
@@ -371,10 +397,9 @@ def test_the_command_reports_every_failure_one_line_each_and_writes_nothing(plug
         "error: manifest.yaml: icon_dark: _assets/icon-dark.svg is not in the package (missing, or excluded by "
         ".difyignore)",
         "error: manifest.yaml: meta.arch: must be a non-empty list of ['amd64', 'arm64'], got ['riscv64']",
-        "error: endpoints/workflow_get.yaml: method: must be one of ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', "
-        "'PUT'] (upper case), got 'PATCH'",
-        "error: endpoints/completion.py: the SDK's class loader cannot use it: Exception: Missing subclass of "
-        "Endpoint in endpoints/completion.py",
+        f"error: {ENDPOINT}: method: must be one of ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'] (upper "
+        "case), got 'PATCH'",
+        f"error: {SOURCE}: the SDK's class loader cannot use it: Exception: Missing subclass of Endpoint in {SOURCE}",
         "package not written: 5 errors",
     ]
     assert result.stdout == ""
