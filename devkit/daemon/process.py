@@ -584,7 +584,7 @@ class PluginProcess:
     # -- backwards invocations ---------------------------------------------------------------------------------
 
     def _answer_invoke(self, session_id: str, payload: Mapping[str, Any]) -> None:
-        """Answer one ``session.app`` call of the plugin; always ends with an ``end`` event."""
+        """Answer one ``session.app`` call of the plugin; ends with an ``end`` event unless its client went away."""
         request_id = str(payload.get("backwards_request_id", ""))
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
@@ -601,18 +601,23 @@ class PluginProcess:
                 except DifyError:
                     raise _Unsupported(FETCH_APP_FAILED) from None
                 self._backwards(session_id, request_id, "response", "struct", as_relayed(result))
+        except _ClientGone:
+            return  # the daemon cancelled the call and dropped the session: nothing more reaches the plugin
         except _Unsupported as exc:
             self._backwards(session_id, request_id, "error", str(exc), None)
         except Exception as exc:
             self._backwards(session_id, request_id, "error", str(exc) or type(exc).__name__, None)
-        finally:
-            self._backwards(session_id, request_id, "end", "", None)
+        self._backwards(session_id, request_id, "end", "", None)
 
     def _stream_app(self, session_id: str, request_id: str, request: dict[str, Any]) -> None:
         """Relay an app's events until it ends, fails, or the read timeout closes it as the daemon does.
 
         The backend runs on its own thread so that a silent app cannot hold the deadline back; when the deadline
         passes, the app is left to finish alone, as Dify keeps running a run whose reader went away.
+
+        When the HTTP client goes away, the daemon cancels the session's context, which aborts its call to Dify
+        and drops the session (``service/endpoint.go``, ``session.propagateTraceContext``, ``io_tunnel``): the
+        plugin is told nothing, its app stream just stops. Raises ``_ClientGone`` then.
         """
         items: queue.Queue[tuple[str, Any]] = queue.Queue()
 
@@ -627,11 +632,17 @@ class PluginProcess:
         threading.Thread(target=produce, name="dify-app", daemon=True).start()
         deadline: float | None = None
         while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = _CLIENT_CHECK if deadline is None else min(_CLIENT_CHECK, max(0.0, deadline - time.monotonic()))
             try:
                 kind, value = items.get(timeout=wait)
             except queue.Empty:
-                kind, value = "timeout", None
+                kind, value = "quiet", None
+            if self._session(session_id) is None:
+                raise _ClientGone
+            if kind == "quiet":
+                if deadline is None or time.monotonic() < deadline:
+                    continue
+                kind = "timeout"
             if kind == "event" and deadline is not None and time.monotonic() >= deadline:
                 kind = "timeout"
             if kind == "timeout":
@@ -700,6 +711,14 @@ def as_relayed(value: Any) -> Any:
 def _read_timeout_from_env() -> float:
     raw = os.environ.get(APP_READ_TIMEOUT_ENV, "").strip()
     return int(raw) / 1000 if raw.isdigit() else APP_READ_TIMEOUT
+
+
+_CLIENT_CHECK = 0.05
+"""How often a silent app call looks whether its client is still there (seconds)."""
+
+
+class _ClientGone(Exception):
+    """The session's HTTP client went away: the daemon has cancelled the app call."""
 
 
 class _Unsupported(Exception):

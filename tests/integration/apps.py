@@ -25,6 +25,9 @@ GO_TRANSPORT_ERROR = (
     'Post "http://api:5001/inner/api/invoke/app": dial tcp 172.18.0.5:5001: connect: connection refused'
 )
 
+TICKING_APP = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+"""Answers one word every 20 ms for ten seconds: long enough to walk away from."""
+
 HUGE_TEXT_BYTES = 3 * 1024 * 1024
 
 BIG_ANSWER_BYTES = 4 * 1024 * 1024
@@ -106,6 +109,8 @@ class ScriptedApps:
         self.calls: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.gate = threading.Event()
+        self.ticks = 0
+        """Words ``TICKING_APP`` has produced so far."""
         self.script: list[Any] = []
         """What ``SCRIPTED_APP`` streams next (any JSON values, as Dify could send them)."""
 
@@ -138,6 +143,8 @@ class ScriptedApps:
             return list(self.script)
         if app_id == HUGE_APP:
             raise DifyError("x" * HUGE_TEXT_BYTES)
+        if app_id == TICKING_APP:
+            return self._ticking()
         if app_id == UNREACHABLE_APP:
             raise ConnectionError(GO_TRANSPORT_ERROR)  # not Dify's answer: the daemon passes the text as it is
         raise DifyError("app not found")
@@ -161,6 +168,14 @@ class ScriptedApps:
     def _fail_after(events: list[dict[str, Any]], message: str) -> Iterator[dict[str, Any]]:
         yield from events
         raise DifyError(message)
+
+    def _ticking(self) -> Iterator[dict[str, Any]]:
+        for index in range(500):
+            with self.lock:
+                self.ticks += 1
+            yield {"event": "message", "answer": f"tick {index} ", "conversation_id": "c", "message_id": "m"}
+            time.sleep(0.02)
+        yield {"event": "message_end", "conversation_id": "c", "message_id": "m", "metadata": {}}
 
     def _gated(self) -> Iterator[dict[str, Any]]:
         yield {"event": "message", "answer": "first", "conversation_id": "c", "message_id": "m"}
