@@ -1,1 +1,1 @@
-"""``python -m devkit bench`` (``make bench``): the relay's throughput and latency as ratios against baselines."""
+"""``python -m devkit bench`` (``make bench``): the relay's CPU, latency, memory and start-up against baselines."""

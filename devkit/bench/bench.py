@@ -1,167 +1,200 @@
-"""``make bench``: how fast the relay is, as ratios against baselines measured in the same run.
+"""``python -m devkit bench`` (``make bench``): App Relay against baselines measured in the same run.
 
-Absolute timings on a shared 2-core machine say little; a ratio against something measured seconds
-earlier on the same machine says how much the relay itself costs.
+Absolute timings on a shared machine say little; ratios against baselines measured seconds apart, through the
+same plugin process and the same driver, say what the relay itself costs. Everything runs through the real
+plugin processes over the daemon's stdio protocol (``devkit.daemon.process``), with a scripted chat app that
+answers as fast as the pipe takes:
 
-1. Renderers, in-process: events per second through each format, against plain ``json.dumps``.
-2. The real plugin over stdio: the relay's endpoint against a *bare relay* endpoint (built in a temporary
-   copy of this plugin) that calls the same ``session.app.chat.invoke`` and writes ``json.dumps(event)``
-   lines with no checks, no status peeking, no slicing: the least any relay must do. Measured: time to
-   the first body chunk, a long stream's throughput, and twenty streams at once.
+* **limit**, **floor** and **seed-style**: a minimal plugin generated for the run (``devkit.bench.baseline``);
+* **ndjson**, **sse**, **html** and blocking **json**: this repository's ``/chat/<app>``, ``allowed_apps: *``.
+
+Figures: events per plugin CPU-second over bursts (and ratios to the baselines), plugin CPU per event, time to
+first byte one request at a time and with many streams in flight, RSS growth over a long stream, start-up.
+The bench reports the issue's targets as met or not; it never fails on one.
 """
+
+from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import statistics
+import contextlib
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-from devkit.daemon.process import PluginProcess
-from relay import CHAT
-from relay.formats import PageInfo, render
-from relay.request import Format
+import yaml
+
+from devkit.bench.backend import BenchProcess, Script, ScriptedApps
+from devkit.bench.baseline import write_baseline_plugin
+from devkit.bench.measure import (
+    VARIANTS,
+    Drivers,
+    loaded_ttfb,
+    rss_growth,
+    sequential_ttfb,
+    startups,
+    throughput,
+)
+from devkit.bench.report import FLOOR_PLUGIN, RELAY_PLUGIN, Results, Setup, chart, markdown
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ID = "0b3f7c1e-5a2d-4e8f-9c6b-1d2e3f4a5b6c"
+DEFAULT_OUTPUT = ROOT / "bench"
+SHORT = Script(8)
+"""The short answer of the time-to-first-byte figures: 8 deltas and message_end."""
+PACE = 0.025
+"""Seconds between two deltas of a stream kept in flight: 40 tokens a second, a model's pace."""
+MIN_CPU = 0.5
 
-_BARE_ENDPOINT = """
-import json
-from dify_plugin import Endpoint
-from werkzeug import Response
-
-
-class BareChatEndpoint(Endpoint):
-    def _invoke(self, r, values, settings):
-        events = self.session.app.chat.invoke(
-            app_id=values["app_id"], query=r.args.get("query", ""), inputs={}, response_mode="streaming"
-        )
-
-        def stream():
-            for event in events:
-                yield json.dumps(event) + "\\n"
-
-        return Response(stream(), content_type="application/x-ndjson")
-"""
-
-
-class BenchApps:
-    """A chat app that answers instantly with ``length`` deltas, so only the relay path is measured."""
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-
-    def invoke_app(self, request: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        common = {"conversation_id": "c", "message_id": "m", "task_id": "t", "created_at": 0}
-        count = int(request.get("query") or self.length)
-        for index in range(count):
-            yield {"event": "message", "answer": f"token {index} ", **common}
-        yield {"event": "message_end", "metadata": {"usage": {"total_tokens": count}}, **common}
-
-    def fetch_app(self, app_id: str) -> dict[str, Any]:
-        return {}
+FULL = {
+    "events": 20_000,
+    "rounds": 7,
+    "requests": 200,
+    "concurrent": 200,
+    "stream_deltas": 40,
+    "rss_events": 100_000,
+    "startups": 5,
+}
+QUICK = {
+    "events": 5_000,
+    "rounds": 3,
+    "requests": 50,
+    "concurrent": 50,
+    "stream_deltas": 40,
+    "rss_events": 20_000,
+    "startups": 3,
+}
 
 
-def _events(count: int) -> list[dict[str, Any]]:
-    return list(BenchApps(count).invoke_app({"query": str(count)}))
-
-
-def _best_of(repeats: int, action: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
-
-
-def bench_renderers(count: int) -> list[tuple[str, float, float]]:
-    events = _events(count)
-    page = PageInfo(CHAT, APP_ID, "bench")
-    baseline = _best_of(5, lambda: [json.dumps(event).encode() for event in events])
-    rows = [("json.dumps per event (baseline)", baseline, 1.0)]
-    for output in (Format.NDJSON, Format.SSE, Format.HTML):
-        seconds = _best_of(5, lambda output=output: b"".join(render(output, iter(events), page)))
-        rows.append((f"render {output.value}", seconds, seconds / baseline))
-    return rows
-
-
-def _bare_plugin(directory: Path) -> Path:
-    """A copy of this plugin whose chat endpoint is the bare relay."""
-    target = directory / "bare"
-    shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(".*", "tests", "devkit", "dist", "__pycache__"))
-    (target / "endpoints" / "chat.py").write_text(_BARE_ENDPOINT, encoding="utf-8")
-    return target
-
-
-def _first_chunk_seconds(plugin: PluginProcess, path: str) -> float:
-    started = time.perf_counter()
-    response = plugin.request("GET", path)
-    next(response.chunks())
-    elapsed = time.perf_counter() - started
-    response.read()
-    return elapsed
-
-
-def _stream_seconds(plugin: PluginProcess, path: str) -> float:
-    started = time.perf_counter()
-    response = plugin.request("GET", path)
-    for _ in response.chunks():
-        pass
-    return time.perf_counter() - started
-
-
-def _concurrent_seconds(plugin: PluginProcess, path: str, streams: int) -> float:
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=streams) as pool:
-        list(pool.map(lambda _: _stream_seconds(plugin, path), range(streams)))
-    return time.perf_counter() - started
-
-
-def bench_plugins(length: int, samples: int) -> list[tuple[str, float, float]]:
-    with tempfile.TemporaryDirectory() as scratch:
-        bare_dir = _bare_plugin(Path(scratch))
-        apps = BenchApps(length)
-        with PluginProcess(ROOT, apps) as relay_plugin, PluginProcess(bare_dir, apps) as bare_plugin:
-            short = f"/chat/{APP_ID}?query=3"
-            long = f"/chat/{APP_ID}?query={length}"
-            measures: list[tuple[str, Callable[[PluginProcess], float]]] = [
-                (
-                    "time to first chunk (median)",
-                    lambda p: statistics.median(_first_chunk_seconds(p, short) for _ in range(samples)),
-                ),
-                (f"{length}-event stream", lambda p: min(_stream_seconds(p, long) for _ in range(3))),
-                ("20 concurrent 200-event streams", lambda p: _concurrent_seconds(p, f"/chat/{APP_ID}?query=200", 20)),
-            ]
-            rows = []
-            for name, measure in measures:
-                measure(relay_plugin)  # warm up both before measuring
-                measure(bare_plugin)
-                bare = measure(bare_plugin)
-                ours = measure(relay_plugin)
-                rows.append((f"{name}: bare relay (baseline)", bare, 1.0))
-                rows.append((f"{name}: App Relay", ours, ours / bare))
-            return rows
-
-
-def _print(title: str, rows: Iterable[tuple[str, float, float]]) -> None:
-    print(f"\n{title}")
-    print(f"  {'measure':<58} {'seconds':>10} {'ratio':>8}")
-    for name, seconds, ratio in rows:
-        print(f"  {name:<58} {seconds:>10.4f} {ratio:>7.2f}x")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m devkit bench",
+        description="App Relay against baselines measured in the same run, through the real plugin processes.",
+        epilog=(
+            "Writes results.md and throughput.png into --output (default: bench/ of the repository); "
+            "--quick writes nothing unless --output is given. Defaults: "
+            + ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in FULL.items())
+            + "; --quick: "
+            + ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in QUICK.items())
+            + "."
+        ),
+    )
+    parser.add_argument("--events", type=int, help="events per burst (deltas; message_end comes on top)")
+    parser.add_argument("--rounds", type=int, help="rounds of bursts; figures are the medians")
+    parser.add_argument("--requests", type=int, help="sequential requests per variant for time to first byte")
+    parser.add_argument(
+        "--concurrent", type=int, help="streams kept in flight while time to first byte is measured again"
+    )
+    parser.add_argument(
+        "--stream-deltas", type=int, help=f"deltas of each stream kept in flight, {PACE * 1000:g} ms apart"
+    )
+    parser.add_argument("--rss-events", type=int, help="events of the stream whose RSS growth is measured")
+    parser.add_argument("--startups", type=int, help="start-ups per plugin")
+    parser.add_argument(
+        "--min-cpu",
+        type=float,
+        default=MIN_CPU,
+        help=f"plugin CPU seconds a burst measure must reach; short bursts are repeated (default {MIN_CPU})",
+    )
+    parser.add_argument("--quick", action="store_true", help="a shorter run, to try a change (about a minute)")
+    parser.add_argument("--output", type=Path, help="directory for results.md and throughput.png")
+    return parser
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devkit bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20000, help="events per in-process render run")
-    parser.add_argument("--stream-length", type=int, default=2000, help="events in the long plugin stream")
-    parser.add_argument("--samples", type=int, default=30, help="requests per time-to-first-chunk median")
-    args = parser.parse_args(argv)
-    _print(f"Renderers, {args.events} chat events (ratio: time / json.dumps baseline)", bench_renderers(args.events))
-    plugin_rows = bench_plugins(args.stream_length, args.samples)
-    _print("The plugin over stdio (ratio: App Relay time / bare relay time)", plugin_rows)
+    args = _parser().parse_args(argv)
+    preset = QUICK if args.quick else FULL
+    for name, value in preset.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1")
+    output: Path | None = args.output if args.output is not None else None if args.quick else DEFAULT_OUTPUT
+    command = " ".join(["python -m devkit bench", *argv])
+
+    clock = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - clock:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    apps = ScriptedApps()
+    paced = Script(args.stream_deltas, PACE)
+    apps.prepare(args.events, args.rss_events, SHORT.count, paced.count)
+    with tempfile.TemporaryDirectory(prefix="app-relay-bench-") as scratch:
+        baseline = write_baseline_plugin(ROOT, Path(scratch) / "baseline")
+        progress(f"start-up: {args.startups} of each plugin")
+        startup = startups({RELAY_PLUGIN: ROOT, FLOOR_PLUGIN: baseline}, apps, args.startups)
+        with BenchProcess(ROOT, apps) as relay, BenchProcess(baseline, apps) as base:
+            drivers = Drivers({"relay": relay, "baseline": base})
+            named = [(variant.name, variant) for variant in VARIANTS]
+            progress(f"throughput: bursts of {args.events:,} events, {args.rounds} rounds")
+            through = throughput(drivers, args.events, args.rounds, args.min_cpu, progress)
+            progress(f"time to first byte: {args.requests} sequential requests per variant")
+            sequential = sequential_ttfb(drivers, args.requests, SHORT)
+            progress(f"time to first byte: {args.requests} requests per variant, {args.concurrent} streams in flight")
+            concurrent = {
+                name: loaded_ttfb(drivers, variant, args.concurrent, args.requests, SHORT, paced)
+                for name, variant in named
+            }
+            progress(f"RSS growth: a {args.rss_events:,}-event stream per variant, after a warm-up one")
+            rss = {name: rss_growth(drivers, variant, args.rss_events) for name, variant in named}
+
+    setup = Setup(
+        events=args.events,
+        rounds=args.rounds,
+        requests=args.requests,
+        concurrent=args.concurrent,
+        rss_events=args.rss_events,
+        startups=args.startups,
+        short=f"a short answer: {SHORT.count} deltas",
+        paced=f"each {paced.count} deltas {PACE * 1000:g} ms apart, started again when it ends",
+    )
+    results = Results(setup, machine(command), through, sequential, concurrent, rss, startup)
+    results.elapsed = time.perf_counter() - clock
+    text = markdown(results)
+    print(text)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "results.md").write_text(text, encoding="utf-8")
+        chart(results, output / "throughput.png")
+        progress(f"wrote {output / 'results.md'} and {output / 'throughput.png'}")
     return 0
+
+
+def machine(command: str) -> dict[str, str]:
+    """What a reader needs to weigh the figures: when, on what, of which plugin."""
+    manifest = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
+    plugin = f"{manifest.get('name')} {manifest.get('version')}"
+    revision = _git("rev-parse", "--short", "HEAD")
+    if revision:
+        changed = bool(_git("status", "--porcelain", "--", "relay", "endpoints", "main.py", "manifest.yaml"))
+        plugin += f" (commit {revision}{', with uncommitted changes' if changed else ''})"
+    return {
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "dify_plugin": importlib.metadata.version("dify_plugin"),
+        "plugin": plugin,
+        "command": command,
+    }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
