@@ -9,7 +9,7 @@ import sys
 
 from dify_plugin.config.logger_format import DifyPluginLoggerFormatter
 
-from relay.limits import MAX_LOG_CHARS
+from relay.core.limits import MAX_LOG_CHARS
 
 
 class DetailedFormatter(DifyPluginLoggerFormatter):

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devkit.daemon.process import DifyError, PluginProcess
-from relay.limits import MAX_CALL_BYTES
+from relay.core.limits import MAX_CALL_BYTES
 from tests import declarations
 from tests.fuzz import strategies as fuzz
 from tests.fuzz.conftest import EXAMPLES, FINDINGS
@@ -34,7 +34,7 @@ LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-pack
 
 class MeasuredPlugin(PluginProcess):
     """Remembers the longest stdout line of each kind: an app call may be as large as the client's input
-    allows (``relay.limits.MAX_CALL_BYTES``); everything else the plugin writes must stay under ``LINE_BOUND``."""
+    allows (``relay.core.limits.MAX_CALL_BYTES``); everything else the plugin writes must stay under ``LINE_BOUND``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

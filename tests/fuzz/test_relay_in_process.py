@@ -15,7 +15,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 import relay
-from relay.formats import MAX_CHUNK_BYTES
+from relay.native.formats import MAX_CHUNK_BYTES
 from tests import declarations
 from tests.fuzz import strategies as fuzz
 from tests.fuzz.conftest import EXAMPLES

@@ -2,13 +2,13 @@
 
 import pytest
 
-from relay.access import (
+from relay.core.access import (
     AccessSettings,
     check_api_key,
     cors_headers,
     preflight_headers,
 )
-from relay.errors import RelayError
+from relay.core.errors import RelayError
 from tests.unit.conftest import make_request
 
 KEYED = AccessSettings.from_settings({"api_key": "s3cret"})

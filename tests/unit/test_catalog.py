@@ -2,9 +2,9 @@
 
 import pytest
 
-from relay.apps import CHAT, COMPLETION, WORKFLOW
-from relay.catalog import App, Catalog
-from relay.errors import RelayError
+from relay.core.apps import CHAT, COMPLETION, WORKFLOW
+from relay.core.catalog import App, Catalog
+from relay.core.errors import RelayError
 
 SUPPORT = "0e2b7d38-91c4-4f0a-8c57-3a6d1e9b2f44"
 TRANSLATE = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"

@@ -1,9 +1,9 @@
-"""What a failed Dify call tells the client, from the exact texts the SDK raises (see relay/failures.py)."""
+"""What a failed Dify call tells the client, from the exact texts the SDK raises (see relay/core/failures.py)."""
 
 import pytest
 
-from relay.errors import GENERIC_FAILURE, RelayError
-from relay.failures import UNREACHABLE, read_failure, refusal, stream_error
+from relay.core.errors import GENERIC_FAILURE, RelayError
+from relay.core.failures import UNREACHABLE, read_failure, refusal, stream_error
 from tests.unit.conftest import APP_ID
 
 

@@ -3,7 +3,7 @@
 import re
 
 import relay
-from relay.form import app_form
+from relay.native.form import app_form
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

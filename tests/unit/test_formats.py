@@ -2,9 +2,9 @@
 
 import json
 
-from relay.apps import CHAT, WORKFLOW
-from relay.formats import MAX_CHUNK_BYTES, PageInfo, render, sliced
-from relay.request import Format
+from relay.core.apps import CHAT, WORKFLOW
+from relay.native.formats import MAX_CHUNK_BYTES, PageInfo, render, sliced
+from relay.native.request import Format
 from tests.unit.conftest import APP_ID, CHAT_EVENTS
 
 

@@ -4,10 +4,10 @@ import base64
 import hashlib
 import re
 
-from relay.apps import CHAT, WORKFLOW
-from relay.formats import PageInfo, render
-from relay.pages import CONTENT_SECURITY_POLICY, STYLESHEET
-from relay.request import Format
+from relay.core.apps import CHAT, WORKFLOW
+from relay.native.formats import PageInfo, render
+from relay.native.pages import CONTENT_SECURITY_POLICY, STYLESHEET
+from relay.native.request import Format
 from tests.unit.conftest import APP_ID
 
 XSS = "<img src=x onerror=alert(1)>"

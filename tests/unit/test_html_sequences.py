@@ -1,8 +1,8 @@
 """Event sequences Dify sends that the Service API documentation leaves out, in the html page."""
 
-from relay.apps import CHAT, WORKFLOW
-from relay.formats import PageInfo, render
-from relay.request import Format
+from relay.core.apps import CHAT, WORKFLOW
+from relay.native.formats import PageInfo, render
+from relay.native.request import Format
 from tests.unit.conftest import APP_ID
 
 

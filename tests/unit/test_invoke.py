@@ -2,10 +2,10 @@
 
 import pytest
 
-from relay.apps import CHAT, COMPLETION, WORKFLOW
-from relay.errors import GENERIC_FAILURE, RelayError
-from relay.invoke import start_invocation
-from relay.request import AppCall, ResponseMode
+from relay.core.apps import CHAT, COMPLETION, WORKFLOW
+from relay.core.calls import AppCall, ResponseMode
+from relay.core.errors import GENERIC_FAILURE, RelayError
+from relay.core.invoke import start_invocation
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, failing, stream_of
 
 

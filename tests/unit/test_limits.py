@@ -1,4 +1,4 @@
-"""The relay's bounds (``relay.limits``) and its guards, in-process: nothing a client or Dify sends can make an
+"""The relay's bounds (``relay.core.limits``) and its guards, in-process: nothing a client or Dify sends can make an
 answer grow without limit, escape as an exception, or cost much before the caller is known."""
 
 import json
@@ -6,15 +6,16 @@ from collections.abc import Generator
 
 import pytest
 
-from relay.apps import CHAT
-from relay.errors import RelayError, shown
-from relay.formats import MAX_CHUNK_BYTES, PageInfo, render
-from relay.formats.html.values import safe_url as _safe_url
-from relay.formats.ndjson import encode_event
-from relay.handler import relay_request
-from relay.invoke import start_invocation
-from relay.limits import MAX_CALL_BYTES, MAX_ECHO_CHARS, MAX_FORM_FIELDS, MAX_INPUT_DEPTH
-from relay.request import AppCall, Format, check_call_size, read_fields
+from relay.core.apps import CHAT
+from relay.core.calls import AppCall, check_call_size
+from relay.core.errors import RelayError, shown
+from relay.core.invoke import start_invocation
+from relay.core.limits import MAX_CALL_BYTES, MAX_ECHO_CHARS, MAX_FORM_FIELDS, MAX_INPUT_DEPTH
+from relay.native.formats import MAX_CHUNK_BYTES, PageInfo, render
+from relay.native.formats.html.values import safe_url as _safe_url
+from relay.native.formats.ndjson import encode_event
+from relay.native.handler import relay_request
+from relay.native.request import Format, read_fields
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 
 

@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from relay.apps import CHAT
-from relay.formats import PageInfo, render
-from relay.formats.markdown import MarkdownStream, render_markdown
-from relay.request import Format
+from relay.core.apps import CHAT
+from relay.native.formats import PageInfo, render
+from relay.native.formats.markdown import MarkdownStream, render_markdown
+from relay.native.request import Format
 from tests.unit.conftest import APP_ID
 
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from relay.apps import CHAT
-from relay.formats import PageInfo, encode
-from relay.pump import DEFAULT_KEEPALIVE, batches, keepalive_seconds
-from relay.request import Format
+from relay.core.apps import CHAT
+from relay.core.pump import DEFAULT_KEEPALIVE, batches, keepalive_seconds
+from relay.native.formats import PageInfo, encode
+from relay.native.request import Format
 from tests.unit.conftest import APP_ID
 
 

@@ -4,17 +4,12 @@ import json
 
 import pytest
 
-from relay.apps import CHAT, COMPLETION, WORKFLOW
-from relay.errors import RelayError
-from relay.request import (
-    MAX_BODY_BYTES,
-    Format,
-    ResponseMode,
-    check_body_size,
-    choose_format,
-    parse_call,
-    read_fields,
-)
+from relay.core.apps import CHAT, COMPLETION, WORKFLOW
+from relay.core.calls import ResponseMode
+from relay.core.errors import RelayError
+from relay.core.http import check_body_size
+from relay.core.limits import MAX_BODY_BYTES
+from relay.native.request import Format, choose_format, parse_call, read_fields
 from tests.unit.conftest import APP_ID, make_request
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.apps import AppKind
-from relay.formats.html.page import StreamedPage
-from relay.formats.markdown import render_markdown
-from relay.pages import fragments, render_page
-from relay.pages.i18n import translator
-from relay.transcript import Turn, write_transcript
+from relay.core.apps import AppKind
+from relay.native.formats.html.page import StreamedPage
+from relay.native.formats.markdown import render_markdown
+from relay.native.pages import fragments, render_page
+from relay.native.pages.i18n import translator
+from relay.native.transcript import Turn, write_transcript
 
 KEEPALIVE = b"<!-- keep-alive -->"
 """Invisible on the page, even inside an open answer; proxies see bytes flow."""
@@ -35,7 +35,7 @@ class PageInfo:
     """Earlier turns of the conversation, shown above this one and carried on."""
     inputs: Mapping[str, Any] = field(default_factory=dict)
     form: Any = None
-    """The app's form (``relay.form.AppForm``) for "Run again", when the app's parameters could be read."""
+    """The app's form (``relay.native.form.AppForm``) for "Run again", when the app's parameters could be read."""
     show_cost: bool = False
     restart_href: str = ""
     """Where "New conversation" and "Run again" lead: the app's bare URL, which opens its form."""

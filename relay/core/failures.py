@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from relay.errors import GENERIC_FAILURE, RelayError, app_not_found, conversation_not_found, invocation_failed
+from relay.core.errors import GENERIC_FAILURE, RelayError, app_not_found, conversation_not_found, invocation_failed
 
 logger = logging.getLogger(__name__)
 

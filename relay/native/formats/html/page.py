@@ -1,14 +1,14 @@
 """The page body, event by event: which block is open, what each kind of event shows.
 
 Text deltas go into an open block (the answer, a workflow's streamed text) as markdown that renders as it
-completes (``relay.formats.markdown``); any other event closes that block and shows its own (a tool call, the
+completes (``relay.native.formats.markdown``); any other event closes that block and shows its own (a tool call, the
 node list, a result). A node's row is written when it starts and again when it finishes; the stylesheet hides
 the first once the second is there, so each node reads as one row that changes state.
 """
 
 from typing import Any
 
-from relay.formats.html.values import (
+from relay.native.formats.html.values import (
     css_word,
     data_of,
     number_of,
@@ -17,9 +17,9 @@ from relay.formats.html.values import (
     safe_url,
     title_of,
 )
-from relay.formats.markdown import MarkdownStream, render_markdown
-from relay.pages import MAX_TRACKED_NODES
-from relay.pages.i18n import Translate
+from relay.native.formats.markdown import MarkdownStream, render_markdown
+from relay.native.pages import MAX_TRACKED_NODES
+from relay.native.pages.i18n import Translate
 
 
 class StreamedPage:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.limits import MAX_ECHO_CHARS
+from relay.core.limits import MAX_ECHO_CHARS
 
 
 @dataclass(frozen=True)

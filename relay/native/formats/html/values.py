@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
-from relay.formats.markdown import render_markdown
+from relay.native.formats.markdown import render_markdown
 
 
 def data_of(event: dict[str, Any]) -> dict[str, Any]:

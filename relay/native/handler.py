@@ -8,19 +8,21 @@ from urllib.parse import quote
 
 from werkzeug import Request, Response
 
-from relay import access
-from relay import request as parsing
-from relay.apps import AppKind
-from relay.catalog import App, Catalog, catalog_of
-from relay.errors import PageLink, RelayError, endpoint_not_configured, internal_error
-from relay.form import app_form, render_form_page
-from relay.formats import PageInfo, encode, render
-from relay.invoke import fetch_parameters, start_invocation
-from relay.pages.i18n import language_of
-from relay.pump import batches
-from relay.request import AppCall, Format
-from relay.responses import body_response, error_response, page_response
-from relay.transcript import read_transcript
+from relay.core import access
+from relay.core.apps import AppKind
+from relay.core.calls import AppCall, check_call_size
+from relay.core.catalog import App, Catalog, catalog_of
+from relay.core.errors import PageLink, RelayError, endpoint_not_configured, internal_error
+from relay.core.http import check_body_size, form_fields, is_form
+from relay.core.invoke import fetch_parameters, start_invocation
+from relay.core.pump import batches
+from relay.native import request as parsing
+from relay.native.form import app_form, render_form_page
+from relay.native.formats import PageInfo, encode, render
+from relay.native.pages.i18n import language_of
+from relay.native.request import Format
+from relay.native.responses import body_response, error_response, page_response
+from relay.native.transcript import read_transcript
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
     request, kind, output, cors = exchange.request, exchange.kind, exchange.output, exchange.cors
     # Who is asking comes first: nothing costly happens for a caller without the key.
     access.check_api_key(request, exchange.rules)
-    parsing.check_body_size(request)
+    check_body_size(request)
     app = catalog.resolve(reference, kind)
 
     # A key typed into the html 401 page travels on in every later form POST, never in a URL.
@@ -82,7 +84,7 @@ def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
         return page_response(page, cors, private=bool(carried))
 
     call = parsing.parse_call(fields, app.app_id, kind, output)
-    parsing.check_call_size(call)
+    check_call_size(call)
     if request.method == "HEAD":
         # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
         # for, the app.
@@ -149,13 +151,13 @@ def _enabled(value: Any) -> bool:
 
 
 def _carried_key(request: Request, rules: access.AccessSettings) -> dict[str, str]:
-    if not rules.api_keys or access.header_key(request) is not None or not parsing.is_form(request):
+    if not rules.api_keys or access.header_key(request) is not None or not is_form(request):
         return {}
-    key = parsing.form_fields(request).get("api_key", "").strip()
+    key = form_fields(request).get("api_key", "").strip()
     return {"api_key": key} if key else {}
 
 
 def _wants_form(request: Request, fields: Mapping[str, Any], kind: AppKind) -> bool:
     """A browser that says nothing to the app yet (a bare GET, or the api key page's POST) gets the form."""
     said_nothing = not parsing.has_call_fields(fields, kind)
-    return said_nothing and (request.method in ("GET", "HEAD") or parsing.is_form(request))
+    return said_nothing and (request.method in ("GET", "HEAD") or is_form(request))

@@ -18,7 +18,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from relay.formats import Batch
+Batch = list[Any]
+"""Events that are ready together; an empty batch means a silence (time for a keep-alive)."""
 
 KEEPALIVE_ENV = "APP_RELAY_KEEPALIVE_SECONDS"
 DEFAULT_KEEPALIVE = 15.0
@@ -47,7 +48,7 @@ def keepalive_seconds() -> float:
 def batches(events: Iterable[Any], keepalive: float | None = None) -> Iterator[Batch]:
     """``events`` in batches of what is ready at once, and an empty batch after each ``keepalive`` of silence.
 
-    ``events`` must not raise (``relay.invoke`` turns every failure into an event); if it does anyway, the
+    ``events`` must not raise (``relay.core.invoke`` turns every failure into an event); if it does anyway, the
     exception is raised here, in the reader of the batches, where the renderer's guard catches it.
     """
     wait = keepalive_seconds() if keepalive is None else keepalive

@@ -8,8 +8,8 @@ from typing import Any
 
 from werkzeug import Request
 
-from relay.errors import unauthorized
-from relay.request import form_fields, is_form, query_fields
+from relay.core.errors import unauthorized
+from relay.core.http import form_fields, is_form, query_fields
 
 _SEPARATORS = re.compile(r"[\s,]+")
 PREFLIGHT_MAX_AGE = 600
@@ -48,7 +48,7 @@ def header_key(request: Request) -> str | None:
 def presented_key(request: Request) -> str | None:
     """The key a request carries: in its headers, or else as the ``api_key`` field of a form POST.
 
-    The form is parsed only when no header carries a key, and then within ``relay.limits``: this runs before
+    The form is parsed only when no header carries a key, and then within ``relay.core.limits``: this runs before
     the caller is known, so it must cost little whatever the body holds.
     """
     key = header_key(request)

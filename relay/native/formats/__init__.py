@@ -11,13 +11,13 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from relay.errors import GENERIC_FAILURE
-from relay.formats.html import HtmlEncoder, PageInfo
-from relay.formats.json_document import JsonEncoder
-from relay.formats.ndjson import NdjsonEncoder
-from relay.formats.sse import SseEncoder
-from relay.limits import MAX_CHUNK_BYTES
-from relay.request import Format
+from relay.core.errors import GENERIC_FAILURE
+from relay.core.limits import MAX_CHUNK_BYTES
+from relay.native.formats.html import HtmlEncoder, PageInfo
+from relay.native.formats.json_document import JsonEncoder
+from relay.native.formats.ndjson import NdjsonEncoder
+from relay.native.formats.sse import SseEncoder
+from relay.native.request import Format
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.apps import AppKind
-from relay.catalog import App
-from relay.formats.markdown import render_markdown
-from relay.pages import render_page
+from relay.core.apps import AppKind
+from relay.core.catalog import App
+from relay.native.formats.markdown import render_markdown
+from relay.native.pages import render_page
 
 # Dify's user_input_form entries this form can show, and the HTML control for each.
 _CONTROLS = {

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from relay.formats.ndjson import encode_event
+from relay.native.formats.ndjson import encode_event
 
 KEEPALIVE = b": keep-alive\n\n"
 """A comment line: EventSource ignores it, proxies see bytes flow."""

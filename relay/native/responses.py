@@ -10,10 +10,10 @@ from collections.abc import Iterable, Iterator
 
 from werkzeug import Response
 
-from relay.errors import RelayError
-from relay.formats import CONTENT_TYPES, sliced
-from relay.pages import SECURITY_HEADERS, render_page
-from relay.request import Format
+from relay.core.errors import RelayError
+from relay.native.formats import CONTENT_TYPES, sliced
+from relay.native.pages import SECURITY_HEADERS, render_page
+from relay.native.request import Format
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 NO_SNIFF = {"X-Content-Type-Options": "nosniff"}

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from relay.apps import KINDS, AppKind
-from relay.errors import (
+from relay.core.apps import KINDS, AppKind
+from relay.core.errors import (
     app_not_allowed,
     app_not_found,
     endpoint_misconfigured,

@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
-from relay.pages.i18n import HTML_LANG, translator
+from relay.native.pages.i18n import HTML_LANG, translator
 
 PAGES_DIR = Path(__file__).parent
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from relay.formats.ndjson import encode_event
+from relay.native.formats.ndjson import encode_event
 
 
 class JsonEncoder:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from relay.apps import AppKind
-from relay.errors import invocation_failed
-from relay.failures import refusal, stream_error
-from relay.request import AppCall, ResponseMode
+from relay.core.apps import AppKind
+from relay.core.calls import AppCall, ResponseMode
+from relay.core.errors import invocation_failed
+from relay.core.failures import refusal, stream_error
 
 Event = dict[str, Any]
 

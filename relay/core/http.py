@@ -1,0 +1,114 @@
+"""Reading an HTTP request within bounds: its body, its query string and its form, for every surface.
+
+Parsing happens before the caller is known (a form may carry the api key), on the one event loop every request
+shares, so each reader checks its bound before it decodes anything (``relay.core.limits``).
+"""
+
+import json
+from io import BytesIO
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+
+from relay.core.errors import invalid_request, payload_too_large
+from relay.core.limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+# An empty POST leaves the daemon as a chunked body with only its terminator (Go's http.Request.Write sends
+# a non-nil empty body chunked), and the SDK's parser drops Transfer-Encoding but keeps those five bytes.
+_EMPTY_CHUNKED_BODY = b"0\r\n\r\n"
+
+
+def body_of(request: Request) -> bytes:
+    """The request body as the client sent it (the daemon's empty chunked body is no body)."""
+    body = request.get_data(cache=True)
+    return b"" if body == _EMPTY_CHUNKED_BODY else body
+
+
+def check_body_size(request: Request) -> None:
+    # The daemon already cut anything past 10 MiB, so the whole body is at hand to measure.
+    if len(body_of(request)) > MAX_BODY_BYTES:
+        raise payload_too_large(f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")
+
+
+def is_form(request: Request) -> bool:
+    return request.method == "POST" and request.mimetype in _FORM_TYPES and bool(body_of(request))
+
+
+def query_fields(request: Request) -> dict[str, str]:
+    """The query string's fields (the first value of each name), at most ``MAX_FORM_FIELDS`` of them."""
+    cached = request.environ.get("relay.query_fields")
+    if cached is None:
+        cached = _urlencoded(request.query_string, "query string")
+        request.environ["relay.query_fields"] = cached
+    return cached
+
+
+def form_fields(request: Request) -> dict[str, str]:
+    """A form body's text fields (the first value of each name), parsed once and within bounds.
+
+    The field count is checked before anything is decoded, so a hostile form costs next to nothing: this
+    runs before the api key of a form POST can be checked, on the one event loop every request shares.
+    """
+    cached = request.environ.get("relay.form_fields")
+    if cached is not None:
+        return cached
+    if not is_form(request):
+        cached = {}
+    elif request.mimetype == "multipart/form-data":
+        cached = _multipart(request)
+    else:
+        cached = _urlencoded(body_of(request), "form body")
+    request.environ["relay.form_fields"] = cached
+    return cached
+
+
+def _urlencoded(data: bytes, where: str) -> dict[str, str]:
+    # parse_qsl counts the separators before decoding anything, so too many fields cost one scan.
+    try:
+        pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise invalid_request(f"The {where} is not valid UTF-8.") from None
+    except ValueError:
+        raise payload_too_large(f"The {where} has more than {MAX_FORM_FIELDS} fields.") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+def _multipart(request: Request) -> dict[str, str]:
+    body = body_of(request)
+    parser = FormDataParser(
+        max_form_memory_size=MAX_BODY_BYTES,
+        max_content_length=MAX_BODY_BYTES,
+        max_form_parts=MAX_FORM_FIELDS,
+        silent=False,
+    )
+    try:
+        _, form, _files = parser.parse(BytesIO(body), request.mimetype, len(body), request.mimetype_params)
+    except RequestEntityTooLarge:
+        raise payload_too_large(f"The form body has more than {MAX_FORM_FIELDS} parts.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_request("The multipart form body could not be read.") from None
+    return {name: form.get(name, "") for name in form}
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A JSON body that must be an object."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise invalid_request("The JSON body nests too deeply.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_request(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise invalid_request('The JSON body must be an object such as {"inputs": {}}.')
+    return value
+
+
