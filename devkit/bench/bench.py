@@ -34,7 +34,10 @@ from devkit.bench.baseline import write_baseline_plugin
 from devkit.bench.measure import (
     VARIANTS,
     Drivers,
+    driver_cpu,
     loaded_ttfb,
+    machine_cpu,
+    plugin_cpu,
     rss_growth,
     sequential_ttfb,
     startups,
@@ -131,6 +134,8 @@ def main(argv: list[str]) -> int:
         with BenchProcess(ROOT, apps) as relay, BenchProcess(baseline, apps) as base:
             drivers = Drivers({"relay": relay, "baseline": base})
             named = [(variant.name, variant) for variant in VARIANTS]
+            ours = _our_cpu(relay, base)
+            everyone, measuring = machine_cpu(), time.perf_counter()
             progress(f"throughput: bursts of {args.events:,} events, {args.rounds} rounds")
             through = throughput(drivers, args.events, args.rounds, args.min_cpu, progress)
             progress(f"time to first byte: {args.requests} sequential requests per variant")
@@ -142,6 +147,8 @@ def main(argv: list[str]) -> int:
             }
             progress(f"RSS growth: a {args.rss_events:,}-event stream per variant, after a warm-up one")
             rss = {name: rss_growth(drivers, variant, args.rss_events) for name, variant in named}
+            others = machine_cpu() - everyone - (_our_cpu(relay, base) - ours)
+            others /= time.perf_counter() - measuring
 
     setup = Setup(
         events=args.events,
@@ -153,7 +160,7 @@ def main(argv: list[str]) -> int:
         short=f"a short answer: {SHORT.count} deltas",
         paced=f"each {paced.count} deltas {PACE * 1000:g} ms apart, started again when it ends",
     )
-    results = Results(setup, machine(command), through, sequential, concurrent, rss, startup)
+    results = Results(setup, machine(command), through, sequential, concurrent, rss, startup, others)
     results.elapsed = time.perf_counter() - clock
     text = markdown(results)
     print(text)
@@ -163,6 +170,11 @@ def main(argv: list[str]) -> int:
         chart(results, output / "throughput.png")
         progress(f"wrote {output / 'results.md'} and {output / 'throughput.png'}")
     return 0
+
+
+def _our_cpu(*processes: BenchProcess) -> float:
+    """CPU seconds of this process and of the plugin processes it drives."""
+    return driver_cpu() + sum(plugin_cpu(process.pid) for process in processes if process.pid)
 
 
 def machine(command: str) -> dict[str, str]:

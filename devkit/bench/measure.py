@@ -78,6 +78,14 @@ def driver_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used since boot (``/proc/stat``, not idle nor iowait)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 @dataclass
 class Drivers:
     """The two plugin processes, each driven over stdio by a ``BenchProcess``."""
