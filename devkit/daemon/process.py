@@ -50,6 +50,7 @@ from types import TracebackType
 from typing import IO, Any, NoReturn, Protocol, Self
 
 from devkit.daemon.http import HeaderItems, build_daemon_request
+from devkit.daemon.storage import PluginStorage, StorageError
 
 DEFAULT_HOOK_ID = "5f1c9b3e8a7d4c2e9b6a0d1f3e5c7a9b"
 """The hook id the devkit uses when none is given: Dify's are 32 hex characters too."""
@@ -265,12 +266,15 @@ class PluginProcess:
         on_log: Callable[[str], None] | None = None,
         app_read_timeout: float | None = None,
         max_invocation_timeout: int | None = None,
+        storage: PluginStorage | None = None,
     ) -> None:
         """``app_read_timeout`` (seconds) defaults to ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` from the
         environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds,
-        at least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``: the SDK's own limit on a silent app call."""
+        at least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``: the SDK's own limit on a silent app call.
+        ``storage`` answers ``session.storage``; pass the same one to a restarted plugin, as Dify keeps it."""
         self.plugin_dir = Path(plugin_dir)
         self.apps = apps
+        self.storage = storage if storage is not None else PluginStorage()
         self.python = python
         self.env = dict(env or {})
         if max_invocation_timeout is not None:
@@ -589,11 +593,14 @@ class PluginProcess:
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
         try:
-            if invoke_type not in ("app", "fetch_app"):
+            if invoke_type == "storage":
+                data = self.storage.answer(request, self._storage_quota())
+                self._backwards(session_id, request_id, "response", "struct", data)
+            elif invoke_type not in ("app", "fetch_app"):
                 raise _Unsupported(f"unsupported invoke type: {invoke_type}")
-            if not self._app_permission():
+            elif not self._app_permission():
                 raise _Unsupported(APP_PERMISSION_DENIED)
-            if invoke_type == "app":
+            elif invoke_type == "app":
                 self._stream_app(session_id, request_id, request)
             else:
                 try:
@@ -603,7 +610,7 @@ class PluginProcess:
                 self._backwards(session_id, request_id, "response", "struct", as_relayed(result))
         except _ClientGone:
             return  # the daemon cancelled the call and dropped the session: nothing more reaches the plugin
-        except _Unsupported as exc:
+        except (_Unsupported, StorageError) as exc:
             self._backwards(session_id, request_id, "error", str(exc), None)
         except Exception as exc:
             self._backwards(session_id, request_id, "error", str(exc) or type(exc).__name__, None)
@@ -667,6 +674,12 @@ class PluginProcess:
         # If the plugin died meanwhile, its open requests are failed by the stdout reader.
         with contextlib.suppress(PluginError):
             self._send(self._envelope(session_id, "backwards_response", body))
+
+    def _storage_quota(self) -> int | None:
+        """The manifest's storage size in bytes, or ``None`` when storage is not enabled."""
+        permission = ((self.manifest or {}).get("resource") or {}).get("permission") or {}
+        storage = permission.get("storage") or {}
+        return int(storage.get("size") or 0) if storage.get("enabled") else None
 
     def _app_permission(self) -> bool:
         permission = ((self.manifest or {}).get("resource") or {}).get("permission") or {}

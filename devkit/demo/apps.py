@@ -349,6 +349,11 @@ class DemoApps:
         self._conversations: dict[str, tuple[str, int]] = {}
         """conversation id -> (app id, turns so far). No user in it: Dify runs every plugin call as one user."""
 
+    def turns(self) -> dict[str, int]:
+        """Each conversation Dify holds, by id, with its number of turns so far."""
+        with self._lock:
+            return {conversation: turns for conversation, (_, turns) in self._conversations.items()}
+
     # -- AppBackend --------------------------------------------------------------------------------------------
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:

@@ -52,5 +52,3 @@ def _check_depth(value: Any, where: str, depth: int) -> None:
     children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     for child in children:
         _check_depth(child, where, depth + 1)
-
-

@@ -79,6 +79,17 @@ class Catalog:
         """The apps that have a name, in the order the setting lists them."""
         return (app for app in self.apps if app.name is not None)
 
+    def listed(self) -> tuple[App, ...]:
+        """Every app the list names, by name or by id: what a surface may show (``*`` lists nothing more, as Dify
+        gives a plugin no way to list a workspace's apps)."""
+        return self.apps
+
+    def find(self, reference: str) -> App:
+        """The app an id or a name refers to, whatever its type (surfaces whose requests say no path)."""
+        if not self.configured:
+            raise endpoint_not_configured()
+        return self._find(reference)
+
     def resolve(self, reference: str, kind: AppKind) -> App:
         """The app a path names (an id or a name), if this endpoint serves it through ``kind``'s path."""
         if not self.configured:

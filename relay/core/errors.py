@@ -25,6 +25,8 @@ class RelayError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
     link: PageLink | None = None
     """What the html page offers to click (JSON clients read the same hint in ``message``)."""
+    param: str | None = None
+    """The request field at fault, for surfaces whose error format names it (OpenAI's ``param``)."""
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"

@@ -110,5 +110,3 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid_request('The JSON body must be an object such as {"inputs": {}}.')
     return value
-
-

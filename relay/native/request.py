@@ -140,5 +140,3 @@ def _inputs(fields: Mapping[str, Any]) -> dict[str, Any]:
         if name.startswith("inputs.") and len(name) > len("inputs."):
             inputs[name.removeprefix("inputs.")] = value
     return inputs
-
-

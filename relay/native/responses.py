@@ -1,22 +1,18 @@
-"""werkzeug Responses: errors before the first byte, whole pages, and streamed bodies.
+"""The native surface's responses: errors before the first byte, whole pages, and streamed bodies.
 
-Every body leaves as a real generator of slices no larger than ``MAX_CHUNK_BYTES``. The SDK sends any other
-body (a string, a list) as one message, and the daemon kills a plugin whose message reaches 5 MiB: a 3 MB
-error text from Dify, or an app's long opening statement on the form page, would otherwise do it.
+Every body leaves as a generator of small slices (``relay.core.responses``).
 """
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from werkzeug import Response
 
 from relay.core.errors import RelayError
-from relay.native.formats import CONTENT_TYPES, sliced
+from relay.core.responses import NO_SNIFF, STREAM_HEADERS, json_response, streamed_response, whole_response
+from relay.native.formats import CONTENT_TYPES
 from relay.native.pages import SECURITY_HEADERS, render_page
 from relay.native.request import Format
 
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 PRIVATE = {"Cache-Control": "no-store"}
 """For pages that carry an api key in a hidden field: no cache, shared or not, may keep them."""
 
@@ -62,15 +58,14 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
             link=error.link,
             heading=_HEADINGS_BY_CODE.get(error.code) or _HEADINGS.get(error.status, "Something went wrong"),
         )
-        return _whole(page, error.status, headers | SECURITY_HEADERS, CONTENT_TYPES[Format.HTML])
-    body = json.dumps(error.body(), ensure_ascii=False)
-    return _whole(body, error.status, headers | NO_SNIFF, "application/json")
+        return whole_response(page, error.status, headers | SECURITY_HEADERS, CONTENT_TYPES[Format.HTML])
+    return json_response(error.body(), error.status, headers)
 
 
 def page_response(page: str, extra_headers: dict[str, str], *, private: bool = False) -> Response:
     """A whole HTML page (the browser form), with the same security headers as every html answer."""
     headers = extra_headers | SECURITY_HEADERS | (PRIVATE if private else {})
-    return _whole(page, 200, headers, CONTENT_TYPES[Format.HTML])
+    return whole_response(page, 200, headers, CONTENT_TYPES[Format.HTML])
 
 
 def body_response(
@@ -84,15 +79,4 @@ def body_response(
         headers |= SECURITY_HEADERS
     if private:
         headers |= PRIVATE
-    return Response(_generator(chunks), status=200, headers=headers, content_type=CONTENT_TYPES[output])
-
-
-def _whole(text: str, status: int, headers: dict[str, str], content_type: str) -> Response:
-    # Lone surrogates (from Dify's JSON) cannot be UTF-8; a replacement character beats a failed answer.
-    body = text.encode("utf-8", "replace")
-    return Response(_generator(sliced([body])), status=status, headers=headers, content_type=content_type)
-
-
-def _generator(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    # The SDK streams only a ``Generator``; an iterator of another kind would be joined into one message.
-    yield from chunks
+    return streamed_response(chunks, 200, headers, CONTENT_TYPES[output])

@@ -1,0 +1,85 @@
+"""The plugin storage Dify's daemon offers (``session.storage``), kept in memory, answering in its exact words.
+
+What the daemon does (``internal/core/io_tunnel/backwards_invocation/task.go``, ``executeDifyInvocationStorageTask``;
+``internal/core/persistence/persistence.go``):
+
+* one ``response`` (message ``struct``) or one ``error``, then ``end``: set -> ``{"data": "ok"}``, get ->
+  ``{"data": "<hex>"}``, exist -> ``{"data": <bool>, "exist_num": n}``, del -> ``{"data": "ok", "deleted_num": n}``;
+* the manifest must enable ``resource.permission.storage``, else "permission denied, you need to enable storage
+  access in plugin manifest";
+* a key longer than 256 bytes cannot be saved; a key holding ``..`` (after path cleaning) is refused for every
+  operation; a missing key cannot be read or deleted;
+* the quota is the manifest's ``storage.size``: the total of all values. A set that passes it fails, *after* the
+  value was written (the daemon saves first, then checks), and the counted total does not change;
+* no expiry; one store per plugin and workspace, shared by every endpoint.
+"""
+
+from __future__ import annotations
+
+import binascii
+import posixpath
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+PERMISSION_DENIED = "permission denied, you need to enable storage access in plugin manifest"
+LOAD_FAILED = "load data failed, please check if the key is correct or you have not set it"
+KEY_TOO_LONG = "save data failed: key length must be less than 256 characters"
+QUOTA_EXCEEDED = "save data failed: allocated size is greater than max storage size"
+TRAVERSAL = "invalid key: path traversal attempt detected"
+MAX_KEY_BYTES = 256
+
+
+class StorageError(Exception):
+    """An answer the daemon gives as an ``error`` event; its text is sent as it is."""
+
+
+class PluginStorage:
+    """One plugin's storage in one workspace. Thread-safe; keep one across plugin restarts, as Dify does."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+        self.counted = 0
+        """What the daemon's size counter holds (it can lag behind ``values``: see the module docstring)."""
+        self._lock = threading.Lock()
+
+    def answer(self, request: Mapping[str, Any], quota: int | None) -> dict[str, Any]:
+        """The ``data`` of the daemon's response to one storage call; raises ``StorageError`` for its errors.
+
+        ``quota`` is the manifest's ``resource.permission.storage.size`` (``None``: storage not enabled).
+        """
+        if quota is None:
+            raise StorageError(PERMISSION_DENIED)
+        operation, key = request.get("opt"), str(request.get("key") or "")
+        verb = {"set": "save", "get": "load", "exist": "exist", "del": "delete"}.get(str(operation))
+        if verb is None or not key:
+            raise StorageError("unmarshal backwards invoke request failed: error validating struct: opt and key")
+        if ".." in posixpath.normpath(key) or "\\" in key:
+            raise StorageError(LOAD_FAILED if verb == "load" else f"{verb} data failed: {TRAVERSAL}")
+        with self._lock:
+            if operation == "set":
+                return self._set(key, str(request.get("value") or ""), quota)
+            if operation == "get":
+                if key not in self.values:
+                    raise StorageError(LOAD_FAILED)
+                return {"data": binascii.hexlify(self.values[key]).decode()}
+            if operation == "exist":
+                return {"data": key in self.values, "exist_num": int(key in self.values)}
+            if key not in self.values:
+                raise StorageError(f"delete data failed: stat persistence/{key}: no such file or directory")
+            self.counted -= len(self.values.pop(key))
+            return {"data": "ok", "deleted_num": 1}
+
+    def _set(self, key: str, hex_value: str, quota: int) -> dict[str, Any]:
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise StorageError(KEY_TOO_LONG)
+        try:
+            value = binascii.unhexlify(hex_value)
+        except (binascii.Error, ValueError) as exc:
+            raise StorageError(f"decode data failed: {exc}") from None
+        grows = len(value) - len(self.values.get(key, b""))
+        self.values[key] = value  # written before the check, as the daemon does
+        if self.counted + grows > quota:
+            raise StorageError(QUOTA_EXCEEDED)
+        self.counted += grows
+        return {"data": "ok"}

@@ -1,0 +1,13 @@
+"""``/v1/chat/completions``: any app of the endpoint as an OpenAI-compatible model (``relay.openai_compat``)."""
+
+from collections.abc import Mapping
+
+from dify_plugin import Endpoint
+from werkzeug import Request, Response
+
+import relay.openai_compat
+
+
+class OpenAIChatCompletionsEndpoint(Endpoint):
+    def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
+        return relay.openai_compat.chat_completions(self.session, r, settings)

@@ -1,0 +1,129 @@
+"""OpenAI's wire shapes: ``chat.completion`` objects, ``chat.completion.chunk`` SSE frames, error objects."""
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from relay.core.errors import RelayError
+from relay.openai_compat.answer import Answer, Delta
+
+DONE = b"data: [DONE]\n\n"
+KEEPALIVE = b": keep-alive\n\n"
+
+# Our codes to OpenAI's error types (what its SDKs and clients look at), by HTTP status.
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+}
+_CODES = {"app_not_found": "model_not_found", "unauthorized": "invalid_api_key"}
+
+
+def error_object(message: str, status: int, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            "param": param,
+            "code": _CODES.get(code or "", code),
+        }
+    }
+
+
+def error_of(error: RelayError) -> dict[str, Any]:
+    return error_object(error.message, error.status, error.code, error.param)
+
+
+def completion(answer: Answer, model: str) -> dict[str, Any]:
+    """The whole answer as one ``chat.completion``; ``conversation_id`` is the relay's addition."""
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+    reasoning = "".join(answer.reasoning)
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    document: dict[str, Any] = {
+        "id": f"chatcmpl-{answer.answer_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+        "usage": answer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+    if answer.conversation_id:
+        document["conversation_id"] = answer.conversation_id
+    return document
+
+
+class ChunkEncoder:
+    """Dify's events as ``chat.completion.chunk`` frames (an encoder for ``relay.core.stream``)."""
+
+    def __init__(
+        self, answer: Answer, model: str, *, include_usage: bool, on_finished: Callable[[Answer], None]
+    ) -> None:
+        self.answer = answer
+        self.model = model
+        self.include_usage = include_usage
+        self.on_finished = on_finished
+        self.created = int(time.time())
+
+    def start(self) -> bytes:
+        return self._frame({"role": "assistant", "content": ""})
+
+    def event(self, event: Any) -> bytes:
+        delta = self.answer.read(event)
+        frames = self._delta(delta) if delta else b""
+        if self.answer.error is not None:
+            return frames + self._error(self.answer.error)
+        return frames
+
+    def keepalive(self) -> bytes:
+        return KEEPALIVE
+
+    def failure(self, error: dict[str, Any]) -> bytes:
+        self.answer.error = {"message": str(error.get("message")), "code": error.get("code")}
+        return self._error(self.answer.error)
+
+    def end(self) -> bytes:
+        answer = self.answer
+        if answer.error is not None:
+            return DONE
+        tail = self._delta(answer.finish()) if not answer.finished else b""
+        tail += self._frame({}, finish_reason="stop")
+        if self.include_usage:
+            usage = answer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+            tail += _sse({**self._head(), "choices": [], "usage": usage})
+        self.on_finished(answer)
+        return tail + DONE
+
+    def _delta(self, delta: Delta) -> bytes:
+        fields: dict[str, Any] = {}
+        if delta.content:
+            fields["content"] = delta.content
+        if delta.reasoning:
+            fields["reasoning_content"] = delta.reasoning
+        return self._frame(fields) if fields else b""
+
+    def _head(self) -> dict[str, Any]:
+        head: dict[str, Any] = {
+            "id": f"chatcmpl-{self.answer.answer_id}",
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
+        if self.answer.conversation_id:
+            head["conversation_id"] = self.answer.conversation_id
+        return head
+
+    def _frame(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return _sse({**self._head(), "choices": [choice]})
+
+    def _error(self, error: dict[str, Any]) -> bytes:
+        # After the first chunk a status can no longer say it: OpenAI's clients raise on a frame with "error".
+        return _sse(error_object(error["message"], 502, str(error.get("code") or "invocation_failed")))
+
+
+def _sse(document: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") + b"\n\n"

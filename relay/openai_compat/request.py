@@ -1,0 +1,128 @@
+"""An OpenAI Chat Completions request, read and checked: what the app is asked, and how to answer.
+
+Only what a Dify app can honour is accepted; anything that would be silently ignored in a way that changes the
+meaning of the request (several choices, tools, image parts until files are supported) is a clear 400. Sampling
+parameters (``temperature``, ``max_tokens``...) are ignored: the app's own model settings rule, as in Dify.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from relay.core.errors import RelayError, invalid_request, shown
+
+ROLES = ("system", "developer", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: tuple[Message, ...]
+    stream: bool = False
+    include_usage: bool = False
+    user: str | None = None
+    conversation_id: str | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    query_input: str | None = None
+    """For workflow and completion apps: the input that receives the last user message."""
+
+    @property
+    def question(self) -> str:
+        return self.messages[-1].text
+
+    @property
+    def history(self) -> tuple[Message, ...]:
+        return self.messages[:-1]
+
+
+def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None) -> ChatRequest:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise _invalid("model is required: the name (or id) of an app this endpoint serves.", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _invalid("messages must be a non-empty list.", "messages")
+    parsed = tuple(_message(message, index) for index, message in enumerate(messages))
+    if parsed[-1].role != "user" or not parsed[-1].text.strip():
+        raise _invalid("The last message must be a non-empty user message: it is what the app is asked.", "messages")
+    n = body.get("n", 1)
+    if n not in (None, 1):
+        raise _invalid("n must be 1: a Dify app gives one answer per call.", "n")
+    for name in ("tools", "functions"):
+        if body.get(name):
+            raise _invalid(f"{name} is not supported: a Dify app calls its own tools, configured in Dify.", name)
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _invalid("stream must be true or false.", "stream")
+    options = body.get("stream_options")
+    options = {} if options is None else options
+    if not isinstance(options, Mapping):
+        raise _invalid("stream_options must be an object.", "stream_options")
+    inputs = body.get("inputs")
+    inputs = {} if inputs is None else inputs
+    if not isinstance(inputs, Mapping):
+        raise _invalid("inputs must be an object: the app's input variables.", "inputs")
+    return ChatRequest(
+        model=model.strip(),
+        messages=parsed,
+        stream=stream,
+        include_usage=options.get("include_usage") is True,
+        user=_optional_string(body, "user"),
+        conversation_id=_optional_string(body, "conversation_id") or (conversation_header or "").strip() or None,
+        inputs=dict(inputs),
+        query_input=_optional_string(body, "query_input"),
+    )
+
+
+def _message(value: Any, index: int) -> Message:
+    where = f"messages[{index}]"
+    if not isinstance(value, Mapping):
+        raise _invalid(f"{where} must be an object with a role and a content.", where)
+    role = value.get("role")
+    if role == "tool" or value.get("tool_calls"):
+        raise _invalid(f"{where}: tool messages are not supported: a Dify app calls its own tools.", where)
+    if role not in ROLES:
+        raise _invalid(f"{where}.role {shown(role)} is not one of {', '.join(ROLES)}.", f"{where}.role")
+    return Message(role="system" if role == "developer" else role, text=_text(value.get("content"), where))
+
+
+def _text(content: Any, where: str) -> str:
+    """A message's text: a string, or the text parts of a list joined by new lines."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise _invalid(f"{where}.content must be a string or a list of parts.", f"{where}.content")
+    texts = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind in ("image_url", "input_audio", "file"):
+            raise _invalid(
+                f"{where}: {kind} parts are not supported yet; send text, or pass files to the app as inputs.",
+                f"{where}.content",
+            )
+        else:
+            raise _invalid(f"{where}.content has a part of unknown type {shown(kind)}.", f"{where}.content")
+    return "\n".join(texts)
+
+
+def _optional_string(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a string.", name)
+    return value
+
+
+def _invalid(message: str, param: str) -> RelayError:
+    return replace(invalid_request(message), param=param)

@@ -1,0 +1,87 @@
+"""Pieces of the OpenAI-compatible surface, in-process: reasoning split from the answer, requests checked."""
+
+import pytest
+
+from relay.core.errors import RelayError
+from relay.openai_compat.conversations import history_key, with_context
+from relay.openai_compat.request import Message, parse_chat_request
+from relay.openai_compat.think import ThinkSplitter
+
+
+def split(deltas: list[str]) -> tuple[str, str]:
+    splitter = ThinkSplitter()
+    pieces = [splitter.feed(delta) for delta in deltas] + [splitter.flush()]
+    return "".join(content for content, _ in pieces), "".join(reasoning for _, reasoning in pieces)
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        ["<think>weighing it</think>The answer."],
+        ["<thi", "nk>weigh", "ing it</th", "ink>The ", "answer."],
+        ["<", "t", "h", "i", "n", "k", ">weighing it<", "/think>", "The answer."],
+    ],
+)
+def test_reasoning_goes_apart_from_the_answer_wherever_the_tags_are_cut(deltas):
+    assert split(deltas) == ("The answer.", "weighing it")
+
+
+def test_text_that_only_looks_like_a_tag_stays_text():
+    assert split(["a < b and <thin", " ice"]) == ("a < b and <thin ice", "")
+
+
+def body(**fields):
+    return {"model": "support", "messages": [{"role": "user", "content": "hi"}], **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"model": ""}, "model"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}, "messages"),
+        ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]}, "messages[0]"),
+        ({"n": 3}, "n"),
+        ({"tools": [{"type": "function"}]}, "tools"),
+        ({"stream": "yes"}, "stream"),
+        ({"inputs": []}, "inputs"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, None),
+    ],
+)
+def test_what_an_app_cannot_honour_is_a_400_naming_the_field(fields, param):
+    with pytest.raises(RelayError) as caught:
+        parse_chat_request(body(**fields), None)
+    assert caught.value.status == 400
+    if param:
+        assert caught.value.param == param
+
+
+def test_text_parts_are_joined_and_developer_counts_as_system():
+    request = parse_chat_request(
+        body(
+            messages=[
+                {"role": "developer", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+            ]
+        ),
+        "conv-9",
+    )
+    assert request.history == (Message("system", "Be brief."),)
+    assert request.question == "one\ntwo"
+    assert request.conversation_id == "conv-9"
+
+
+def test_a_history_key_depends_on_every_part_of_the_history():
+    history = [Message("user", "a"), Message("assistant", "b")]
+    key = history_key("endpoint", "app", "u", history)
+    assert key != history_key("endpoint", "app", "other user", history)
+    assert key != history_key("other endpoint", "app", "u", history)
+    assert key != history_key("endpoint", "app", "u", [*history[:1], Message("assistant", "b!")])
+    assert key == history_key("endpoint", "app", "u", list(history))
+    assert len(key) < 256 and ".." not in key
+
+
+def test_context_for_a_new_conversation_lists_what_was_said():
+    assert with_context([], "q") == "q"
+    text = with_context([Message("user", "a"), Message("assistant", "b")], "q")
+    assert text == "[Conversation so far]\nuser: a\nassistant: b\n\n[New message]\nq"
