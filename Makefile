@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz bench package clean
+.PHONY: run test lint fuzz bench package scaffold clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(STAMP)  ## relay throughput and latency as ratios against a baseline me
 
 package: $(STAMP)  ## dist/<name>-<version>.difypkg, validated
 	$(PY) -m devkit package
+
+scaffold: $(STAMP)  ## rename the plugin: make scaffold NAME=my_plugin AUTHOR=me [LABEL="My Plugin"] [MINIMAL=1]
+	$(PY) -m devkit scaffold --name "$(NAME)" --author "$(AUTHOR)" $(if $(LABEL),--label "$(LABEL)") $(if $(MINIMAL),--minimal)
 
 clean:
 	rm -rf $(VENV) dist test-output .pytest_cache .ruff_cache

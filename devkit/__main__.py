@@ -1,4 +1,4 @@
-"""``python -m devkit <command>``: serve, package, keygen, sign, bench."""
+"""``python -m devkit <command>``: one command per ``make`` target that needs Python (see ``COMMANDS``)."""
 
 import importlib
 import sys
@@ -9,6 +9,7 @@ COMMANDS = {
     "package": "devkit.packaging.package:main",
     "keygen": "devkit.packaging.sign:keygen_main",
     "sign": "devkit.packaging.sign:sign_main",
+    "scaffold": "devkit.scaffold.command:main",
     "bench": "devkit.bench.bench:main",
 }
 

@@ -100,29 +100,103 @@ def demo_links(endpoint_url: str, app: DemoApp, *, by_name: bool = True) -> dict
 
     ``by_name``: the endpoint serves the demo apps by their names (the demo settings); else by id.
     """
-    base = f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
-    fields: list[tuple[str, str]] = []
-    if app.sample_query:
-        fields.append(("query", app.sample_query))
-    fields += [(f"inputs.{name}", value) for name, value in app.sample_inputs]
+    base = _app_url(endpoint_url, app, by_name)
     links = {"html": base}
     for fmt in FORMATS[1:]:
         if fmt == "json" and app.mode == "agent-chat":
             continue  # json means a blocking call, and Dify's agent apps refuse blocking mode
-        links[fmt] = f"{base}?{urlencode([*fields, ('format', fmt)], quote_via=quote)}"
+        links[fmt] = _sample_url(base, app, fmt)
     return links
 
 
-def demo_curl(endpoint_url: str, app: DemoApp, *, by_name: bool = True) -> str:
+def _app_url(endpoint_url: str, app: DemoApp, by_name: bool) -> str:
+    return f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
+
+
+def _sample_url(base: str, app: DemoApp, fmt: str) -> str:
+    """The app's sample call as a GET in format ``fmt``."""
+    fields: list[tuple[str, str]] = []
+    if app.sample_query:
+        fields.append(("query", app.sample_query))
+    fields += [(f"inputs.{name}", value) for name, value in app.sample_inputs]
+    return f"{base}?{urlencode([*fields, ('format', fmt)], quote_via=quote)}"
+
+
+KEY_HEADER = "Authorization: Bearer $KEY"
+"""What the printed curl lines send when ``api_key`` is set: the shell puts the key in, never the banner."""
+
+
+def demo_curl(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key: bool = False) -> str:
     """A ``curl -N`` command that POSTs the app's sample call as JSON and shows the NDJSON stream."""
     payload: dict[str, Any] = {}
     if app.sample_query:
         payload["query"] = app.sample_query
     if app.sample_inputs:
         payload["inputs"] = dict(app.sample_inputs)
-    url = f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
+    url = _app_url(endpoint_url, app, by_name)
     body = json.dumps(payload, ensure_ascii=False)
-    return f"curl -N -H 'Content-Type: application/json' -d {shlex.quote(body)} {shlex.quote(url)}"
+    return (
+        f"curl -N{_key_option(api_key)} -H 'Content-Type: application/json' -d {shlex.quote(body)} {shlex.quote(url)}"
+    )
+
+
+def demo_curls(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key: bool = False) -> dict[str, str]:
+    """One curl command per format for ``app``: ndjson as a JSON POST, the others as GETs of the sample call."""
+    base = _app_url(endpoint_url, app, by_name)
+    curls = {"ndjson": demo_curl(endpoint_url, app, by_name=by_name, api_key=api_key)}
+    for fmt in ("sse", "json", "html"):
+        if fmt == "json" and app.mode == "agent-chat":
+            continue
+        curls[fmt] = (
+            f"curl{'' if fmt == 'json' else ' -N'}{_key_option(api_key)} {shlex.quote(_sample_url(base, app, fmt))}"
+        )
+    return curls
+
+
+def _key_option(api_key: bool) -> str:
+    return f' -H "{KEY_HEADER}"' if api_key else ""
+
+
+def plugin_label(plugin_dir: Path | None) -> str:
+    """The plugin's English label from its manifest, or a plain description when it cannot be read."""
+    manifest = _read_yaml(plugin_dir / "manifest.yaml") if plugin_dir else None
+    label = (manifest.get("label") or {}) if isinstance(manifest, dict) else {}
+    text = label.get("en_US") if isinstance(label, dict) else None
+    return str(text) if text else "The plugin"
+
+
+def declared_routes(plugin_dir: Path | None) -> list[tuple[str, str]] | None:
+    """(method, path) of every endpoint the plugin declares, or ``None`` when its declaration cannot be read."""
+    if plugin_dir is None:
+        return None
+    try:
+        manifest = _read_yaml(plugin_dir / "manifest.yaml")
+        found = []
+        for group_file in manifest["plugins"]["endpoints"]:
+            for endpoint_file in _read_yaml(plugin_dir / group_file)["endpoints"]:
+                endpoint = _read_yaml(plugin_dir / endpoint_file)
+                found.append((str(endpoint["method"]).upper(), str(endpoint["path"])))
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    return found
+
+
+def declared_settings(plugin_dir: Path | None) -> set[str] | None:
+    """Names of the settings the plugin's endpoint group declares, or ``None`` when unreadable."""
+    if plugin_dir is None:
+        return None
+    try:
+        manifest = _read_yaml(plugin_dir / "manifest.yaml")
+        names = set()
+        for group_file in manifest["plugins"]["endpoints"]:
+            names |= {str(s["name"]) for s in _read_yaml(plugin_dir / group_file).get("settings") or []}
+    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        return None
+    return names
+
+
+def _read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def format_banner(
@@ -132,29 +206,65 @@ def format_banner(
     plugin_dir: Path | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> str:
-    """What ``serve`` prints on start: where the endpoints are and, per demo app, links and a curl line."""
-    lines = [
-        "Dify App Relay devkit: a local stand-in for Dify's plugin daemon"
-        + (f", serving {plugin_dir}" if plugin_dir else ""),
-        f"Endpoint base URL: {endpoint_url}   (any /e/<hook_id>/ works)",
-    ]
+    """What ``serve`` prints on start: where the endpoints are, one html link per demo app, one curl line per
+    format for one app, and what to send when the endpoint wants a key.
+
+    Only the demo apps whose path the plugin declares are shown; the plugin's other GET endpoints get a link each.
+    """
     settings = settings or {}
-    if settings:
-        lines.append("Endpoint settings: " + ", ".join(sorted(settings)))
     by_name = settings.get("allowed_apps") == DEMO_ALLOWED_APPS
-    lines += ["", "Demo apps (devkit/demo/apps.py answers instead of Dify):"]
-    for app in apps:
-        lines += ["", f"  {app.name} [{app.mode}]  {app.slug}={app.app_id}"]
-        lines += [f"    {fmt:<7} {url}" for fmt, url in demo_links(endpoint_url, app, by_name=by_name).items()]
-        lines.append(f"    try:    {demo_curl(endpoint_url, app, by_name=by_name)}")
+    api_key = bool(str(settings.get("api_key") or "").strip())
+    routes = declared_routes(plugin_dir)
+    paths = {path for _, path in routes} if routes is not None else None
+    shown = [app for app in apps if paths is None or any(p.startswith(f"/{app.path}/") for p in paths)]
+    lines = [
+        f"{plugin_label(plugin_dir)}, served as Dify's plugin daemon serves it"
+        + (f" (from {plugin_dir})" if plugin_dir else "")
+        + ("; demo apps answer instead of Dify" if shown else ""),
+        f"Endpoint: {endpoint_url}   (any /e/<hook_id>/ works)",
+    ]
+    if settings:
+        lines.append("Settings: " + ", ".join(sorted(settings)))
+    if api_key:
+        lines += [
+            "api_key is set: every request must carry one of its keys. The curl lines below send $KEY:",
+            "  export KEY='<one of the keys in the api_key setting>'   (a browser is asked for it on its first page)",
+        ]
+    if shown:
+        width = max(len(app.slug) for app in shown)
+        modes = max(len(app.mode) for app in shown)
+        lines += ["", "Open in a browser (each link shows the app's form):"]
+        lines += [
+            f"  {app.slug:<{width}}  {app.mode:<{modes}}  {demo_links(endpoint_url, app, by_name=by_name)['html']}"
+            for app in shown
+        ]
+        sample = next((app for app in shown if app.mode != "agent-chat"), shown[0])
+        lines += ["", f"Or from a terminal, the {sample.slug} in each format:"]
+        curls = demo_curls(endpoint_url, sample, by_name=by_name, api_key=api_key)
+        lines += [f"  {fmt:<6}  {command}" for fmt, command in curls.items()]
+        if any(app.mode == "agent-chat" for app in shown):
+            lines.append(
+                "  No json for the agent: json is a blocking call, and Dify refuses blocking mode for agent apps"
+                " (use ndjson or sse)."
+            )
+    others = [
+        path
+        for method, path in routes or []
+        if method == "GET" and not any(path.startswith(f"/{app.path}/") for app in shown)
+    ]
+    if others:
+        lines += ["", "Endpoints of the plugin:"]
+        lines += [f"  curl{_key_option(api_key)} {shlex.quote(endpoint_url + path)}" for path in others]
     lines += ["", "Ctrl-C stops the server and the plugin."]
     return "\n".join(lines)
 
 
-def load_settings(settings_file: Path | None, pairs: Iterable[str]) -> dict[str, Any]:
+def load_settings(
+    settings_file: Path | None, pairs: Iterable[str], defaults: Mapping[str, Any] = DEMO_SETTINGS
+) -> dict[str, Any]:
     """The demo endpoint's settings (its apps by name), then a JSON or YAML file, then ``name=value`` pairs
     (strings): each wins over the one before."""
-    settings: dict[str, Any] = dict(DEMO_SETTINGS)
+    settings: dict[str, Any] = dict(defaults)
     if settings_file is not None:
         text = settings_file.read_text(encoding="utf-8")
         loaded = json.loads(text) if settings_file.suffix == ".json" else yaml.safe_load(text)
@@ -193,21 +303,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def default_settings(plugin_dir: Path) -> dict[str, Any]:
+    """The demo endpoint's settings, limited to those the plugin declares (all of them when it cannot be read)."""
+    declared = declared_settings(plugin_dir)
+    return {name: value for name, value in DEMO_SETTINGS.items() if declared is None or name in declared}
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM ask for one clean stop: the server stops serving, the plugin is stopped, the
+    streams it cut end with the daemon's error line, and the command returns 0.
+
+    The handler only sets an event: it runs on the main thread between any two bytecodes, so raising there (a
+    ``KeyboardInterrupt`` out of wherever that thread was) or taking a lock (the console's, which that thread may
+    hold) could not be done safely. A watcher thread does the rest; a second signal changes nothing.
+    """
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.requested = threading.Event()
+        self._say = say
+        self._signal = "signal"
+        self._server: DevDaemonServer | None = None
+        self._serving = threading.Event()
+        # Both explicitly: a shell may start a background job with SIGINT ignored, and Python keeps that.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+        threading.Thread(target=self._watch, name="devkit-signals", daemon=True).start()
+
+    def serving(self, server: DevDaemonServer) -> None:
+        """From now on a signal stops ``server``'s ``serve_forever``."""
+        self._server = server
+        self._serving.set()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self._signal = signal.Signals(signum).name
+        self.requested.set()
+
+    def _watch(self) -> None:
+        self.requested.wait()
+        self._say(f"{self._signal}: stopping")
+        self._serving.wait()
+        assert self._server is not None
+        self._server.shutdown()  # returns once serve_forever (on the main thread) has returned
 
 
 def main(argv: list[str]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    plugin_dir: Path = args.plugin_dir.resolve()
     try:
-        settings = load_settings(args.settings_file, args.setting)
+        settings = load_settings(args.settings_file, args.setting, default_settings(plugin_dir))
     except (OSError, ValueError, yaml.YAMLError) as exc:
         parser.error(str(exc))
     say = _say("devkit")
+    stop = StopSignals(say)
+    say(f"starting the plugin in {plugin_dir}")
     try:
         server = create_server(
-            args.plugin_dir.resolve(),
+            plugin_dir,
             DemoApps(token_delay=max(args.token_delay, 0.0)),
             host=args.host,
             port=args.port,
@@ -223,14 +375,13 @@ def main(argv: list[str]) -> int:
         say(str(exc))
         return 1
 
-    print(format_banner(server.endpoint_url, plugin_dir=args.plugin_dir.resolve(), settings=settings), flush=True)
-    # Both explicitly: a shell may start a background job with SIGINT ignored, and Python keeps that.
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop.serving(server)
+    if server.supervisor.current is not None:
+        say(f"plugin started (pid {server.supervisor.current.pid})")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        say("stopping")
+        if not stop.requested.is_set():
+            print(format_banner(server.endpoint_url, plugin_dir=plugin_dir, settings=settings), flush=True)
+            server.serve_forever()
     finally:
         server.close()
         say("stopped")

@@ -4,6 +4,7 @@ Read the way the daemon reads them: ``manifest.yaml`` names the endpoint group f
 settings and its endpoint files, each endpoint file one path and method.
 """
 
+import ast
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,8 @@ class Route:
     method: str
     source: str
     """The endpoint's Python file, relative to the plugin root."""
+    file: str = ""
+    """The endpoint declaration (YAML) this route comes from, relative to the plugin root."""
 
     @property
     def kind(self) -> str:
@@ -33,8 +36,19 @@ def _yaml(relative: str) -> Any:
 
 
 @cache
+def manifest() -> dict[str, Any]:
+    return _yaml("manifest.yaml")
+
+
+@cache
+def group_files() -> tuple[str, ...]:
+    """The endpoint group files the manifest lists (Dify uses one), relative to the plugin root."""
+    return tuple(manifest()["plugins"]["endpoints"])
+
+
+@cache
 def groups() -> tuple[dict[str, Any], ...]:
-    return tuple(_yaml(name) for name in _yaml("manifest.yaml")["plugins"]["endpoints"])
+    return tuple(_yaml(name) for name in group_files())
 
 
 @cache
@@ -43,10 +57,21 @@ def routes() -> tuple[Route, ...]:
     for group in groups():
         for name in group["endpoints"]:
             endpoint = _yaml(name)
-            found.append(Route(endpoint["path"], endpoint["method"], endpoint["extra"]["python"]["source"]))
+            found.append(Route(endpoint["path"], endpoint["method"], endpoint["extra"]["python"]["source"], name))
     return tuple(found)
 
 
 @cache
 def settings() -> tuple[dict[str, Any], ...]:
     return tuple(setting for group in groups() for setting in group.get("settings", []))
+
+
+def endpoint_classes(source: str) -> list[str]:
+    """The classes a Python source defines on ``Endpoint`` (the SDK wants exactly one per endpoint file)."""
+    tree = ast.parse((ROOT / source).read_bytes())
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(getattr(base, "id", getattr(base, "attr", None)) == "Endpoint" for base in node.bases)
+    ]

@@ -25,19 +25,23 @@ langgenius/dify):
 
 Deviations, on purpose: any hook id is accepted (there is no endpoint table); paths outside ``/e/`` get a hint
 instead of Dify's web app; the part of a body beyond the cap is read and discarded so the client gets its answer
-instead of a reset; and before the first chunk the wait is bounded by the same execution timeout (the daemon
-waits as long as the client does).
+instead of a reset; before the first chunk the wait is bounded by the same execution timeout (the daemon
+waits as long as the client does); and when the plugin stops (Ctrl-C, ``close``) or dies while a body streams,
+the body ends with an error in the daemon's JSON, ``{"code":-500,"message":"{\\"message\\":\\"the plugin was
+stopped\\",...}","data":null}``, on a line of its own, so that an NDJSON client reads one last JSON line rather
+than stray text (``close`` gives those requests a moment to write it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -165,6 +169,10 @@ class DaemonHandler(BaseHTTPRequestHandler):
     # -- relaying ----------------------------------------------------------------------------------------------
 
     def _relay(self) -> None:
+        with self.server.in_flight():
+            self._relay_one()
+
+    def _relay_one(self) -> None:
         started = time.monotonic()
         if self._refused_by_nginx():
             return
@@ -277,10 +285,12 @@ class DaemonHandler(BaseHTTPRequestHandler):
                     body.write(KILLED_BY_TIMEOUT)
                     break
                 except PluginError as exc:
-                    body.write(exc.message.encode())
+                    body.write_line(daemon_error_body(exc.message))
                     break
                 if chunk is None:
-                    if response.error is not None:
+                    if response.error is not None and response.error_data is None:
+                        body.write_line(daemon_error_body(response.error))  # the plugin stopped or died
+                    elif response.error is not None:
                         body.write(plugin_error_text(response.error_data, response.error).encode())
                     break
                 body.write(chunk)
@@ -358,6 +368,8 @@ class DevDaemonServer(ThreadingHTTPServer):
         self.hook_id = hook_id
         self.console = console or _stderr_console
         self._thread: threading.Thread | None = None
+        self._requests = 0
+        self._requests_done = threading.Condition()
 
     @property
     def display_host(self) -> str:
@@ -380,14 +392,31 @@ class DevDaemonServer(ThreadingHTTPServer):
         self._thread.start()
         return self._thread
 
-    def close(self) -> None:
-        """Stop serving, close the socket and stop the plugin."""
+    def close(self, drain: float = 3.0) -> None:
+        """Stop serving, close the socket and stop the plugin; then give the requests it cut ``drain`` seconds to
+        write their last line (the daemon's error JSON) and end their bodies properly."""
         if self._thread is not None:
             self.shutdown()
             self._thread.join(5)
             self._thread = None
         self.server_close()
         self.supervisor.stop()
+        deadline = time.monotonic() + drain
+        with self._requests_done:
+            while self._requests and (left := deadline - time.monotonic()) > 0:
+                self._requests_done.wait(left)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Counts a request from its first byte read to its last byte written (``close`` waits for them)."""
+        with self._requests_done:
+            self._requests += 1
+        try:
+            yield
+        finally:
+            with self._requests_done:
+                self._requests -= 1
+                self._requests_done.notify_all()
 
     def __enter__(self) -> Self:
         return self
@@ -405,10 +434,16 @@ class _Body:
         self._out = out
         self._length = length
         self._written = 0
+        self._last = b""
+
+    def write_line(self, data: bytes) -> None:
+        """``data`` on a line of its own: after a newline if the body does not end with one, then a newline."""
+        self.write((b"\n" if self._last not in (b"", b"\n") else b"") + data + b"\n")
 
     def write(self, data: bytes) -> None:
         if not data:
             return
+        self._last = data[-1:]
         if self._length is None:
             self._out.write(b"%x\r\n%s\r\n" % (len(data), data))
         else:

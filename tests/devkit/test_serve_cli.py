@@ -7,27 +7,75 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS
-from devkit.serve import demo_curl, demo_links, format_banner, load_settings, main
+from devkit.serve import demo_curl, demo_curls, demo_links, format_banner, load_settings, main
+from tests.devkit.conftest import ECHO_PLUGIN
 
 ENDPOINT = "http://127.0.0.1:5002/e/0123456789abcdef0123456789abcdef"
 
 
-def test_the_banner_shows_the_endpoint_and_every_demo_app_by_name():
-    banner = format_banner(ENDPOINT, settings={**DEMO_SETTINGS, "api_key": "secret"})
+def banner_lines(banner: str) -> list[str]:
+    return banner.splitlines()
+
+
+def curl_lines(banner: str) -> dict[str, str]:
+    """The "<format>  curl ..." lines of the banner, by format."""
+    found = {}
+    for line in banner_lines(banner):
+        words = line.split(maxsplit=1)
+        if len(words) == 2 and words[1].startswith("curl "):
+            found[words[0]] = words[1]
+    return found
+
+
+def test_the_banner_is_one_html_link_per_demo_app_then_one_curl_line_per_format():
+    banner = format_banner(ENDPOINT, settings=DEMO_SETTINGS)
+    assert len(banner_lines(banner)) <= 20
     assert ENDPOINT in banner
-    assert "api_key" in banner and "secret" not in banner
-    assert banner.count("curl -N ") == len(DEMO_APPS)
     for app in DEMO_APPS:
-        assert f"{app.slug}={app.app_id}" in banner
-        for url in demo_links(ENDPOINT, app).values():
-            assert url in banner
-            assert f"/{app.path}/{app.slug}" in url
+        html = demo_links(ENDPOINT, app)["html"]
+        [line] = [line for line in banner_lines(banner) if line.endswith(html) and "curl" not in line]
+        assert line.split()[:2] == [app.slug, app.mode]
+    curls = curl_lines(banner)
+    assert list(curls) == ["ndjson", "sse", "json", "html"]
+    chatbot = next(app for app in DEMO_APPS if app.mode == "chat")
+    assert curls == demo_curls(ENDPOINT, chatbot)
+    for fmt, command in curls.items():
+        words = shlex.split(command)
+        assert words[0] == "curl" and ("-N" in words) == (fmt != "json")
+        assert f"/{chatbot.path}/{chatbot.slug}" in words[-1]
+
+
+def test_the_banner_says_why_the_agent_has_no_json():
+    banner = format_banner(ENDPOINT, settings=DEMO_SETTINGS)
+    assert "No json for the agent" in banner and "Dify refuses blocking mode for agent apps" in banner
+
+
+def test_with_an_api_key_every_curl_line_sends_KEY_and_the_banner_names_the_setting_not_the_secret():
+    banner = format_banner(ENDPOINT, settings={**DEMO_SETTINGS, "api_key": "secret-one, secret-two"})
+    assert "secret" not in banner
+    assert "api_key is set" in banner and "export KEY=" in banner
+    curls = curl_lines(banner)
+    assert curls
+    for command in curls.values():
+        assert '-H "Authorization: Bearer $KEY"' in command
+        assert "Authorization: Bearer $KEY" in shlex.split(command)  # one word for the shell, expanded by it
+    assert "$KEY" not in format_banner(ENDPOINT, settings=DEMO_SETTINGS)
 
 
 def test_the_banner_links_by_id_when_the_endpoint_names_other_apps():
     banner = format_banner(ENDPOINT, settings={"allowed_apps": "*"})
     for app in DEMO_APPS:
         assert demo_links(ENDPOINT, app, by_name=False)["html"] in banner
+
+
+def test_the_banner_follows_the_plugin_it_serves():
+    """The echo plugin declares /chat/ but neither /workflow/ nor /completion/, and GET endpoints of its own."""
+    banner = format_banner(ENDPOINT, plugin_dir=ECHO_PLUGIN, settings=DEMO_SETTINGS)
+    assert banner.startswith("Echo, served as Dify's plugin daemon serves it")
+    shown = {app.slug for app in DEMO_APPS if demo_links(ENDPOINT, app)["html"] in banner}
+    assert shown == {app.slug for app in DEMO_APPS if app.path == "chat"}
+    for path in ("/log", "/slow/<seconds>"):
+        assert f"curl {shlex.quote(ENDPOINT + path)}" in banner
 
 
 @pytest.mark.parametrize("app", DEMO_APPS, ids=lambda app: app.mode)

@@ -1,13 +1,16 @@
 """Fixtures for the packaging tests: a disposable copy of the plugin, the devkit commands, a fast key pair.
 
 Every rule test breaks one thing in its own copy of the plugin (never in the repository), so the tests can run
-in parallel with anyone editing the real files and can never leave a broken manifest behind.
+in parallel with anyone editing the real files and can never leave a broken manifest behind. Names of files come
+from the plugin's manifest and endpoint group (``tests.declarations``), never from a list written here.
 """
 
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,37 +19,30 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devkit.daemon.process import PluginProcess
+from devkit.demo.apps import DemoApps
+from devkit.packaging.ignore import select_files
+
 ROOT = Path(__file__).resolve().parents[3]
 _MANIFEST = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
 PACKAGE_STEM = f"{_MANIFEST['name']}-{_MANIFEST['version']}"
 """What ``make package`` names this plugin's package, from its own manifest: ``<name>-<version>``."""
 
-# What a plugin copy is made of: the runtime files plus the ignore file and the documents the package carries.
-PLUGIN_PARTS = (
-    "manifest.yaml",
-    "main.py",
-    "requirements.txt",
-    "group",
-    "endpoints",
-    "relay",
-    "_assets",
-    "README.md",
-    "PRIVACY.md",
-    ".difyignore",
-)
+
+@cache
+def plugin_files() -> tuple[str, ...]:
+    """The files a copy of the plugin is made of: those its package holds, and its ``.difyignore``."""
+    return (*select_files(ROOT), ".difyignore")
 
 
 @pytest.fixture
 def plugin_dir(tmp_path: Path) -> Path:
     """A fresh copy of the plugin, free to break."""
     target = tmp_path / "plugin"
-    target.mkdir()
-    for part in PLUGIN_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif source.is_file():
-            shutil.copy2(source, target / part)
+    for relative in plugin_files():
+        if (ROOT / relative).is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / relative, target / relative)
     return target
 
 
@@ -92,3 +88,31 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )
     public_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1))
     return private_path, public_path
+
+
+def unpack_like_the_daemon(package: Path, target: Path) -> None:
+    """The daemon's ``ExtractTo``: every entry is a file; its directories are created from its path."""
+    with zipfile.ZipFile(package) as archive:
+        for info in archive.infolist():
+            destination = (target / info.filename).resolve()
+            assert destination.is_relative_to(target.resolve()), info.filename
+            assert not info.is_dir(), f"directory entry {info.filename} would fail the daemon's decoder"
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(archive.read(info))
+
+
+@pytest.fixture(scope="session")
+def unpacked(built_package, tmp_path_factory) -> Path:
+    path, _ = built_package
+    target = tmp_path_factory.mktemp("installed") / "plugin"
+    unpack_like_the_daemon(path, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def installed_plugin(unpacked) -> Iterator[PluginProcess]:
+    """The plugin started from the unpacked package, its app calls answered by the demo apps."""
+    process = PluginProcess(unpacked, DemoApps(token_delay=0))
+    process.start()
+    yield process
+    process.stop()

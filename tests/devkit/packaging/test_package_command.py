@@ -1,5 +1,6 @@
 """``python -m devkit package`` on the real repository: its output contract and what the package holds."""
 
+import ast
 import hashlib
 import re
 import zipfile
@@ -7,8 +8,22 @@ import zipfile
 import yaml
 
 from devkit.packaging.verify import load_public_key, verify_package
+from tests import declarations
 
 from .conftest import PACKAGE_STEM, ROOT, run_devkit
+
+
+def local_packages() -> set[str]:
+    """The plugin's own packages that ``main.py`` and the endpoint sources import (``relay``, for this plugin)."""
+    sources = ["main.py", *(route.source for route in declarations.routes())]
+    found = set()
+    for source in sources:
+        for node in ast.walk(ast.parse((ROOT / source).read_bytes())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.append(node.module)
+            found |= {name.split(".")[0] for name in names if (ROOT / name.split(".")[0] / "__init__.py").is_file()}
+    return found
 
 
 def runtime_files() -> set[str]:
@@ -23,7 +38,7 @@ def runtime_files() -> set[str]:
         for endpoint_path in yaml.safe_load((ROOT / group_path).read_text(encoding="utf-8"))["endpoints"]:
             wanted.add(endpoint_path)
             wanted.add(yaml.safe_load((ROOT / endpoint_path).read_text(encoding="utf-8"))["extra"]["python"]["source"])
-    for folder in ("relay", "_assets", "endpoints", "group"):
+    for folder in ("_assets", "endpoints", "group", *local_packages()):
         wanted |= {
             path.relative_to(ROOT).as_posix()
             for path in (ROOT / folder).rglob("*")

@@ -15,7 +15,6 @@ import pytest
 from devkit.packaging.package import build
 from devkit.packaging.problems import errors
 from devkit.packaging.validation import upload_size_warning
-
 from tests import declarations
 
 from .conftest import edit_yaml, run_devkit
@@ -26,6 +25,8 @@ FIRST = declarations.routes()[0]
 ENDPOINT, SOURCE = FIRST.file, FIRST.source
 SHARING = {route.file for route in declarations.routes() if route.source == SOURCE} - {ENDPOINT}
 """Other endpoint files with the same Python source: a break in the source fails them too."""
+SETTINGS = len(declarations.settings())
+"""How many settings the plugin declares: a setting added by a test comes at this index."""
 SOURCE_MODULE = SOURCE.removesuffix(".py").replace("/", ".")
 [SOURCE_CLASS] = declarations.endpoint_classes(SOURCE)
 
@@ -102,8 +103,15 @@ def drop_key(path: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-def first_setting(change: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
-    return lambda data: change(data["settings"][0])
+def setting(name: str = "added", **fields: Any) -> dict[str, Any]:
+    """A valid setting, then ``fields`` over it (``None`` removes a field)."""
+    merged = {"name": name, "type": "text-input", "required": False, "label": {"en_US": "Added"}, **fields}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def add_setting(**fields: Any) -> Callable[[Path], None]:
+    """Add one setting after the plugin's own (at index ``SETTINGS``), as the README says to add a setting."""
+    return group(lambda g: g.setdefault("settings", []).append(setting(**fields)))
 
 
 SECOND = """
@@ -232,23 +240,19 @@ CASES = [
     Case("group ignored", ignore("group/"), GROUP, "is not in the package (missing, or excluded by .difyignore)"),
     Case(
         "too many settings",
-        group(
-            lambda g: g["settings"].extend(
-                {**g["settings"][1], "name": f"extra_{i}"} for i in range(65 - len(g["settings"]))
-            )
-        ),
+        group(lambda g: g["settings"].extend(setting(f"extra_{i}") for i in range(65 - SETTINGS))),
         GROUP,
         "settings: 65 fields, Dify accepts at most 64",
     ),
-    Case("setting type", group(first_setting(set_key("type", "password"))), GROUP, "settings[0].type: must be one"),
-    Case("setting name missing", group(first_setting(drop_key("name"))), GROUP, "settings[0].name: must be"),
+    Case("setting type", add_setting(type="password"), GROUP, f"settings[{SETTINGS}].type: must be one"),
+    Case("setting name missing", add_setting(name=None), GROUP, f"settings[{SETTINGS}].name: must be"),
     Case(
         "setting name twice",
-        group(first_setting(set_key("name", "allowed_apps"))),
+        both(add_setting(), add_setting()),
         GROUP,
-        "settings[1].name: 'allowed_apps' is used twice",
+        f"settings[{SETTINGS + 1}].name: 'added' is used twice",
     ),
-    Case("setting label", group(first_setting(drop_key("label.en_US"))), GROUP, "settings[0].label: en_US text"),
+    Case("setting label", add_setting(label={"ja_JP": "x"}), GROUP, f"settings[{SETTINGS}].label: en_US text"),
     Case("group without endpoints", group(set_key("endpoints", [])), GROUP, "endpoints: must list at least one"),
     # endpoint files
     Case(
@@ -257,7 +261,7 @@ CASES = [
         ENDPOINT,
         f"an endpoint listed in {GROUP} is not in the package",
     ),
-    Case("path without slash", endpoint(ENDPOINT, set_key("path", "chat")), ENDPOINT, "path:"),
+    Case("path without slash", endpoint(ENDPOINT, set_key("path", "no-slash")), ENDPOINT, "path:"),
     Case("method PATCH", endpoint(ENDPOINT, set_key("method", "PATCH")), ENDPOINT, "method:"),
     Case(
         "method lower case",
@@ -313,9 +317,9 @@ CASES = [
     ),
     Case(
         "sdk: option without label",
-        group(first_setting(lambda s: s.update(type="select", options=[{"value": "a"}]))),
+        add_setting(type="select", options=[{"value": "a"}]),
         GROUP,
-        "settings[0].options.0.label: Field required (SDK ProviderConfig)",
+        f"settings[{SETTINGS}].options.0.label: Field required (SDK ProviderConfig)",
         sdk=True,
     ),
     Case(

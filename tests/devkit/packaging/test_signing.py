@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from devkit.packaging.archive import read_entries as entries_of
 from devkit.packaging.archive import write_entries
-from devkit.packaging.sign import load_private_key, sign_package
+from devkit.packaging.sign import VERIFICATION_FILE, load_private_key, sign_package
 from devkit.packaging.verify import Signature, VerificationError, load_public_key, verify_package
+from tests import declarations
 
 from .conftest import PACKAGE_STEM, run_devkit
 
@@ -151,7 +152,10 @@ def test_the_independent_verifier_accepts_it_with_the_right_key_only(signed, pub
         verify_package(package, [other])
 
 
-@pytest.mark.parametrize("entry", ["main.py", "relay/access.py", "_assets/icon.svg", ".verification.dify.json"])
+@pytest.mark.parametrize(
+    "entry",
+    ["main.py", declarations.routes()[0].source, f"_assets/{declarations.manifest()['icon']}", VERIFICATION_FILE],
+)
 def test_changing_one_byte_of_one_entry_breaks_the_signature(signed, public_key, entry):
     tampered = rewrite(signed.read_bytes(), change_entry=entry)
     assert entries(tampered) != entries(signed.read_bytes())

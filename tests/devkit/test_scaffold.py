@@ -1,0 +1,210 @@
+"""``make scaffold`` on copies of the repository, as a new user starts from it.
+
+Each copy holds the repository's files (tracked, or new and not ignored), is renamed with the real command, gets
+an endpoint and a setting exactly as the README's "make it yours" steps say, and must then pass its own lint and
+its own declaration and packaging tests, run by pytest inside the copy. The minimal copy must also pass the test
+of its example endpoint, through the real plugin process.
+"""
+
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devkit.scaffold.minimal import GONE_MODULES, files_importing
+from devkit.scaffold.rename import set_top_level, text_files
+from tests import declarations
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME, AUTHOR, LABEL = "acme_greeter", "acme", "Acme Greeter"
+OLD_NAME = declarations.manifest()["name"]
+OLD_LABEL = declarations.manifest()["label"]["en_US"]
+COPY_IGNORES = (".git", ".venv", "venv", "dist", "test-output", "__pycache__", ".pytest_cache", ".ruff_cache")
+OWN_TESTS = ("tests/test_plugin_declaration.py", "tests/devkit/packaging")
+"""The declaration and packaging tests: what renaming, a new endpoint and a new setting could break."""
+
+ENDPOINT_SOURCE = '''"""``GET /ping``: answers with the ``ping_word`` setting."""
+
+import json
+from collections.abc import Mapping
+
+from dify_plugin import Endpoint
+from werkzeug import Request, Response
+
+
+class PingEndpoint(Endpoint):
+    def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
+        body = json.dumps({"pong": settings.get("ping_word") or "pong"})
+        return Response(body, status=200, content_type="application/json")
+'''
+ENDPOINT_DECLARATION = 'path: "/ping"\nmethod: "GET"\nextra:\n  python:\n    source: "endpoints/ping.py"\n'
+SETTING = {"name": "ping_word", "type": "text-input", "required": False, "label": {"en_US": "Ping word"}}
+
+
+def copy_repository(target: Path) -> Path:
+    """The repository's files without tool folders: what ``git ls-files`` lists, tracked or new, when git can."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(*COPY_IGNORES))
+        return target
+    for relative in filter(None, listed.split("\0")):
+        source = ROOT / relative
+        if source.is_file():  # a tracked file someone just deleted is not part of the copy
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+    return target
+
+
+def in_copy(copy: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """This interpreter (the project's virtualenv) running ``args`` with the copy as working directory."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "PYTHONPATH"))}
+    return subprocess.run(
+        [sys.executable, *args], cwd=copy, env=environment, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def add_endpoint_and_setting(copy: Path) -> None:
+    """The README's steps: an endpoint file with one Endpoint subclass, its YAML listed in the group, a setting."""
+    (copy / "endpoints" / "ping.py").write_text(ENDPOINT_SOURCE, encoding="utf-8")
+    (copy / "endpoints" / "ping_get.yaml").write_text(ENDPOINT_DECLARATION, encoding="utf-8")
+    group_file = copy / f"group/{NAME}.yaml"
+    group = yaml.safe_load(group_file.read_text(encoding="utf-8"))
+    group["endpoints"].append("endpoints/ping_get.yaml")
+    group.setdefault("settings", []).append(SETTING)
+    group_file.write_text(yaml.safe_dump(group, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def scaffolded(tmp_path_factory: pytest.TempPathFactory, *options: str) -> tuple[Path, subprocess.CompletedProcess]:
+    copy = copy_repository(tmp_path_factory.mktemp("copy") / "plugin")
+    result = in_copy(copy, "-m", "devkit", "scaffold", "--name", NAME, "--author", AUTHOR, "--label", LABEL, *options)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return copy, result
+
+
+def own_checks(copy: Path, *tests: str) -> list[subprocess.CompletedProcess]:
+    """What the copy's ``make test`` runs, limited to ``tests``: ruff, then pytest."""
+    lint = in_copy(copy, "-m", "ruff", "check", ".")
+    return [lint, in_copy(copy, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests)]
+
+
+@dataclass
+class Scaffolded:
+    copy: Path
+    scaffold: subprocess.CompletedProcess
+    checks: list[subprocess.CompletedProcess] = field(default_factory=list)
+    """The copy's own checks, once an endpoint and a setting were added."""
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory) -> dict[str, Scaffolded]:
+    """Both kinds of copy, renamed, then extended as the README says; their own checks run side by side."""
+    made = {
+        "renamed": Scaffolded(*scaffolded(tmp_path_factory)),
+        "minimal": Scaffolded(*scaffolded(tmp_path_factory, "--minimal")),
+    }
+    tests = {"renamed": OWN_TESTS, "minimal": (*OWN_TESTS, "tests/test_hello_endpoint.py")}
+    for made_copy in made.values():
+        add_endpoint_and_setting(made_copy.copy)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = {kind: pool.submit(own_checks, made[kind].copy, *tests[kind]) for kind in made}
+        for kind, future in running.items():
+            made[kind].checks = future.result()
+    return made
+
+
+def manifest_of(copy: Path) -> dict:
+    return yaml.safe_load((copy / "manifest.yaml").read_text(encoding="utf-8"))
+
+
+def assert_renamed(copy: Path) -> None:
+    manifest = manifest_of(copy)
+    assert (manifest["name"], manifest["author"]) == (NAME, AUTHOR)
+    assert set(manifest["label"].values()) == {LABEL} and "en_US" in manifest["label"]
+    created = manifest["created_at"]
+    assert datetime.datetime.now(datetime.UTC) - created < datetime.timedelta(minutes=10)
+    assert manifest["plugins"]["endpoints"] == [f"group/{NAME}.yaml"]
+    assert sorted(path.name for path in (copy / "group").iterdir()) == [f"{NAME}.yaml"]
+    still_named = [
+        relative
+        for relative in text_files(copy)
+        if relative != "CHANGELOG.md"
+        and (OLD_NAME in (text := (copy / relative).read_text(encoding="utf-8")) or OLD_LABEL in text)
+    ]
+    assert still_named == []
+
+
+def assert_passed(checks: list[subprocess.CompletedProcess]) -> None:
+    lint, tests = checks
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and "skipped" not in tests.stdout
+
+
+def test_the_renamed_copy_names_the_new_plugin_everywhere_and_says_what_comes_next(copies):
+    copy, result = copies["renamed"].copy, copies["renamed"].scaffold
+    assert_renamed(copy)
+    assert f"{NAME}-{manifest_of(copy)['version']}.difypkg can be built" in result.stdout
+    assert "Next:" in result.stdout and "make test" in result.stdout
+    assert f"dist/{NAME}-<version>.difypkg" in (copy / "README.md").read_text(encoding="utf-8")
+    assert (copy / "relay").is_dir()  # the relay itself stays
+
+
+def test_the_renamed_copy_with_an_endpoint_and_a_setting_passes_its_own_tests(copies):
+    assert_passed(copies["renamed"].checks)
+
+
+def test_the_minimal_copy_is_one_example_endpoint_without_the_relay(copies):
+    copy, result = copies["minimal"].copy, copies["minimal"].scaffold
+    assert_renamed(copy)
+    assert not (copy / "relay").exists()
+    assert sorted(path.name for path in (copy / "endpoints").iterdir()) == [
+        "hello.py",
+        "hello_get.yaml",
+        "ping.py",
+        "ping_get.yaml",
+    ]
+    assert manifest_of(copy)["version"] == "0.1.0"
+    # Every test left is one that holds without the relay: none imports it.
+    assert files_importing(copy, GONE_MODULES) == []
+    assert not (copy / "tests" / "unit").exists() and not (copy / "tests" / "browser").exists()
+    assert "fuzz:" not in (copy / "Makefile").read_text(encoding="utf-8")
+    assert "removed  relay/" in result.stdout and "wrote    endpoints/hello.py" in result.stdout
+
+
+def test_the_minimal_copy_with_an_endpoint_and_a_setting_passes_its_own_tests(copies):
+    assert_passed(copies["minimal"].checks)
+
+
+def test_a_name_the_daemon_would_refuse_is_refused_before_anything_changes(tmp_path):
+    shutil.copy2(ROOT / "manifest.yaml", tmp_path / "manifest.yaml")
+    before = (tmp_path / "manifest.yaml").read_bytes()
+    result = in_copy(
+        ROOT, "-m", "devkit", "scaffold", "--name", "My Plugin", "--author", "Me", "--plugin-dir", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "error: NAME 'My Plugin'" in result.stderr and "error: AUTHOR 'Me'" in result.stderr
+    assert "make scaffold NAME=" in result.stderr
+    assert (tmp_path / "manifest.yaml").read_bytes() == before
+
+
+def test_set_top_level_replaces_a_key_with_its_block_and_keeps_everything_else():
+    text = "# comment\nname: old\nlabel:\n  en_US: Old\n  ja_JP: Old\nplugins:\n  endpoints:\n    - g.yaml\n"
+    assert set_top_level(text, "label", '\n  en_US: "New"') == (
+        '# comment\nname: old\nlabel:\n  en_US: "New"\nplugins:\n  endpoints:\n    - g.yaml\n'
+    )
+    assert set_top_level(text, "name", "new").startswith("# comment\nname: new\nlabel:\n")
+    assert set_top_level("a: 1", "created_at", "2026-01-01T00:00:00Z") == "a: 1\ncreated_at: 2026-01-01T00:00:00Z\n"
