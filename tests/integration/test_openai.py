@@ -1,12 +1,14 @@
 """The OpenAI-compatible surface, driven by the official ``openai`` client, unmodified, against the local daemon
 and the demo apps: the real plugin process behind the HTTP side Dify's daemon would be."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
 
+from devkit.daemon.process import PluginProcess
 from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS, DemoApps
 from devkit.serve import create_server
 
@@ -29,6 +31,15 @@ def base_url(demo) -> Iterator[str]:
         yield f"{server.endpoint_url}/v1"
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def plugin_process() -> Iterator[PluginProcess]:
+    """The plugin over stdio alone, for what a client library would hide (an empty list, a preflight)."""
+    process = PluginProcess(ROOT, DemoApps(token_delay=0))
+    process.start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture
@@ -149,3 +160,42 @@ def test_a_failure_after_the_first_chunk_is_raised_by_the_client(client):
         for _ in stream:
             pass
     assert "failed halfway" in failed.value.message
+
+
+def test_with_star_and_no_names_the_model_list_is_empty(plugin_process):
+    # Dify gives a plugin no way to list a workspace's apps: only the apps allowed_apps names can be listed.
+    response = plugin_process.request("GET", "/v1/models", settings={"allowed_apps": "*"})
+    assert response.status == 200 and response.json() == {"object": "list", "data": []}
+    preflight = plugin_process.request(
+        "OPTIONS",
+        "/v1/chat/completions",
+        headers={"Origin": "https://chat.example", "Access-Control-Request-Method": "POST"},
+        settings={"allowed_apps": "*", "cors_allowed_origins": "https://chat.example"},
+    )
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://chat.example"
+
+
+def test_without_storage_a_history_is_sent_as_context(plugin_process):
+    # The same plugin, its storage switched off in the daemon: nothing is remembered, nothing breaks.
+    plugin_process.manifest["resource"]["permission"]["storage"]["enabled"] = False
+    try:
+        body = {
+            "model": "chatbot",
+            "messages": [
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "an answer"},
+                {"role": "user", "content": "second"},
+            ],
+        }
+        response = plugin_process.request(
+            "POST",
+            "/v1/chat/completions",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body).encode(),
+            settings=DEMO_SETTINGS,
+        )
+        assert response.status == 200
+        assert "[Conversation so far]" in response.json()["choices"][0]["message"]["content"]
+    finally:
+        plugin_process.manifest["resource"]["permission"]["storage"]["enabled"] = True
