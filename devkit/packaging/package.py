@@ -7,6 +7,10 @@ Output contract (scripts and the release workflow rely on it): problems go to st
 On success stdout ends with ``checksum: <hex>`` (the daemon's package checksum, the part after ``@`` in the
 plugin's unique identifier) and then the package path as the very last line.
 
+A package of the manifest's name and version that is already in the output directory (plain or signed) is
+removed first, whatever happens next: a build that fails leaves no package of that version behind to be uploaded
+by mistake, and one that succeeds replaces it (``replaced <path>`` on stdout).
+
 With ``--sign-key`` the package is also signed (``devkit.packaging.sign``) and the signed file is the one reported: its
 checksum differs, because the signature adds ``.verification.dify.json`` to the entries.
 """
@@ -77,38 +81,88 @@ def main(argv: list[str]) -> int:
     if not plugin_dir.is_dir():
         print(f"error: {plugin_dir}: not a directory", file=sys.stderr)
         return 1
+    # Whatever happens next, no package of this version built from earlier sources stays to be uploaded.
+    removed = remove_previous_packages(plugin_dir, output_dir)
     private_key = None
     if args.sign_key is not None:
         try:
             private_key = load_private_key(args.sign_key.read_bytes())
         except (SigningError, OSError) as error:
             print(f"error: {args.sign_key}: {error}", file=sys.stderr)
+            _report_removed(removed)
             return 1
 
     result = build(plugin_dir, max_bytes=args.max_size_mb * 1024 * 1024)
     for problem in result.problems:
         print(problem, file=sys.stderr)
     if result.archive is None:
+        _report_removed(removed)
         count = len(errors(result.problems))
         print(f"package not written: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
 
-    output_dir.mkdir(parents=True, exist_ok=True)
     package_path = output_dir / result.filename
-    _write_atomically(package_path, result.archive)
     final_path, final_bytes = package_path, result.archive
-    if private_key is not None:
-        final_path, final_bytes = (
-            signed_path(package_path),
-            sign_package(result.archive, private_key, category=args.category),
-        )
-        _write_atomically(final_path, final_bytes)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(package_path, result.archive)
+        if private_key is not None:
+            final_path, final_bytes = (
+                signed_path(package_path),
+                sign_package(result.archive, private_key, category=args.category),
+            )
+            _write_atomically(final_path, final_bytes)
+    except (OSError, SigningError) as error:
+        for path in _outputs(package_path):
+            path.unlink(missing_ok=True)
+        _report_removed(removed)
+        print(f"error: {final_path}: {error}", file=sys.stderr)
+        print("package not written", file=sys.stderr)
+        return 1
 
+    _report_removed(removed, written=(package_path, final_path))
     uncompressed = sum(result.files.size(path) for path in result.files)
     print(f"{len(result.files)} files, {uncompressed} bytes uncompressed, {len(final_bytes)} bytes packaged")
     print(f"checksum: {package_checksum(read_entries(final_bytes))}")
     print(final_path)
     return 0
+
+
+def remove_previous_packages(plugin_dir: Path, output_dir: Path) -> list[Path]:
+    """Delete the packages a build of the manifest's current name and version writes (plain, signed, and what an
+    interrupted write left); return those that were there. A manifest that cannot be read names none."""
+    try:
+        manifest = yaml.safe_load((plugin_dir / "manifest.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(manifest, dict):
+        return []
+    name, version = manifest.get("name"), manifest.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        return []
+    filename = f"{name}-{version}.difypkg"
+    if Path(filename).name != filename or filename.startswith("."):
+        return []  # not a plain file name: nothing of ours
+    removed = []
+    for path in _outputs(output_dir / filename):
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _outputs(package_path: Path) -> list[Path]:
+    """Every file a build of ``package_path`` may write."""
+    signed = signed_path(package_path)
+    return [package_path, signed, *(path.with_name(path.name + ".tmp") for path in (package_path, signed))]
+
+
+def _report_removed(removed: list[Path], written: tuple[Path, ...] = ()) -> None:
+    for path in removed:
+        if path in written:
+            print(f"replaced {path}")
+        else:
+            print(f"removed {path}: built from earlier sources, it must not be uploaded", file=sys.stderr)
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

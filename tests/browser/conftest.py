@@ -1,17 +1,21 @@
-"""Headless Chromium (Debian's, at /usr/bin/chromium) driving the plugin served by the local daemon."""
+"""Headless Chromium driving the plugin served by the local daemon.
 
-import shutil
+Which Chromium: ``devkit.browser.find_chromium`` (``CHROMIUM``, the ``PATH``, the usual places, Playwright's own
+download). Without one, these tests are skipped with a note on how to get one, and the rest of the suite runs;
+under ``CI=true`` a missing browser fails them (``.ci/run`` installs Debian's).
+"""
+
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from devkit.browser import find_chromium, in_ci, missing_chromium
 from devkit.demo.apps import DEMO_SETTINGS, DemoApps
 from devkit.serve import create_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TOKEN_DELAY = 0.06
 """Slow enough that a person, and this test, sees the answer grow."""
@@ -34,13 +38,27 @@ def endpoint_url() -> Iterator[str]:
         server.close()
 
 
+_skipped_for: set[str] = set()
+"""Why the browser tests were skipped (the advice is printed once, in ``pytest_terminal_summary``)."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for advice in sorted(_skipped_for):
+        terminalreporter.write_sep("=", "browser tests skipped", yellow=True)
+        terminalreporter.write_line(advice)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = find_chromium(playwright_executable=lambda: playwright.chromium.executable_path)
+        if chromium is None:
+            if in_ci():
+                pytest.fail(missing_chromium())
+            _skipped_for.add(missing_chromium())
+            pytest.skip("no Chromium, browser test skipped: see 'browser tests skipped' above for how to get one")
+        browser = playwright.chromium.launch(executable_path=chromium.executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

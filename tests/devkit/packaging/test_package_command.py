@@ -123,3 +123,46 @@ def test_a_bad_sign_key_is_refused_before_anything_is_built(plugin_dir, tmp_path
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {key}: not an unencrypted PEM private key")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_build_leaves_no_package_of_that_version_behind(plugin_dir, tmp_path):
+    previous = [tmp_path / f"{PACKAGE_STEM}.difypkg", tmp_path / f"{PACKAGE_STEM}.signed.difypkg"]
+    other_version = tmp_path / f"{PACKAGE_STEM}-older.difypkg"
+    for path in (*previous, other_version):
+        path.write_bytes(b"built from earlier sources")
+    (plugin_dir / "main.py").write_text("def broken(:\n", encoding="utf-8")
+
+    result = run_devkit("package", "--plugin-dir", plugin_dir, "--output-dir", tmp_path)
+
+    assert result.returncode == 1
+    assert not [path for path in previous if path.exists()]
+    assert other_version.exists()  # another version is another package
+    for path in previous:
+        assert f"removed {path}: built from earlier sources, it must not be uploaded" in result.stderr
+    assert result.stderr.strip().endswith("package not written: 1 error")
+
+
+def test_a_refused_sign_key_leaves_no_package_of_that_version_either(plugin_dir, tmp_path):
+    previous = tmp_path / f"{PACKAGE_STEM}.difypkg"
+    previous.write_bytes(b"built from earlier sources")
+    key = tmp_path / "broken.pem"
+    key.write_text("not a key", encoding="utf-8")
+    result = run_devkit("package", "--plugin-dir", plugin_dir, "--output-dir", tmp_path, "--sign-key", key)
+    assert result.returncode == 1
+    assert not previous.exists()
+
+
+def test_a_build_replaces_the_previous_package_of_its_version(plugin_dir, tmp_path):
+    previous = tmp_path / f"{PACKAGE_STEM}.difypkg"
+    previous.write_bytes(b"built from earlier sources")
+    stale_signed = tmp_path / f"{PACKAGE_STEM}.signed.difypkg"
+    stale_signed.write_bytes(b"signed from earlier sources")
+
+    result = run_devkit("package", "--plugin-dir", plugin_dir, "--output-dir", tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert f"replaced {previous}" in result.stdout.splitlines()
+    assert result.stdout.strip().splitlines()[-1] == str(previous)
+    assert zipfile.is_zipfile(previous)
+    assert not stale_signed.exists()  # not signed this time: the old signature belongs to other sources
+    assert f"removed {stale_signed}" in result.stderr
