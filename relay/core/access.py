@@ -14,7 +14,7 @@ from relay.core.http import form_fields, is_form, query_fields
 _SEPARATORS = re.compile(r"[\s,]+")
 PREFLIGHT_MAX_AGE = 600
 ALLOWED_METHODS = "GET, POST, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key"
+ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Conversation-Id, MCP-Protocol-Version"
 
 
 @dataclass(frozen=True)

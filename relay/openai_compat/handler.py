@@ -12,6 +12,7 @@ from typing import Any
 from werkzeug import Request, Response
 
 from relay.core import access
+from relay.core.answer import Answer
 from relay.core.apps import CHAT, AppKind
 from relay.core.calls import AppCall, ResponseMode, check_call_size
 from relay.core.catalog import App, Catalog, catalog_of
@@ -22,7 +23,6 @@ from relay.core.pump import batches
 from relay.core.responses import STREAM_HEADERS, json_response, streamed_response
 from relay.core.stream import encode
 from relay.openai_compat import conversations
-from relay.openai_compat.answer import Answer
 from relay.openai_compat.render import ChunkEncoder, completion, error_of
 from relay.openai_compat.request import ChatRequest, Message, parse_chat_request
 

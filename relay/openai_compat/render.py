@@ -5,8 +5,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from relay.core.answer import Answer, Delta
 from relay.core.errors import RelayError
-from relay.openai_compat.answer import Answer, Delta
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keep-alive\n\n"

@@ -15,7 +15,9 @@ def test_preflight_from_an_allowed_origin(plugin):
     assert response.status == 204
     assert response.headers["Access-Control-Allow-Origin"] == "https://web.example"
     assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
-    assert response.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-API-Key"
+    assert response.headers["Access-Control-Allow-Headers"] == (
+        "Authorization, Content-Type, X-API-Key, X-Conversation-Id, MCP-Protocol-Version"
+    )
     assert int(response.headers["Access-Control-Max-Age"]) > 0
 
 

@@ -96,7 +96,9 @@ def test_preflight_from_allowed_origin_gets_methods_headers_and_max_age():
     )
     headers = preflight_headers(request, rules)
     assert headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
-    assert headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-API-Key"
+    assert headers["Access-Control-Allow-Headers"] == (
+        "Authorization, Content-Type, X-API-Key, X-Conversation-Id, MCP-Protocol-Version"
+    )
     assert int(headers["Access-Control-Max-Age"]) > 0
     assert headers["Access-Control-Allow-Origin"] == "https://x.example"
 

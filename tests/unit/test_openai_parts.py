@@ -3,9 +3,9 @@
 import pytest
 
 from relay.core.errors import RelayError
+from relay.core.think import ThinkSplitter
 from relay.openai_compat.conversations import history_key, with_context
 from relay.openai_compat.request import Message, parse_chat_request
-from relay.openai_compat.think import ThinkSplitter
 
 
 def split(deltas: list[str]) -> tuple[str, str]:

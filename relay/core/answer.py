@@ -1,4 +1,6 @@
-"""Dify's events read as one OpenAI answer: text deltas, reasoning, usage, the end, or the error.
+"""Dify's events read as one answer: text deltas, reasoning, usage, outputs, the end, or the error.
+
+For the surfaces that answer with the app's text rather than its events (the OpenAI-compatible API, MCP tools).
 
 Chat-type and completion apps answer in ``message`` / ``agent_message`` deltas; a workflow in ``text_chunk``s, or
 else in its outputs (the single string output, or all outputs as JSON). Agent thoughts and node progress are not
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.core.apps import AppKind
-from relay.openai_compat.think import ThinkSplitter
+from relay.core.think import ThinkSplitter
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Answer:
     replaced: str | None = None
     """A ``message_replace`` (output moderation): the whole answer, instead of what streamed."""
     usage: dict[str, int] | None = None
+    outputs: dict[str, Any] | None = None
+    """A workflow's outputs, once it finished."""
     finished: bool = False
     error: dict[str, Any] | None = None
     conversation_id: str | None = None
@@ -101,6 +105,8 @@ class Answer:
             }
 
     def _workflow_finished(self, data: dict[str, Any]) -> Delta:
+        if isinstance(data.get("outputs"), dict):
+            self.outputs = data["outputs"]
         if isinstance(data.get("total_tokens"), int):
             self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": data["total_tokens"]}
         if data.get("status") not in (None, "succeeded", "partial-succeeded"):
