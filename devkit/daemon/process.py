@@ -49,6 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NoReturn, Protocol, Self
 
+from devkit.daemon.files import FileService
 from devkit.daemon.http import HeaderItems, build_daemon_request
 from devkit.daemon.storage import PluginStorage, StorageError
 
@@ -267,14 +268,20 @@ class PluginProcess:
         app_read_timeout: float | None = None,
         max_invocation_timeout: int | None = None,
         storage: PluginStorage | None = None,
+        files: FileService | None = None,
     ) -> None:
         """``app_read_timeout`` (seconds) defaults to ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` from the
         environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds,
         at least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``: the SDK's own limit on a silent app call.
-        ``storage`` answers ``session.storage``; pass the same one to a restarted plugin, as Dify keeps it."""
+        ``storage`` answers ``session.storage`` and ``files`` ``session.file.upload``; pass the same ones to a
+        restarted plugin, as Dify keeps them."""
         self.plugin_dir = Path(plugin_dir)
         self.apps = apps
         self.storage = storage if storage is not None else PluginStorage()
+        # The backend's file store when it has one (the demo apps read what was uploaded), else a private one.
+        shared = files if files is not None else getattr(apps, "files", None)
+        self._owns_files = shared is None
+        self.files = shared if isinstance(shared, FileService) else FileService()
         self.python = python
         self.env = dict(env or {})
         if max_invocation_timeout is not None:
@@ -351,6 +358,8 @@ class PluginProcess:
 
         Closing stdin alone is not enough: the SDK's stdin reader loops on an empty read instead of exiting.
         """
+        if self._owns_files:
+            self.files.close()
         proc = self._proc
         if proc is None:
             return
@@ -593,7 +602,9 @@ class PluginProcess:
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
         try:
-            if invoke_type == "storage":
+            if invoke_type == "upload_file":  # no permission needed: Dify signs an upload URL for any plugin
+                self._backwards(session_id, request_id, "response", "struct", self.files.sign_upload(request))
+            elif invoke_type == "storage":
                 data = self.storage.answer(request, self._storage_quota())
                 self._backwards(session_id, request_id, "response", "struct", data)
             elif invoke_type not in ("app", "fetch_app"):

@@ -80,6 +80,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from devkit.daemon.files import FileService
 from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo import events as ev
 from devkit.demo.inputs import Field, user_input_form, validate_inputs
@@ -243,6 +244,13 @@ DEMO_APPS: tuple[DemoApp, ...] = (
             Field("select", "tone", "Tone", default="friendly", options=("friendly", "formal", "playful")),
             Field("number", "sections", "Number of sections", default=3),
             Field("checkbox", "with_summary", "Add a summary", default=False),
+            Field(
+                "file",
+                "attachment",
+                "Attachment (read by the outline)",
+                file_types=("document", "image", "custom"),
+                file_extensions=(".txt", ".md", ".csv", ".json"),
+            ),
         ),
         sample_inputs=(("topic", "Green tea"), ("tone", "playful")),
         trigger_input="topic",
@@ -343,6 +351,8 @@ class DemoApps:
     ) -> None:
         self.token_delay = token_delay
         self.silence = silence
+        self.files = FileService()
+        """Dify's file store: what plugins upload (``session.file.upload``) lands here, and the apps read it."""
         """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -598,8 +608,23 @@ class DemoApps:
             lines.append(f"Notes taken into account: {inputs['notes']}")
         if inputs.get("with_summary"):
             lines.append(f"Summary: {count} sections that take a reader from zero to {topic} fan.")
+        if inputs.get("attachment"):
+            lines.append(self._read_attachment(inputs["attachment"]))
         text = "\n".join(lines)
         return _Graph(self, run, words, chat=False).run(inputs, {"topic": topic}, text, [topic, inputs.get("notes")])
+
+    def _read_attachment(self, value: dict[str, Any]) -> str:
+        """What the app received as a file: name, size, type and, for text, the first line."""
+        if value.get("transfer_method") == "remote_url":
+            return f"Attachment by URL: {value.get('url')}"
+        stored = self.files.files.get(str(value.get("tool_file_id") or value.get("upload_file_id") or ""))
+        if stored is None:
+            return f"Attachment {value.get('tool_file_id')}: not found in Dify's files"
+        report = f"Attachment: {stored.name} ({len(stored.content)} bytes, {stored.mime_type or 'unknown type'})"
+        if stored.mime_type.startswith("text/") or stored.extension in (".txt", ".md", ".csv", ".json"):
+            first = stored.content.decode("utf-8", "replace").splitlines()[:1]
+            report += f", first line: “{first[0] if first else ''}”"
+        return report
 
     def _node(
         self,

@@ -44,6 +44,10 @@ class Field:
     default: Any = None
     max_length: int | None = None
     options: tuple[str, ...] = ()
+    file_types: tuple[str, ...] = ()
+    """For file inputs: Dify's ``allowed_file_types`` (image, document, audio, video, custom)."""
+    file_extensions: tuple[str, ...] = ()
+    """For file inputs whose types include ``custom``: the extensions allowed (``.txt``...)."""
 
     @property
     def form_default(self) -> Any:
@@ -66,6 +70,13 @@ class Field:
             body["max_length"] = self.max_length
         if self.kind == "select":
             body["options"] = list(self.options)
+        if self.kind in ("file", "file-list"):
+            body["allowed_file_types"] = list(self.file_types)
+            body["allowed_file_extensions"] = list(self.file_extensions)
+            body["allowed_file_upload_methods"] = ["local_file", "remote_url"]
+            if self.kind == "file-list":
+                body["max_length"] = self.max_length
+            return {self.kind: body}
         body["default"] = self.form_default
         return {self.kind: body}
 
@@ -98,12 +109,20 @@ def validate_inputs(fields: tuple[Field, ...], inputs: Mapping[str, Any]) -> dic
 
 def _validated(field: Field, value: Any) -> Any:
     name = field.variable
+    if field.kind in ("file", "file-list") and value is None and not field.required:
+        return None  # an optional file that was not sent
     if value is None:
         if field.required:
             raise DifyError(f"{name} is required in input form")
         value = field.form_default
         if value is None:
             return None
+    if field.kind == "file":
+        return _file(name, value)
+    if field.kind == "file-list":
+        if not isinstance(value, list):
+            raise DifyError(f"{name} in input form must be a list of files")
+        return [_file(name, item) for item in value]
     if field.kind in _STRING_KINDS and not isinstance(value, str):
         raise DifyError(f"(type '{field.kind}') {name} in input form must be a string")
     if field.kind == "number":
@@ -115,6 +134,15 @@ def _validated(field: Field, value: Any) -> Any:
     if field.kind == "checkbox":
         return _checkbox(value)
     return value
+
+
+def _file(name: str, value: Any) -> Any:
+    """A file input's value as the plugin sends it: a mapping Dify turns into a file (``file_factory``)."""
+    if not isinstance(value, Mapping) or value.get("transfer_method") not in ("tool_file", "local_file", "remote_url"):
+        raise DifyError(f"{name} in input form must be a file")
+    if value["transfer_method"] == "remote_url" and not value.get("url"):
+        raise DifyError("Invalid file url")
+    return dict(value)
 
 
 def _number(name: str, value: Any) -> Any:

@@ -13,7 +13,8 @@ from werkzeug import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from relay.core.errors import invalid_request, payload_too_large
+from relay.core.errors import invalid_request, payload_too_large, shown
+from relay.core.files import Upload
 from relay.core.limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -61,7 +62,8 @@ def form_fields(request: Request) -> dict[str, str]:
     if not is_form(request):
         cached = {}
     elif request.mimetype == "multipart/form-data":
-        cached = _multipart(request)
+        cached, files = _multipart(request)
+        request.environ["relay.form_files"] = files
     else:
         cached = _urlencoded(body_of(request), "form body")
     request.environ["relay.form_fields"] = cached
@@ -82,7 +84,17 @@ def _urlencoded(data: bytes, where: str) -> dict[str, str]:
     return fields
 
 
-def _multipart(request: Request) -> dict[str, str]:
+def form_files(request: Request) -> dict[str, list[Upload]]:
+    """The files of a multipart form, by part name (several parts may share one), parsed with its fields.
+
+    A part without a file name and without content is a file field left empty (browsers send those) and is
+    ignored; a part with only one of the two is a 400.
+    """
+    form_fields(request)
+    return request.environ.get("relay.form_files") or {}
+
+
+def _multipart(request: Request) -> tuple[dict[str, str], dict[str, list[Upload]]]:
     body = body_of(request)
     parser = FormDataParser(
         max_form_memory_size=MAX_BODY_BYTES,
@@ -96,7 +108,16 @@ def _multipart(request: Request) -> dict[str, str]:
         raise payload_too_large(f"The form body has more than {MAX_FORM_FIELDS} parts.") from None
     except (ValueError, UnicodeDecodeError):
         raise invalid_request("The multipart form body could not be read.") from None
-    return {name: form.get(name, "") for name in form}
+    files: dict[str, list[Upload]] = {}
+    for name, part in _files.items(multi=True):
+        content = part.read()
+        if not part.filename and not content:
+            continue
+        if not part.filename or not content:
+            missing = "file name" if not part.filename else "content"
+            raise invalid_request(f"The file part {shown(name)} has no {missing}.")
+        files.setdefault(name, []).append(Upload(part.filename, content, part.mimetype or ""))
+    return {name: form.get(name, "") for name in form}, files
 
 
 def json_object(body: bytes) -> dict[str, Any]:

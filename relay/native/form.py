@@ -11,6 +11,7 @@ from typing import Any
 
 from relay.core.apps import AppKind
 from relay.core.catalog import App
+from relay.core.files import FILE_CONTROLS
 from relay.native.formats.markdown import render_markdown
 from relay.native.pages import render_page
 
@@ -21,7 +22,11 @@ _CONTROLS = {
     "select": "select",
     "number": "number",
     "checkbox": "checkbox",
+    "file": "file",
+    "file-list": "file",
 }
+# What a file field's ``accept`` says for each of Dify's kinds of file.
+_ACCEPT = {"image": "image/*", "audio": "audio/*", "video": "video/*"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class FormField:
     default: str = ""
     max_length: int | None = None
     options: tuple[str, ...] = ()
+    accept: str = ""
+    """For a file field: the browser's file picker filter (``image/*,.pdf``...)."""
+    multiple: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,12 @@ class AppForm:
     opening_statement: str = ""
     suggested_questions: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
-    """Labels of inputs the form cannot offer (files...): the page says so instead of hiding them."""
+    """Labels of inputs the form cannot offer: the page says so instead of hiding them."""
+
+    @property
+    def has_files(self) -> bool:
+        """A form with a file field must post as multipart."""
+        return any(item.control == "file" for item in self.fields)
 
 
 def app_form(parameters: Mapping[str, Any]) -> AppForm:
@@ -60,6 +73,18 @@ def app_form(parameters: Mapping[str, Any]) -> AppForm:
             unsupported.append(label)
             continue
         max_length = spec.get("max_length")
+        if kind in FILE_CONTROLS:
+            fields.append(
+                FormField(
+                    control="file",
+                    variable=str(spec["variable"]),
+                    label=label,
+                    required=bool(spec.get("required")),
+                    accept=_accept(spec),
+                    multiple=kind == "file-list",
+                )
+            )
+            continue
         fields.append(
             FormField(
                 control=_CONTROLS[kind],
@@ -78,6 +103,17 @@ def app_form(parameters: Mapping[str, Any]) -> AppForm:
         suggested_questions=questions,
         unsupported=unsupported,
     )
+
+
+def _accept(spec: Mapping[str, Any]) -> str:
+    """The file picker's filter from the input's allowed types and extensions; empty (anything) for documents."""
+    types = _list(spec.get("allowed_file_types"))
+    if not types or "document" in types:
+        return ""
+    accepted = [_ACCEPT[kind] for kind in types if kind in _ACCEPT]
+    if "custom" in types:
+        accepted += [str(ext) for ext in _list(spec.get("allowed_file_extensions"))]
+    return ",".join(accepted)
 
 
 def _list(value: Any) -> list[Any]:

@@ -12,8 +12,9 @@ from relay.core import access
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, check_call_size
 from relay.core.catalog import App, Catalog, catalog_of
-from relay.core.errors import PageLink, RelayError, endpoint_not_configured, internal_error
-from relay.core.http import check_body_size, form_fields, is_form
+from relay.core.errors import PageLink, RelayError, endpoint_not_configured, internal_error, invalid_request, shown
+from relay.core.files import Remote, Upload, attach_files
+from relay.core.http import check_body_size, form_fields, form_files, is_form
 from relay.core.invoke import fetch_parameters, start_invocation
 from relay.core.pump import batches
 from relay.native import request as parsing
@@ -84,6 +85,8 @@ def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
         return page_response(page, cors, private=bool(carried))
 
     call = parsing.parse_call(fields, app.app_id, kind, output)
+    if request.method == "POST" and is_form(request):
+        call = attach_files(exchange.session, call, _files_by_input(form_files(request)), app.label)
     check_call_size(call)
     if request.method == "HEAD":
         # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
@@ -139,6 +142,17 @@ def _with_hint(error: RelayError, app: App, kind: AppKind) -> RelayError:
         message=f"missing query: {app.label} looks like a chat app; call it at /chat/{app.label}.",
         link=PageLink("This app looks like a chat app:", "open it as a chat", href),
     )
+
+
+def _files_by_input(parts: Mapping[str, list[Upload]]) -> dict[str, list[Upload | Remote]]:
+    """File parts named ``inputs.<name>``, by input name."""
+    found: dict[str, list[Upload | Remote]] = {}
+    for name, uploads in parts.items():
+        variable = name.removeprefix("inputs.")
+        if not name.startswith("inputs.") or not variable:
+            raise invalid_request(f"File parts must be named inputs.<name>, not {shown(name)}.")
+        found[variable] = list(uploads)
+    return found
 
 
 def _bare_url(request: Request) -> str:

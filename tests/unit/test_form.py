@@ -25,7 +25,17 @@ PARAMETERS = {
         },
         {"number": {"label": "Count", "variable": "count", "required": False, "default": 3}},
         {"checkbox": {"label": "Short", "variable": "short", "required": False}},
-        {"file": {"label": "Photo", "variable": "photo", "required": False}},
+        {"file": {"label": "Photo", "variable": "photo", "required": False, "allowed_file_types": ["image"]}},
+        {
+            "file-list": {
+                "label": "Papers",
+                "variable": "papers",
+                "allowed_file_types": ["custom"],
+                "allowed_file_extensions": [".pdf", ".txt"],
+            }
+        },
+        {"paragraph": {"label": "Hidden", "variable": "hidden", "hide": True}},
+        {"json_object": {"label": "Config", "variable": "config"}},
     ],
 }
 
@@ -43,10 +53,15 @@ def test_user_input_form_maps_to_controls():
         ("select", "tone"),
         ("number", "count"),
         ("checkbox", "short"),
+        ("file", "photo"),
+        ("file", "papers"),
     ]
     assert form.fields[0].max_length == 48 and form.fields[0].required
     assert form.fields[2].options == ("calm", "bold")
-    assert form.unsupported == ["Photo"]
+    assert (form.fields[5].accept, form.fields[5].multiple) == ("image/*", False)
+    assert (form.fields[6].accept, form.fields[6].multiple) == (".pdf,.txt", True)
+    assert form.has_files
+    assert form.unsupported == ["Config"]
 
 
 def test_bare_browser_get_shows_the_form_without_calling_the_app():

@@ -285,8 +285,12 @@ def test_fetch_app_returns_dify_s_parameters(demo):
         assert keys <= set(parameters)
         for entry in parameters["user_input_form"]:
             assert len(entry) == 1
-            (field,) = entry.values()
-            assert {"label", "variable", "required", "default"} <= set(field)
+            ((kind, field),) = entry.items()
+            assert {"label", "variable", "required"} <= set(field)
+            if kind in ("file", "file-list"):
+                assert {"allowed_file_types", "allowed_file_extensions", "allowed_file_upload_methods"} <= set(field)
+            else:
+                assert "default" in field
             assert ("type" in field) is app.workflow_based
 
 

@@ -99,6 +99,14 @@ class HtmlEncoder:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, dict) and "transfer_method" in value:
+        return "(file)"
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(item, dict) and "transfer_method" in item for item in value)
+    ):
+        return f"({len(value)} files)"
     return value if isinstance(value, str) else str(value)
 
 

@@ -41,10 +41,28 @@ def readable(value: Any) -> str:
 
 
 def output_html(value: Any) -> Markup:
-    """An output on the page: text as markdown (apps write it), structured values as indented JSON."""
+    """An output on the page: text as markdown (apps write it), files as links, other values as indented JSON."""
     if isinstance(value, str):
         return render_markdown(value)
+    files = value if isinstance(value, list) else [value]
+    if files and all(_is_file(item) for item in files):
+        links = [
+            Markup('<a href="{}" rel="noreferrer noopener" target="_blank">{}</a>').format(
+                safe_url(item.get("url")), item.get("filename") or item.get("type") or "file"
+            )
+            if safe_url(item.get("url"))
+            else Markup("{}").format(item.get("filename") or "file")
+            for item in files
+        ]
+        return Markup(" ").join(links)
     return Markup("<pre>{}</pre>").format(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _is_file(value: Any) -> bool:
+    """A file as Dify writes one into outputs (``dify_model_identity`` is ``__dify__file__``)."""
+    return isinstance(value, dict) and (
+        value.get("dify_model_identity") == "__dify__file__" or ("url" in value and "filename" in value)
+    )
 
 
 def safe_url(value: Any) -> str:
