@@ -247,14 +247,18 @@ def format_banner(
                 "  No json for the agent: json is a blocking call, and Dify refuses blocking mode for agent apps"
                 " (use ndjson or sse)."
             )
-    others = [
-        path
-        for method, path in routes or []
-        if method == "GET" and not any(path.startswith(f"/{app.path}/") for app in shown)
-    ]
+    others: dict[str, list[str]] = {}
+    for method, path in routes or []:
+        if not any(path.startswith(f"/{app.path}/") for app in shown):
+            others.setdefault(path, []).append(method)
     if others:
-        lines += ["", "Endpoints of the plugin:"]
-        lines += [f"  curl{_key_option(api_key)} {shlex.quote(endpoint_url + path)}" for path in others]
+        lines += ["", "Other endpoints of the plugin:"]
+        for path, methods in others.items():
+            url = endpoint_url + path
+            if set(methods) - {"HEAD", "OPTIONS"} == {"GET"} and "<" not in path:
+                lines.append(f"  curl{_key_option(api_key)} {shlex.quote(url)}")  # a plain resource: try it
+            else:
+                lines.append(f"  {', '.join(m for m in methods if m != 'OPTIONS') or 'OPTIONS'}  {url}")
     lines += ["", "Ctrl-C stops the server and the plugin."]
     return "\n".join(lines)
 

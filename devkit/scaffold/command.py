@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
         print(f"  removed  {relative}")
     for relative in changes.written:
         print(f"  wrote    {relative}")
-    for relative in changes.edited:
+    for relative in dict.fromkeys(changes.edited):
         print(f"  edited   {relative}")
 
     result = build(plugin_dir)

@@ -1,10 +1,11 @@
 """``--minimal``: the relay out, one example endpoint in; the devkit and the tests that hold for any plugin stay.
 
 What goes: the relay core and its endpoints, the endpoint group (rewritten), the tests of the relay (a fixed list,
-then every other test file that imports a module that is gone), the benchmark of the relay and its ``make``
-targets, and the runtime requirements only the relay's pages use. What comes: ``GET /hello`` answering JSON, a
-group with one setting, a ``main.py`` without the relay's SDK adjustments, a test of the endpoint through the real
-plugin process, and a README, PRIVACY and CHANGELOG of the new plugin (``template/``).
+then every other test file that imports a module that is gone), the relay's screenshots, the benchmark of the
+relay and its ``make`` targets, the runtime requirements only the relay's pages use, and the storage permission
+only the relay needs. What comes: ``GET /hello`` answering JSON, a group with one setting, a ``main.py`` without
+the relay's SDK adjustments, a test of the endpoint through the real plugin process, and a README, PRIVACY and
+CHANGELOG of the new plugin (``template/``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DESCRIPTION = {
 RELAY_ONLY = (
     "relay",
     "endpoints",
+    "docs",
     "bench",
     "devkit/bench",
     "tests/unit",
@@ -82,6 +84,7 @@ def strip_to_minimal(plugin_dir: Path, identity: Identity, current: Current, cha
         path.write_text(text, encoding="utf-8")
         changes.written.append(target)
 
+    _edit(plugin_dir, "manifest.yaml", _without_storage_permission, changes)
     _edit(plugin_dir, "Makefile", _without_make_targets, changes)
     _edit(plugin_dir, "devkit/__main__.py", _without_devkit_commands, changes)
     _edit(plugin_dir, "requirements.txt", _without_requirements, changes)
@@ -137,6 +140,11 @@ def _edit(plugin_dir: Path, relative: str, change: Callable[[str], str], changes
     if after != before:
         path.write_text(after, encoding="utf-8")
         changes.edited.append(relative)
+
+
+def _without_storage_permission(text: str) -> str:
+    """No ``resource.permission.storage``: the example keeps nothing (the relay's conversations need it)."""
+    return re.sub(r"^(\s+)storage:\n(?:\1\s+[^\n]*\n)+", "", text, flags=re.MULTILINE)
 
 
 def _without_make_targets(text: str) -> str:

@@ -30,7 +30,7 @@ COPY_IGNORES = (".git", ".venv", "venv", "dist", "test-output", "__pycache__", "
 OWN_TESTS = ("tests/test_plugin_declaration.py", "tests/devkit/packaging")
 """The declaration and packaging tests: what renaming, a new endpoint and a new setting could break."""
 
-ENDPOINT_SOURCE = '''"""``GET /ping``: answers with the ``ping_word`` setting."""
+ENDPOINT_SOURCE = '''"""``GET /scaffold-check``: answers with the ``scaffold_check_word`` setting."""
 
 import json
 from collections.abc import Mapping
@@ -39,13 +39,15 @@ from dify_plugin import Endpoint
 from werkzeug import Request, Response
 
 
-class PingEndpoint(Endpoint):
+class ScaffoldCheckEndpoint(Endpoint):
     def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
-        body = json.dumps({"pong": settings.get("ping_word") or "pong"})
+        body = json.dumps({"word": settings.get("scaffold_check_word") or "checked"})
         return Response(body, status=200, content_type="application/json")
 '''
-ENDPOINT_DECLARATION = 'path: "/ping"\nmethod: "GET"\nextra:\n  python:\n    source: "endpoints/ping.py"\n'
-SETTING = {"name": "ping_word", "type": "text-input", "required": False, "label": {"en_US": "Ping word"}}
+ENDPOINT_DECLARATION = (
+    'path: "/scaffold-check"\nmethod: "GET"\nextra:\n  python:\n    source: "endpoints/scaffold_check.py"\n'
+)
+SETTING = {"name": "scaffold_check_word", "type": "text-input", "required": False, "label": {"en_US": "Check word"}}
 
 
 def copy_repository(target: Path) -> Path:
@@ -79,11 +81,11 @@ def in_copy(copy: Path, *args: str, timeout: float = 300) -> subprocess.Complete
 
 def add_endpoint_and_setting(copy: Path) -> None:
     """The README's steps: an endpoint file with one Endpoint subclass, its YAML listed in the group, a setting."""
-    (copy / "endpoints" / "ping.py").write_text(ENDPOINT_SOURCE, encoding="utf-8")
-    (copy / "endpoints" / "ping_get.yaml").write_text(ENDPOINT_DECLARATION, encoding="utf-8")
+    (copy / "endpoints" / "scaffold_check.py").write_text(ENDPOINT_SOURCE, encoding="utf-8")
+    (copy / "endpoints" / "scaffold_check_get.yaml").write_text(ENDPOINT_DECLARATION, encoding="utf-8")
     group_file = copy / f"group/{NAME}.yaml"
     group = yaml.safe_load(group_file.read_text(encoding="utf-8"))
-    group["endpoints"].append("endpoints/ping_get.yaml")
+    group["endpoints"].append("endpoints/scaffold_check_get.yaml")
     group.setdefault("settings", []).append(SETTING)
     group_file.write_text(yaml.safe_dump(group, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
@@ -160,7 +162,9 @@ def test_the_renamed_copy_names_the_new_plugin_everywhere_and_says_what_comes_ne
     assert f"{NAME}-{manifest_of(copy)['version']}.difypkg can be built" in result.stdout
     assert "Next:" in result.stdout and "make test" in result.stdout
     assert f"dist/{NAME}-<version>.difypkg" in (copy / "README.md").read_text(encoding="utf-8")
-    assert (copy / "relay").is_dir()  # the relay itself stays
+    # The plugin's code stays: every endpoint source it had, and no file removed.
+    assert all((copy / route.source).is_file() for route in declarations.routes())
+    assert "removed" not in result.stdout
 
 
 def test_the_renamed_copy_with_an_endpoint_and_a_setting_passes_its_own_tests(copies):
@@ -174,15 +178,19 @@ def test_the_minimal_copy_is_one_example_endpoint_without_the_relay(copies):
     assert sorted(path.name for path in (copy / "endpoints").iterdir()) == [
         "hello.py",
         "hello_get.yaml",
-        "ping.py",
-        "ping_get.yaml",
+        "scaffold_check.py",
+        "scaffold_check_get.yaml",
     ]
     assert manifest_of(copy)["version"] == "0.1.0"
     # Every test left is one that holds without the relay: none imports it.
     assert files_importing(copy, GONE_MODULES) == []
     assert not (copy / "tests" / "unit").exists() and not (copy / "tests" / "browser").exists()
     assert "fuzz:" not in (copy / "Makefile").read_text(encoding="utf-8")
-    assert "removed  relay/" in result.stdout and "wrote    endpoints/hello.py" in result.stdout
+    removed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("  removed  ")]
+    written = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("  wrote    ")]
+    assert removed and "endpoints/hello.py" in written
+    # What was removed is gone, unless the example was written there afresh (endpoints/).
+    assert not [p for p in removed if (copy / p).exists() and not any(w.startswith(p) for w in written)]
 
 
 def test_the_minimal_copy_with_an_endpoint_and_a_setting_passes_its_own_tests(copies):

@@ -74,8 +74,10 @@ def test_the_banner_follows_the_plugin_it_serves():
     assert banner.startswith("Echo, served as Dify's plugin daemon serves it")
     shown = {app.slug for app in DEMO_APPS if demo_links(ENDPOINT, app)["html"] in banner}
     assert shown == {app.slug for app in DEMO_APPS if app.path == "chat"}
-    for path in ("/log", "/slow/<seconds>"):
-        assert f"curl {shlex.quote(ENDPOINT + path)}" in banner
+    assert f"  curl {ENDPOINT}/log" in banner.splitlines()  # a plain GET: a line to try
+    assert f"  GET  {ENDPOINT}/slow/<seconds>" in banner.splitlines()  # a path to fill in: shown, not a command
+    assert f"  POST  {ENDPOINT}/app/<kind>/<app_id>" in banner.splitlines()
+    assert f"  GET, POST, PUT, DELETE  {ENDPOINT}/echo/<path:rest>" in banner.splitlines()
 
 
 @pytest.mark.parametrize("app", DEMO_APPS, ids=lambda app: app.mode)
