@@ -24,6 +24,7 @@ from relay.core.answer import Answer
 from relay.core.calls import AppCall, ResponseMode, check_call_size
 from relay.core.catalog import App, Catalog, catalog_of
 from relay.core.errors import RelayError, endpoint_not_configured, shown
+from relay.core.files import attach_files, file_inputs
 from relay.core.http import body_of, check_body_size
 from relay.core.invoke import fetch_parameters, start_invocation
 from relay.core.pump import batches
@@ -129,6 +130,9 @@ def _call_tool(
     try:
         if kind.takes_query and not query:
             raise RelayError(400, "invalid_request", "query is required: the message to send to the app.")
+        # File inputs arrive as {url} or {data, mimeType, name} objects: taken out of the inputs, then uploaded.
+        file_variables = set(file_inputs(_parameters(session, app))) if inputs else set()
+        files = tools.file_arguments(inputs, file_variables)
         call = AppCall(
             app_id=app.app_id,
             inputs=inputs,
@@ -136,6 +140,7 @@ def _call_tool(
             conversation_id=conversation_id,
             response_mode=ResponseMode.STREAMING,
         )
+        call = attach_files(session, call, files, app.label)
         check_call_size(call)
         invocation = start_invocation(session, kind, call)
     except RelayError as error:

@@ -5,13 +5,28 @@ its type, whether it is required, its options (``enum``), its length and its num
 label; chat-type apps also take the ``query`` (required) and may take a ``conversation_id`` to go on with.
 """
 
+import base64
+import binascii
 import json
+import mimetypes
 from typing import Any
 
 from relay.core.apps import CHAT, AppKind
 from relay.core.catalog import App
+from relay.core.errors import invalid_request
+from relay.core.files import Remote, Upload
 
 _STRING = {"text-input", "paragraph", "select"}
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A file: its url (Dify fetches it), or its content as base64 data with its mimeType and name.",
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "data": {"type": "string", "contentEncoding": "base64"},
+        "mimeType": {"type": "string"},
+        "name": {"type": "string"},
+    },
+}
 
 
 def tool_kind(app: App) -> AppKind:
@@ -75,10 +90,16 @@ def _property(control: str, spec: dict[str, Any]) -> dict[str, Any] | None:
                 prop[name] = spec[bound]
     elif control == "checkbox":
         prop = {"type": "boolean"}
+    elif control == "file":
+        prop = dict(FILE_SCHEMA)
+    elif control == "file-list":
+        prop = {"type": "array", "items": FILE_SCHEMA}
+        if type(spec.get("max_length")) is int and spec["max_length"] > 0:
+            prop["maxItems"] = spec["max_length"]
     else:
-        return None  # files and anything newer: not offered until the plugin can pass them on
+        return None  # anything newer than this plugin: not offered rather than guessed
     if isinstance(label, str) and label:
-        prop["description"] = label
+        prop["description"] = label if "description" not in prop else f"{label}. {prop['description']}"
     if spec.get("default") not in (None, ""):
         prop["default"] = spec["default"]
     return prop
@@ -94,6 +115,30 @@ def split_arguments(kind: AppKind, arguments: dict[str, Any]) -> tuple[str | Non
         conversation_id if isinstance(conversation_id, str) and conversation_id else None,
         inputs,
     )
+
+
+def file_arguments(inputs: dict[str, Any], file_variables: set[str]) -> dict[str, list[Upload | Remote]]:
+    """The files a call's arguments give its file inputs (which are then taken out of ``inputs``)."""
+    found: dict[str, list[Upload | Remote]] = {}
+    for variable in file_variables & set(inputs):
+        value = inputs.pop(variable)
+        items = value if isinstance(value, list) else [value]
+        found[variable] = [_file(variable, item) for item in items]
+    return found
+
+
+def _file(variable: str, item: Any) -> Upload | Remote:
+    if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"].startswith(("http://", "https://")):
+        return Remote(item["url"], str(item.get("mimeType") or ""))
+    if isinstance(item, dict) and isinstance(item.get("data"), str):
+        try:
+            content = base64.b64decode(item["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid_request(f"{variable}: data is not valid base64.") from None
+        mimetype = str(item.get("mimeType") or "application/octet-stream")
+        name = str(item.get("name") or f"{variable}{mimetypes.guess_extension(mimetype) or ''}")
+        return Upload(name, content, mimetype)
+    raise invalid_request(f"{variable} takes a file: an object with an http(s) url, or base64 data.")
 
 
 def tool_result(kind: AppKind, answer: Any) -> dict[str, Any]:

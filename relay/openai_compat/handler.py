@@ -5,9 +5,13 @@ token), ``allowed_apps`` (models are the apps it lists), CORS. Every app call st
 client wants one document: streaming keeps a model error's own text, and agent apps answer no other way.
 """
 
+import base64
+import binascii
 import logging
+import mimetypes
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from werkzeug import Request, Response
 
@@ -17,6 +21,7 @@ from relay.core.apps import CHAT, AppKind
 from relay.core.calls import AppCall, ResponseMode, check_call_size
 from relay.core.catalog import App, Catalog, catalog_of
 from relay.core.errors import RelayError, endpoint_not_configured, internal_error, invalid_request
+from relay.core.files import Remote, Upload, attach_files, file_inputs
 from relay.core.http import body_of, check_body_size, json_object
 from relay.core.invoke import fetch_parameters, start_invocation
 from relay.core.pump import batches
@@ -78,6 +83,11 @@ def _complete(session: Any, request: Request, catalog: Catalog, cors: dict[str, 
     kind = app.kind or CHAT
     endpoint_id = str(getattr(session, "endpoint_id", "") or "")
     call = _call(session, app, kind, chat, endpoint_id)
+    images = chat.messages[-1].images
+    if images:
+        files = [image_file(url, index) for index, url in enumerate(images, 1)]
+        target = chat.file_input or _only_file_input(session, app)
+        call = attach_files(session, call, {target: files}, app.label)
     check_call_size(call)
     invocation = start_invocation(session, kind, call)
     answer = Answer(kind)
@@ -131,6 +141,30 @@ def _call(session: Any, app: App, kind: AppKind, chat: ChatRequest, endpoint_id:
     target = chat.query_input or _only_text_input(session, app)
     inputs = {**chat.inputs, target: chat.question}
     return AppCall(app_id=app.app_id, inputs=inputs, user=chat.user, response_mode=ResponseMode.STREAMING)
+
+
+def image_file(url: str, index: int) -> Upload | Remote:
+    """An ``image_url``: a data URL is uploaded to Dify, an http(s) URL Dify fetches itself."""
+    if not url.startswith("data:"):
+        return Remote(url, mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/*")
+    header, _, payload = url.partition(",")
+    mimetype = header[5:].split(";", 1)[0] or "image/png"
+    try:
+        content = base64.b64decode(payload, validate=True) if ";base64" in header else unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raise invalid_request(f"Image {index} is not a valid base64 data URL.") from None
+    extension = mimetypes.guess_extension(mimetype) or ".bin"
+    return Upload(f"image-{index}{extension}", content, mimetype)
+
+
+def _only_file_input(session: Any, app: App) -> str:
+    found = file_inputs(fetch_parameters(session, app.app_id))
+    if len(found) == 1:
+        return next(iter(found))
+    described = ", ".join(found) or "none"
+    raise invalid_request(
+        f'{app.label} has {len(found)} file inputs ({described}): say which one receives the images with "file_input".'
+    )
 
 
 def _only_text_input(session: Any, app: App) -> str:

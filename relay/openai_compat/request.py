@@ -18,6 +18,8 @@ ROLES = ("system", "developer", "user", "assistant")
 class Message:
     role: str
     text: str
+    images: tuple[str, ...] = ()
+    """``image_url`` parts: data URLs or http(s) URLs."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class ChatRequest:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     query_input: str | None = None
     """For workflow and completion apps: the input that receives the last user message."""
+    file_input: str | None = None
+    """The file input that receives the last user message's images (else the app's only file input)."""
 
     @property
     def question(self) -> str:
@@ -77,6 +81,7 @@ def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None)
         conversation_id=_optional_string(body, "conversation_id") or (conversation_header or "").strip() or None,
         inputs=dict(inputs),
         query_input=_optional_string(body, "query_input"),
+        file_input=_optional_string(body, "file_input"),
     )
 
 
@@ -89,30 +94,37 @@ def _message(value: Any, index: int) -> Message:
         raise _invalid(f"{where}: tool messages are not supported: a Dify app calls its own tools.", where)
     if role not in ROLES:
         raise _invalid(f"{where}.role {shown(role)} is not one of {', '.join(ROLES)}.", f"{where}.role")
-    return Message(role="system" if role == "developer" else role, text=_text(value.get("content"), where))
+    text, images = _content(value.get("content"), where)
+    return Message(role="system" if role == "developer" else role, text=text, images=images)
 
 
-def _text(content: Any, where: str) -> str:
-    """A message's text: a string, or the text parts of a list joined by new lines."""
+def _content(content: Any, where: str) -> tuple[str, tuple[str, ...]]:
+    """A message's text (a string, or its text parts joined by new lines) and its images' URLs."""
     if content is None:
-        return ""
+        return "", ()
     if isinstance(content, str):
-        return content
+        return content, ()
     if not isinstance(content, list):
         raise _invalid(f"{where}.content must be a string or a list of parts.", f"{where}.content")
-    texts = []
+    texts: list[str] = []
+    images: list[str] = []
     for part in content:
         kind = part.get("type") if isinstance(part, Mapping) else None
         if kind == "text" and isinstance(part.get("text"), str):
             texts.append(part["text"])
-        elif kind in ("image_url", "input_audio", "file"):
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, Mapping) else image
+            if not isinstance(url, str) or not url.startswith(("data:", "http://", "https://")):
+                raise _invalid(f"{where}: an image_url must be a data: or http(s) URL.", f"{where}.content")
+            images.append(url)
+        elif kind in ("input_audio", "file"):
             raise _invalid(
-                f"{where}: {kind} parts are not supported yet; send text, or pass files to the app as inputs.",
-                f"{where}.content",
+                f"{where}: {kind} parts are not supported; send images as image_url parts.", f"{where}.content"
             )
         else:
             raise _invalid(f"{where}.content has a part of unknown type {shown(kind)}.", f"{where}.content")
-    return "\n".join(texts)
+    return "\n".join(texts), tuple(images)
 
 
 def _optional_string(body: Mapping[str, Any], name: str) -> str | None:

@@ -140,3 +140,19 @@ def test_a_chinese_reader_gets_a_chinese_page(open_page, endpoint_url, output_di
     assert "完成" in page.locator("p.done").inner_text()
     assert page.locator("button.primary").inner_text() == "发送"
     shoot(page, output_dir, "chat-zh")
+
+
+def test_a_file_chosen_in_the_form_reaches_the_app(open_page, endpoint_url, output_dir):
+    page = open_page()
+    page.goto(f"{endpoint_url}/workflow/outline")
+    page.fill("input[name='inputs.topic']", "Green tea")
+    page.set_input_files(
+        "input[name='inputs.attachment']",
+        files=[{"name": "brief.txt", "mimeType": "text/plain", "buffer": b"Chosen in a browser\nsecond line"}],
+    )
+    with page.expect_navigation(wait_until="commit"):
+        page.locator("button.primary").click(no_wait_after=True)
+    page.locator("p.done").wait_for()
+    text = page.locator(".outputs").inner_text()
+    assert "brief.txt" in text and "Chosen in a browser" in text
+    shoot(page, output_dir, "workflow-file")

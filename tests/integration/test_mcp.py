@@ -2,6 +2,7 @@
 and the demo apps: the real plugin process behind the HTTP side Dify's daemon would be."""
 
 import asyncio
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,8 @@ def test_every_named_app_is_a_tool_with_a_schema_from_its_form(mcp_url):
         visible = [field for field in app.fields]
         assert {field.variable for field in visible} <= set(schema["properties"])
         assert ("query" in schema.get("required", [])) is app.takes_query
+    attachment = tools["outline"].input_schema["properties"]["attachment"]
+    assert attachment["type"] == "object" and {"url", "data", "mimeType", "name"} <= set(attachment["properties"])
     outline = tools["outline"].input_schema
     assert outline["required"] == ["topic"]
     assert outline["properties"]["topic"] == {"type": "string", "maxLength": 80, "description": "Topic"}
@@ -124,3 +127,14 @@ def test_the_key_and_the_origin_are_checked(mcp_url):
     assert get.status_code == 405
     assert notification.status_code == 202
     assert probe.json()["result"] == {"resources": []}
+
+
+def test_a_file_reaches_the_apps_file_input(mcp_url):
+    data = base64.b64encode(b"Line one of the file\nline two").decode()
+    arguments = {"topic": "Green tea", "attachment": {"data": data, "mimeType": "text/plain", "name": "brief.txt"}}
+    result = run(mcp_url, lambda client: client.call_tool("outline", arguments))
+    assert not result.is_error
+    assert "Attachment: brief.txt (29 bytes, text/plain), first line: “Line one of the file”" in result.content[0].text
+    by_url = {"topic": "tea", "attachment": {"url": "https://files.example/brief.txt"}}
+    result = run(mcp_url, lambda client: client.call_tool("outline", by_url))
+    assert "Attachment by URL: https://files.example/brief.txt" in result.content[0].text

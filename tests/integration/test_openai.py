@@ -1,6 +1,7 @@
 """The OpenAI-compatible surface, driven by the official ``openai`` client, unmodified, against the local daemon
 and the demo apps: the real plugin process behind the HTTP side Dify's daemon would be."""
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,22 @@ def test_without_storage_a_history_is_sent_as_context(plugin_process):
         assert "[Conversation so far]" in response.json()["choices"][0]["message"]["content"]
     finally:
         plugin_process.manifest["resource"]["permission"]["storage"]["enabled"] = True
+
+
+def test_an_image_reaches_the_apps_file_input(client, demo):
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24).decode()
+    uploads = demo.files.uploads
+    content = [
+        {"type": "text", "text": "Green tea"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+    ]
+    reply = client.chat.completions.create(
+        model="outline", messages=[{"role": "user", "content": content}], extra_body={"query_input": "topic"}
+    )
+    assert "Attachment: image-1.png (32 bytes, image/png)" in reply.choices[0].message.content
+    assert demo.files.uploads == uploads + 1
+    by_url = [{"type": "text", "text": "tea"}, {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}}]
+    reply = client.chat.completions.create(
+        model="outline", messages=[{"role": "user", "content": by_url}], extra_body={"query_input": "topic"}
+    )
+    assert "Attachment by URL: https://img.example/a.png" in reply.choices[0].message.content
