@@ -27,8 +27,15 @@ NAME, AUTHOR, LABEL = "acme_greeter", "acme", "Acme Greeter"
 OLD_NAME = declarations.manifest()["name"]
 OLD_LABEL = declarations.manifest()["label"]["en_US"]
 COPY_IGNORES = (".git", ".venv", "venv", "dist", "test-output", "__pycache__", ".pytest_cache", ".ruff_cache")
-OWN_TESTS = ("tests/test_plugin_declaration.py", "tests/devkit/packaging")
-"""The declaration and packaging tests: what renaming, a new endpoint and a new setting could break."""
+OWN_TESTS = (
+    "tests/test_plugin_declaration.py",
+    "tests/devkit/packaging/test_rules.py",
+    "tests/devkit/packaging/test_package_command.py",
+    "tests/devkit/packaging/test_package_runs.py",
+    "tests/devkit/packaging/test_signing.py",
+)
+"""The declaration and packaging tests that read the plugin's own files (manifest, group, endpoints): what renaming,
+a new endpoint and a new setting could break. (The other packaging tests build their own trees.)"""
 
 ENDPOINT_SOURCE = '''"""``GET /scaffold-check``: answers with the ``scaffold_check_word`` setting."""
 
