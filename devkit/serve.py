@@ -247,9 +247,10 @@ def format_banner(
                 "  No json for the agent: json is a blocking call, and Dify refuses blocking mode for agent apps"
                 " (use ndjson or sse)."
             )
+    lines += _surfaces(endpoint_url, {path for _, path in routes or []}, shown, api_key)
     others: dict[str, list[str]] = {}
     for method, path in routes or []:
-        if not any(path.startswith(f"/{app.path}/") for app in shown):
+        if not any(path.startswith(f"/{app.path}/") for app in shown) and not path.startswith(("/v1/", "/mcp")):
             others.setdefault(path, []).append(method)
     if others:
         lines += ["", "Other endpoints of the plugin:"]
@@ -261,6 +262,30 @@ def format_banner(
                 lines.append(f"  {', '.join(m for m in methods if m != 'OPTIONS') or 'OPTIONS'}  {url}")
     lines += ["", "Ctrl-C stops the server and the plugin."]
     return "\n".join(lines)
+
+
+def _surfaces(endpoint_url: str, declared: set[str], shown: list[DemoApp], api_key: bool) -> list[str]:
+    """The OpenAI-compatible API and the MCP server, when the plugin declares them: where, and how to try them."""
+    lines: list[str] = []
+    chat = next((app for app in shown if app.takes_query), None)
+    if "/v1/chat/completions" in declared and chat is not None:
+        body = {"model": chat.slug, "stream": True, "messages": [{"role": "user", "content": "Hello!"}]}
+        lines += [
+            "",
+            f"OpenAI-compatible API: base URL {endpoint_url}/v1; the models are the app names above",
+            f"  curl -N{_key_option(api_key)} -H 'Content-Type: application/json' "
+            f"{shlex.quote(endpoint_url + '/v1/chat/completions')} -d {shlex.quote(json.dumps(body))}",
+            f"  python: OpenAI(base_url={endpoint_url + '/v1'!r}, api_key={'KEY' if api_key else repr('none')})"
+            f".chat.completions.create(model={chat.slug!r}, messages=[...])",
+        ]
+    if "/mcp" in declared:
+        headers = ', "headers": {"Authorization": "Bearer <key>"}' if api_key else ""
+        lines += [
+            "",
+            f"MCP server (Streamable HTTP): {endpoint_url}/mcp; the tools are the app names above",
+            '  client configuration: {"mcpServers": {"dify-apps": {"url": "' + endpoint_url + '/mcp"' + headers + "}}}",
+        ]
+    return lines
 
 
 def load_settings(

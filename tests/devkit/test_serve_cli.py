@@ -142,3 +142,13 @@ def test_the_command_line_reports_a_plugin_that_cannot_start(tmp_path, capsys):
     (tmp_path / "main.py").write_text("raise SystemExit('not a plugin')\n")
     assert main(["--plugin-dir", str(tmp_path), "--port", "0"]) == 1
     assert "not a plugin" in capsys.readouterr().err
+
+
+def test_the_banner_shows_the_openai_base_url_and_the_mcp_url_with_a_client_configuration():
+    from devkit.serve import ROOT
+
+    banner = format_banner(ENDPOINT, plugin_dir=ROOT, settings=DEMO_SETTINGS)
+    assert f"base URL {ENDPOINT}/v1" in banner
+    assert f"{ENDPOINT}/v1/chat/completions" in banner and '"model": "chatbot"' in banner
+    assert f"MCP server (Streamable HTTP): {ENDPOINT}/mcp" in banner
+    assert f'{{"mcpServers": {{"dify-apps": {{"url": "{ENDPOINT}/mcp"}}}}}}' in banner

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HELD_APP = "0d6f0c2e-5a1b-4e7d-8c3f-2b9a4d6e8f10"
 LINE_BOUND = 1024 * 1024
 SDK_NOT_ROUTED = 404  # undeclared methods: the SDK's own plain-text "Failed to dispatch endpoint request"
-STATUSES = {200, 204, 400, 401, 403, 404, 413, 500, 502}
+STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 413, 500, 502}
+"""202 and 405 are MCP's (a notification; GET or DELETE on a stateless server)."""
 """500 only as ``endpoint_misconfigured`` (a setting to fix): checked below."""
 ROUTES = [route for route in declarations.routes()]
 LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-packages")
