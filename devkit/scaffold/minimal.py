@@ -44,6 +44,8 @@ RELAY_ONLY = (
     "tests/test_browser_requirement.py",
     "tests/devkit/test_real_plugin.py",
     "tests/devkit/packaging/test_relay_package.py",
+    "readme",
+    "tests/test_readme_translations.py",
 )
 """Paths that belong to the relay: its code, its endpoints, and the tests and tools that exist for it."""
 

@@ -31,6 +31,8 @@ def runtime_files() -> set[str]:
     wanted = {"manifest.yaml", "main.py", "requirements.txt", "README.md", "PRIVACY.md"}
     if (ROOT / ".env.example").is_file():
         wanted.add(".env.example")
+    # The README's translations ship too, as the Dify Marketplace shows them (readme/README_<language>.md).
+    wanted |= {path.relative_to(ROOT).as_posix() for path in (ROOT / "readme").glob("README_*.md")}
     manifest = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
     wanted |= {f"_assets/{manifest['icon']}", f"_assets/{manifest['icon_dark']}"}
     for group_path in manifest["plugins"]["endpoints"]:
