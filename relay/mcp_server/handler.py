@@ -64,7 +64,7 @@ def serve_mcp(session: Any, request: Request, settings: Mapping[str, Any]) -> Re
         access.check_api_key(request, rules)
         check_body_size(request)
     except RelayError as error:
-        return _http_error(error.status, error.message, cors | error.headers)
+        return _http_error(error.status, error.message, cors | error.headers, error.code)
     version = request.headers.get("MCP-Protocol-Version")
     if version is not None and version not in SUPPORTED_VERSIONS:
         supported = ", ".join(SUPPORTED_VERSIONS)
@@ -224,8 +224,11 @@ def _error(ident: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}}
 
 
-def _http_error(status: int, message: str, headers: dict[str, str]) -> Response:
-    return json_response(_error(None, INVALID_REQUEST, message), status, headers)
+def _http_error(status: int, message: str, headers: dict[str, str], code: str = "invalid_request") -> Response:
+    """A refusal before any JSON-RPC: the HTTP status says it, and ``error.data.code`` says which one."""
+    body = _error(None, INVALID_REQUEST, message)
+    body["error"]["data"] = {"code": code}
+    return json_response(body, status, headers)
 
 
 def _sse(message: dict[str, Any]) -> bytes:
