@@ -103,7 +103,7 @@ def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
     page = _page_info(exchange, app, call, fields, carried) if output is Format.HTML else PageInfo(kind, app.app_id)
     # Through the pump: waiting events go out together, and a long silence gets a keep-alive.
     chunks = encode(output, batches(invocation.events()), page)
-    return body_response(chunks, output, cors, private=bool(carried))
+    return body_response(chunks, output, cors, private=bool(carried), as_text=_browser_opened_a_link(request, output))
 
 
 def _page_info(
@@ -153,6 +153,11 @@ def _files_by_input(parts: Mapping[str, list[Upload]]) -> dict[str, list[Upload 
             raise invalid_request(f"File parts must be named inputs.<name>, not {shown(name)}.")
         found[variable] = list(uploads)
     return found
+
+
+def _browser_opened_a_link(request: Request, output: Format) -> bool:
+    """A browser following an ndjson or sse link (``?format=``): it prefers html, and was given a stream."""
+    return output in (Format.NDJSON, Format.SSE) and parsing.accepted_format(request) is Format.HTML
 
 
 def _bare_url(request: Request) -> str:

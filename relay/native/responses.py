@@ -69,9 +69,18 @@ def page_response(page: str, extra_headers: dict[str, str], *, private: bool = F
 
 
 def body_response(
-    chunks: Iterable[bytes], output: Format, extra_headers: dict[str, str], *, private: bool = False
+    chunks: Iterable[bytes],
+    output: Format,
+    extra_headers: dict[str, str],
+    *,
+    private: bool = False,
+    as_text: bool = False,
 ) -> Response:
-    """A 200 whose body is a real generator, so the SDK sends each chunk the moment it is produced."""
+    """A 200 whose body is a real generator, so the SDK sends each chunk the moment it is produced.
+
+    ``as_text``: the same bytes as ``text/plain``, for a browser that opened an ndjson or sse link: it would
+    download those types; as text it shows the stream growing.
+    """
     headers = extra_headers | NO_SNIFF
     if output.streams:
         headers |= STREAM_HEADERS
@@ -79,4 +88,5 @@ def body_response(
         headers |= SECURITY_HEADERS
     if private:
         headers |= PRIVATE
-    return streamed_response(chunks, 200, headers, CONTENT_TYPES[output])
+    content_type = "text/plain; charset=utf-8" if as_text else CONTENT_TYPES[output]
+    return streamed_response(chunks, 200, headers, content_type)

@@ -160,3 +160,15 @@ def test_an_empty_post_reads_the_query_string(plugin):
     response = plugin.request("POST", f"/chat/{CHAT_APP}?query=hi")
     assert response.status == 200
     assert response.lines()[1]["answer"] == "hi"
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "sse"])
+def test_a_browser_that_opens_a_stream_link_sees_it_as_text(plugin, fmt):
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    response = plugin.request("GET", f"/chat/{CHAT_APP}?query=hi&format={fmt}", headers=browser)
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    as_text = response.read()
+    as_api = plugin.request("GET", f"/chat/{CHAT_APP}?query=hi&format={fmt}", headers={"Accept": "*/*"})
+    assert as_api.headers["Content-Type"] != "text/plain; charset=utf-8"
+    assert as_api.read() == as_text  # the same bytes, only labelled so that the browser shows them
