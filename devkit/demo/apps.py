@@ -251,6 +251,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
                 file_types=("document", "image", "custom"),
                 file_extensions=(".txt", ".md", ".csv", ".json"),
             ),
+            Field("file-list", "sources", "Sources", max_length=3, file_types=("document",)),
         ),
         sample_inputs=(("topic", "Green tea"), ("tone", "playful")),
         trigger_input="topic",
@@ -610,6 +611,8 @@ class DemoApps:
             lines.append(f"Summary: {count} sections that take a reader from zero to {topic} fan.")
         if inputs.get("attachment"):
             lines.append(self._read_attachment(inputs["attachment"]))
+        for source in inputs.get("sources") or []:
+            lines.append("Source. " + self._read_attachment(source))
         text = "\n".join(lines)
         return _Graph(self, run, words, chat=False).run(inputs, {"topic": topic}, text, [topic, inputs.get("notes")])
 

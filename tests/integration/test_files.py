@@ -142,3 +142,29 @@ def test_the_result_page_of_a_file_the_app_returned_links_it(plugin):
     assert response.status == 200 and "Attachment: notes.md" in page
     assert 'enctype="multipart/form-data"' in page  # Run again can send a file again
     assert '<input type="file" name="inputs.attachment"' in page
+
+
+def test_several_files_fill_a_file_list_input(plugin, demo):
+    files = [("inputs.sources", f"s{i}.txt", "text/plain", f"source {i}".encode()) for i in range(3)]
+    response = send(plugin, files)
+    report = response.json()["data"]["outputs"]["text"]
+    assert [f"s{i}.txt" in report for i in range(3)] == [True, True, True]
+    sources = demo.calls[-1]["inputs"]["sources"]
+    assert len(sources) == 3 and all(item["transfer_method"] == "tool_file" for item in sources)
+    four = [*files, ("inputs.sources", "s3.txt", "text/plain", b"x")]
+    assert error_of(send(plugin, four)) == (400, "sources takes at most 3 files; 4 were sent.")
+
+
+def test_files_with_text_fields_too_large_or_broken(plugin, demo):
+    mixed = send(plugin, [("inputs.attachment", "n.txt", "text/plain", b"mixed")], {"inputs.tone": "formal"})
+    assert demo.calls[-1]["inputs"]["tone"] == "formal" and mixed.status == 200
+    too_large = send(plugin, [("inputs.attachment", "big.txt", "text/plain", b"x" * (8 * 1024 * 1024 + 1))])
+    assert too_large.status == 413
+    broken = plugin.request(
+        "POST",
+        "/workflow/outline?format=json",
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+        body=f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=".encode(),
+        settings=DEMO_SETTINGS,
+    )
+    assert error_of(broken)[0] == 400
