@@ -82,6 +82,11 @@ def _ms(latency: Latency) -> str:
     return f"{latency.p50 * 1000:.1f} / {latency.p99 * 1000:.1f} ms"
 
 
+def _percent(share: float) -> str:
+    """A share of one core; the kernel counts CPU in 10 ms ticks, so a share measured as 1.02 is shown as 100 %."""
+    return f"{min(share, 1.0) * 100:.0f} %"
+
+
 def _mb(value: int) -> str:
     return f"{value / 1e6:+.1f} MB"
 
@@ -171,7 +176,7 @@ def markdown(results: Results) -> str:
         "",
         f"- **Date**: {machine['date']}",
         f"- **Machine**: {machine['nproc']} cores (`nproc`), {machine['cpu']}; Python {machine['python']}, "
-        f"dify-plugin {machine['dify_plugin']}; other processes used {results.others:.2f} cores on average "
+        f"dify-plugin {machine['dify_plugin']}; other processes used {max(results.others, 0.0):.2f} cores on average "
         "while the plugins were measured (a busy machine blurs every figure)",
         f"- **Plugin**: {machine['plugin']}",
         f"- **Run**: bursts of {setup.events:,} events, median of {_n(setup.rounds, 'round')}; time to first "
@@ -207,7 +212,7 @@ def markdown(results: Results) -> str:
                 _ratio(through.ratio(name, SEED.name)),
                 f"{1e6 / rate:.1f} µs",
                 f"{through.driver_us(name):.1f} µs",
-                f"{through.busy(name) * 100:.0f} %",
+                _percent(through.busy(name)),
                 _ms(results.sequential[name]),
                 _ms(results.concurrent[name].latency),
                 _mb(results.rss[name]),
@@ -222,7 +227,7 @@ def markdown(results: Results) -> str:
         f"**With {setup.concurrent} streams in flight**, CPU over wall time while the requests above were measured "
         "(plugin / driver): "
         + ", ".join(
-            f"{name} {loaded[name].plugin_busy * 100:.0f} / {loaded[name].driver_busy * 100:.0f} %" for name in loaded
+            f"{name} {_percent(loaded[name].plugin_busy)} / {_percent(loaded[name].driver_busy)}" for name in loaded
         )
         + f"; fewest streams in flight at a measured request: {min(item.in_flight for item in loaded.values())}.",
         "",
