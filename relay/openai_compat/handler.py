@@ -158,9 +158,13 @@ def image_file(url: str, index: int) -> Upload | Remote:
 
 
 def _only_file_input(session: Any, app: App) -> str:
+    """The input that receives the images: the app's only file input, or else its only one that takes images."""
     found = file_inputs(fetch_parameters(session, app.app_id))
     if len(found) == 1:
         return next(iter(found))
+    for_images = [variable for variable, target in found.items() if not target.types or "image" in target.types]
+    if len(for_images) == 1:
+        return for_images[0]
     described = ", ".join(found) or "none"
     raise invalid_request(
         f'{app.label} has {len(found)} file inputs ({described}): say which one receives the images with "file_input".'
