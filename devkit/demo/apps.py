@@ -42,7 +42,10 @@ Chatbot, agent and completion (Dify's "easy UI" apps):
   (``model_currently_not_support``). Streaming, the stream is that one ``error`` event; blocking, Dify's generic
   HTTP 500 (``{"message": "Internal Server Error", "code": "unknown", "status": 500}``), the model's text lost;
 * ``replace``: the answer, then ``message_replace`` (output moderation rewrote it), then ``message_end``;
-* ``tts`` (chatbot): ``tts_message`` audio chunks among the words, ``tts_message_end`` before ``message_end``.
+* ``tts`` (chatbot): ``tts_message`` audio chunks among the words, and after ``message_end`` the last audio and
+  ``tts_message_end``, as Dify sends them when text-to-speech auto-play is on;
+* ``think`` (chatbot): the answer starts with the model's reasoning in ``<think>…</think>``, as reasoning models
+  (DeepSeek-R1 and its kin) stream it through Dify.
 
 Chatflow and workflow:
 
@@ -62,7 +65,7 @@ Chatflow and workflow:
 * ``agent-log``: an agent node that logs its steps (``agent_log``);
 * ``replace``: the streamed text is replaced afterwards (``text_replace`` in a workflow, ``message_replace`` in a
   chatflow);
-* ``tts`` (chatflow): ``tts_message`` audio chunks and ``tts_message_end``.
+* ``tts`` (chatflow): ``tts_message`` audio chunks, then after ``message_end`` the last audio and ``tts_message_end``.
 
 Deviation, on purpose: a paused run in blocking mode returns the run's result with status ``paused`` (a workflow)
 or the answer so far (a chatflow); the exact shape Dify uses there is not modelled.
@@ -108,6 +111,11 @@ print("a code block")
 
 And what must never run: <script>alert(1)</script> [a trap](javascript:alert(1)) ![a pixel](https://evil.example/p.png)
 """
+
+THINKING_SAMPLE = (
+    "<think>\nThe user asked: “{query}”. A demo app has no real thoughts, so I will say that briefly.\n</think>\n\n"
+    "I thought about it first: this answer came after a reasoning block, as reasoning models send them."
+)
 
 DEMO_MODEL = "gpt-4o-mini"
 MODEL_ERRORS: dict[str, tuple[str, str]] = {
@@ -513,9 +521,9 @@ class DemoApps:
                 yield ev.tts_message(run, _audio(token))
         if "replace" in words:
             yield ev.message_replace(run, "[demo] This answer was replaced by output moderation.")
-        if "tts" in words:
-            yield ev.tts_message_end(run)
         yield ev.message_end(run, usage_(len(pieces)))
+        if "tts" in words:
+            yield from _last_audio(run, pieces)
 
     # -- the five apps -----------------------------------------------------------------------------------------
 
@@ -525,6 +533,8 @@ class DemoApps:
         name = str(inputs.get("name") or "").strip()
         if "markdown" in words:
             text = MARKDOWN_SAMPLE
+        elif "think" in words:
+            text = THINKING_SAMPLE.format(query=query)
         elif "markup" in words or "html" in words:
             text = (
                 f"Here is some markup that must show up as text, not run: {MARKUP_SAMPLE} and <b>not bold</b>. "
@@ -755,9 +765,9 @@ class _Graph:
         outputs = {"answer": text} if self.chat else {"text": text}
         yield self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
         if self.chat:
-            if "tts" in words:
-                yield ev.tts_message_end(run)
             yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(pieces), run.elapsed))
+            if "tts" in words:
+                yield from _last_audio(run, pieces)
 
     def _finished(self, status: str, outputs: dict[str, Any], error: str | None, total: int) -> Event:
         data = ev.workflow_run_data(
@@ -853,6 +863,13 @@ class _Graph:
 
 def _form() -> ev.Form:
     return ev.Form(_HUMAN, ev.new_id(), "Please review the draft answer and approve it.")
+
+
+def _last_audio(run: ev.Run, pieces: list[str]) -> Iterator[Event]:
+    """What Dify's pipelines send once the answer has ended when text-to-speech auto-play is on: the audio still
+    being spoken, then ``tts_message_end``, after ``message_end`` (``_wrapper_process_stream_response``)."""
+    yield ev.tts_message(run, _audio(pieces[-1] if pieces else ""))
+    yield ev.tts_message_end(run)
 
 
 def _audio(token: str) -> bytes:

@@ -8,13 +8,17 @@ from typing import Any
 
 from werkzeug import Request
 
-from relay.core.errors import unauthorized
-from relay.core.http import form_fields, is_form, query_fields
+from relay.core.catalog import Catalog, catalog_of
+from relay.core.errors import endpoint_not_configured, unauthorized
+from relay.core.http import form_key, query_fields
 
 _SEPARATORS = re.compile(r"[\s,]+")
 PREFLIGHT_MAX_AGE = 600
 ALLOWED_METHODS = "GET, POST, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Conversation-Id, MCP-Protocol-Version"
+ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key"
+"""Allowed to a preflight that names no headers; one that names some gets them allowed (see ``preflight_headers``)."""
+_HEADER_LIST = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*")
+_MAX_HEADER_LIST = 1024
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,22 @@ def header_key(request: Request) -> str | None:
 def presented_key(request: Request) -> str | None:
     """The key a request carries: in its headers, or else as the ``api_key`` field of a form POST.
 
-    The form is parsed only when no header carries a key, and then within ``relay.core.limits``: this runs before
-    the caller is known, so it must cost little whatever the body holds.
+    The form is looked at only when no header carries a key, and then without being parsed: this runs before the
+    caller is known, so it must cost little whatever the body holds.
     """
     key = header_key(request)
-    if key is None and is_form(request):
-        key = form_fields(request).get("api_key", "").strip() or None
-    return key
+    return form_key(request) if key is None else key
+
+
+def admit(request: Request, settings: Mapping[str, Any], access: AccessSettings) -> Catalog:
+    """The checks every request of every surface passes first, in this order: the caller's key, so that a caller
+    without it learns nothing of the endpoint (not even a malformed setting); then the endpoint's app list, which
+    must say which apps it serves."""
+    check_api_key(request, access)
+    catalog = catalog_of(settings)
+    if not catalog.configured:
+        raise endpoint_not_configured()
+    return catalog
 
 
 def check_api_key(request: Request, access: AccessSettings) -> None:
@@ -81,18 +94,19 @@ def is_valid_key(key: str, keys: tuple[str, ...]) -> bool:
     return any(matches)
 
 
-def cors_headers(request: Request, access: AccessSettings) -> dict[str, str]:
+def cors_headers(request: Request, access: AccessSettings, expose: tuple[str, ...] = ()) -> dict[str, str]:
     """CORS headers for a request from an allowed origin; only ``Vary: Origin`` for any other request.
 
     Whenever origins are configured the answer depends on ``Origin``, so caches must be told even when this
-    request's origin is refused or absent.
+    request's origin is refused or absent. ``expose``: response headers a page may read (a surface's own).
     """
     if not access.cors_origins:
         return {}
     origin = request.headers.get("Origin")
     if not origin or ("*" not in access.cors_origins and origin.rstrip("/") not in access.cors_origins):
         return {"Vary": "Origin"}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    exposed = {"Access-Control-Expose-Headers": ", ".join(expose)} if expose else {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} | exposed
 
 
 def is_preflight(request: Request) -> bool:
@@ -100,13 +114,21 @@ def is_preflight(request: Request) -> bool:
 
 
 def preflight_headers(request: Request, access: AccessSettings) -> dict[str, str]:
-    """Headers of the 204 answering an OPTIONS request; preflights need no api key."""
+    """Headers of the 204 answering an OPTIONS request; preflights need no api key.
+
+    The headers a preflight asks for are allowed as asked: the origin is already trusted, and clients send
+    headers of their own (the OpenAI SDKs send ``X-Stainless-*`` on every request, MCP clients
+    ``MCP-Protocol-Version``), which a fixed list would refuse.
+    """
     cors = cors_headers(request, access)
     headers = {"Allow": ALLOWED_METHODS} | cors
     if "Access-Control-Allow-Origin" in cors and is_preflight(request):
-        headers |= cors | {
+        asked = request.headers.get("Access-Control-Request-Headers", "").strip()
+        wanted = asked if len(asked) <= _MAX_HEADER_LIST and _HEADER_LIST.fullmatch(asked) else ALLOWED_HEADERS
+        headers |= {
             "Access-Control-Allow-Methods": ALLOWED_METHODS,
-            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Allow-Headers": wanted,
             "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
         }
+        headers.pop("Access-Control-Expose-Headers", None)
     return headers

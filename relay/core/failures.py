@@ -95,14 +95,19 @@ def read_failure(exc: BaseException) -> Failure:
 
 
 def refusal(
-    exc: BaseException, *, app_id: str, conversation_id: str | None = None, blocking: bool = False
+    exc: BaseException,
+    *,
+    app_id: str,
+    conversation_id: str | None = None,
+    blocking: bool = False,
+    fetching: bool = False,
 ) -> RelayError:
-    """The HTTP error for a Dify call that failed before its first event."""
+    """The HTTP error for a Dify call that failed before its first event (``fetching``: a ``fetch_app``)."""
     failure = read_failure(exc)
     _log(failure)
     if "app not found" in failure.message.lower():
         return app_not_found(failure.message)
-    if failure.message == "data is nil":  # fetch_app's only answer for an unknown app: say what it means
+    if fetching and failure.message == "data is nil":  # fetch_app's only answer for an unknown app
         return app_not_found(f"App {app_id} was not found in this workspace.")
     if conversation_id and failure.code == "invalid_param" and not failure.message:
         # Dify's ConversationNotExistsError has no text: an unknown id, or another app's conversation.

@@ -5,51 +5,98 @@ the status of the HTTP response can only be decided after that first read: 404 o
 with an empty body.
 """
 
+import os
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, ResponseMode
 from relay.core.errors import invocation_failed
 from relay.core.failures import refusal, stream_error
+from relay.core.pump import SILENT, Batch, DeadlineReached, Failure, Pump, keepalive_seconds
 
 Event = dict[str, Any]
 
-
-@dataclass
-class Invocation:
-    """A Dify call that has produced its first event; the rest are read lazily."""
-
-    first: Event
-    rest: Iterator[Event]
-
-    def events(self) -> Iterator[Event]:
-        """Every event in order. Never raises: a failure becomes a last ``error`` event."""
-        yield self.first
-        yield from self.rest
-
-
 FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused", "error"})
-"""Events after which Dify sends nothing more: a stream that stops before one of them was cut short."""
+"""Events after which Dify sends nothing that matters: a stream that ends before one of them was cut short.
+(With text-to-speech auto-play, Dify sends its last ``tts_message`` events and ``tts_message_end`` after them.)"""
 
 TRUNCATED = "The app's stream ended before its final event: the answer may be incomplete."
 
+REQUEST_LIMIT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"
+DEFAULT_REQUEST_LIMIT = 600.0
+"""Seconds the plugin daemon gives one endpoint request once its answer has begun, then cuts it."""
 
-def start_invocation(session: Any, kind: AppKind, call: AppCall) -> Invocation:
-    """Invoke the app and read its first event; raise ``RelayError`` if that already fails."""
+
+class Invocation:
+    """A Dify call under way. ``first`` is its first event, or ``None`` when the app had said nothing yet when
+    the status had to be chosen (a streamed response keeps a silent app's connection alive meanwhile)."""
+
+    def __init__(
+        self, first: Event | None, pump: Pump | None = None, *, app_id: str = "", call: AppCall | None = None
+    ) -> None:
+        self.first = first
+        self._pump = pump
+        self._app_id = app_id
+        self._call = call
+
+    def events(self) -> Iterator[Event]:
+        """Every event in order, however long they take. Never raises: a failure becomes a last ``error`` event."""
+        for batch in self.batches(keepalive=None):
+            yield from batch
+
+    def batches(self, keepalive: float | None = None) -> Iterator[Batch]:
+        """The events in batches of what is ready at once, an empty batch after each ``keepalive`` seconds of
+        silence, and a last ``error`` event if the platform's limit for one request is about to end the response.
+        Never raises."""
+        if self._pump is None:
+            yield [self.first]
+            return
+        try:
+            yield from self._pump.batches(keepalive, time.monotonic() + _response_budget())
+        except DeadlineReached:
+            yield [_deadline_error()]
+        except Exception as exc:  # the first read failed after the status went out: say it in the stream
+            call = self._call
+            error = refusal(exc, app_id=self._app_id, conversation_id=call.conversation_id if call else None)
+            yield [{"event": "error", "code": error.code, "message": error.message}]
+
+    def close(self) -> None:
+        """Stop the call: nobody will read its events (a HEAD, a body the client never reads)."""
+        if self._pump is not None:
+            self._pump.close()
+
+
+def start_invocation(session: Any, kind: AppKind, call: AppCall, *, patience: float | None = None) -> Invocation:
+    """Invoke the app and wait for its first event; raise ``RelayError`` if that already fails.
+
+    ``patience``: how long to wait for that first event before answering without it (``None``: as long as it
+    takes). A streamed response passes the keep-alive interval, so a silent app's response starts in time to keep
+    its connection alive; Dify's refusals (unknown app, missing query...) come back at once, long before.
+    """
     blocking = call.response_mode is ResponseMode.BLOCKING
     try:
         result = _invoke(session, kind, call)
-        if blocking:
-            return Invocation(first=result, rest=iter(()))
-        stream = iter(result)
-        first = next(stream)
-    except StopIteration:
-        raise invocation_failed("The app returned no events.") from None
     except Exception as exc:
         raise refusal(exc, app_id=call.app_id, conversation_id=call.conversation_id, blocking=blocking) from None
-    return Invocation(first=first, rest=_guarded(first, stream))
+    if blocking:
+        return Invocation(first=result)
+    pump = Pump(_relayed(result))
+    first = pump.first(patience)
+    if first is SILENT:
+        return Invocation(first=None, pump=pump, app_id=call.app_id, call=call)
+    if isinstance(first, Failure):
+        pump.close()
+        raise refusal(first.exc, app_id=call.app_id, conversation_id=call.conversation_id) from None
+    if first is None:
+        raise invocation_failed("The app returned no events.")
+    return Invocation(first=first, pump=pump, app_id=call.app_id, call=call)
+
+
+def stream_patience() -> float:
+    """How long a streamed response waits for the app's first event before it starts without it."""
+    return keepalive_seconds()
 
 
 def fetch_parameters(session: Any, app_id: str) -> dict[str, Any]:
@@ -57,7 +104,7 @@ def fetch_parameters(session: Any, app_id: str) -> dict[str, Any]:
     try:
         parameters = session.app.fetch_app(app_id)
     except Exception as exc:
-        raise refusal(exc, app_id=app_id) from None
+        raise refusal(exc, app_id=app_id, fetching=True) from None
     return dict(parameters) if isinstance(parameters, dict) else {}
 
 
@@ -70,14 +117,49 @@ def _invoke(session: Any, kind: AppKind, call: AppCall) -> Any:
     return getattr(session.app, kind.name).invoke(app_id=call.app_id, **common)
 
 
-def _guarded(first: Event, stream: Iterator[Event]) -> Iterator[Event]:
-    """Relay events as they come; a failure, or an end without a final event, ends with an error event."""
-    last = first
+def _relayed(result: Any) -> Iterator[Event]:
+    """The app's events as they come. A failure of the first read is raised (it is a refusal: Dify raises "app
+    not found" there); a later failure, or an end before any final event, ends the events with an error event."""
+    stream = iter(result)
+    first = next(stream, None)
+    if first is None:
+        return
+    yield first
+    finished = _is_final(first)
     try:
-        for last in stream:
-            yield last
+        for event in stream:
+            finished = finished or _is_final(event)
+            yield event
     except Exception as exc:
         yield stream_error(exc)
         return
-    if not (isinstance(last, dict) and isinstance(last.get("event"), str) and last["event"] in FINAL_EVENTS):
+    if not finished:
         yield {"event": "error", "code": "stream_truncated", "message": TRUNCATED}
+
+
+def _is_final(event: Any) -> bool:
+    return isinstance(event, dict) and isinstance(event.get("event"), str) and event["event"] in FINAL_EVENTS
+
+
+def _response_budget() -> float:
+    """Seconds this response may still take: the daemon's limit for one request (``PLUGIN_MAX_EXECUTION_TIMEOUT``,
+    which the daemon passes on to the plugins it starts), less a margin to end the stream cleanly before it."""
+    try:
+        limit = float(os.environ.get(REQUEST_LIMIT_ENV, DEFAULT_REQUEST_LIMIT))
+    except ValueError:
+        limit = DEFAULT_REQUEST_LIMIT
+    if limit <= 0:
+        limit = DEFAULT_REQUEST_LIMIT
+    return limit - min(10.0, limit / 10)
+
+
+def _deadline_error() -> Event:
+    limit = os.environ.get(REQUEST_LIMIT_ENV, "").strip() or f"{DEFAULT_REQUEST_LIMIT:.0f}"
+    return {
+        "event": "error",
+        "code": "timeout",
+        "message": (
+            f"The response reached Dify's time limit for one endpoint request ({limit} s, the plugin daemon's "
+            "PLUGIN_MAX_EXECUTION_TIMEOUT) and was ended before the daemon cut it; the app's answer may be incomplete."
+        ),
+    }

@@ -21,6 +21,13 @@ MAX_FORM_FIELDS = 256
 """Fields of a form body, or of a query string. Counting them is cheap; decoding a million of them is not,
 and it happens before the api key of a form POST can be checked."""
 
+MAX_URLENCODED_BYTES = 1024 * 1024
+"""An urlencoded form body (or query string) above this is a 413: decoding percent-escapes costs about 0.2 s of
+CPU per MiB on the one event loop every request shares; larger inputs go as JSON or multipart."""
+
+MAX_KEY_BYTES = 4096
+"""Longest api key looked for in a form body before the caller is known."""
+
 MAX_ECHO_CHARS = 200
 """How much of a client's value an error message quotes back."""
 

@@ -7,7 +7,11 @@ pulls events into a bounded queue, and the response body takes them out in *batc
 * every event that is already waiting goes out with the first one, as one chunk: a busy plugin writes fewer,
   larger messages, and a lone event still goes out the moment it arrives (nothing waits for company);
 * when nothing arrives for ``keepalive`` seconds, an empty batch: the renderer writes a keep-alive, so proxies
-  that cut idle connections (Cloudflare at 100 s, many load balancers at 60 s) keep the stream open.
+  that cut idle connections (Cloudflare at 100 s, many load balancers at 60 s) keep the stream open;
+* past a ``deadline``, ``DeadlineReached``: the response must end before the platform cuts it.
+
+The first event can be awaited on its own (``Pump.first``) before any batch, with a patience of its own: the
+status of a response is chosen from it, and an app that stays silent longer than that gets its status anyway.
 
 When the response body is closed early, the pump stops pulling after the event it is waiting for.
 """
@@ -15,6 +19,7 @@ When the response body is closed early, the pump stops pulling after the event i
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -28,12 +33,20 @@ MAX_BATCH = 512
 BACKLOG = 4096
 """Events read ahead of the renderer at most: past this, reading Dify waits for the renderer."""
 
+SILENT = object()
+"""What ``Pump.first`` returns when nothing arrived in time."""
 _END = object()
 
 
-class _Failure:
+class Failure:
+    """The exception the app's events raised, handed from the reading thread to the reader of the batches."""
+
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
+
+
+class DeadlineReached(Exception):
+    """The response has used the time it may take; it must end now."""
 
 
 def keepalive_seconds() -> float:
@@ -45,67 +58,102 @@ def keepalive_seconds() -> float:
     return seconds if seconds > 0 else DEFAULT_KEEPALIVE
 
 
-def batches(events: Iterable[Any], keepalive: float | None = None) -> Iterator[Batch]:
-    """``events`` in batches of what is ready at once, and an empty batch after each ``keepalive`` of silence.
+class Pump:
+    """Pulls ``events`` on a thread of its own into a bounded queue, from the moment it is built."""
 
-    ``events`` must not raise (``relay.core.invoke`` turns every failure into an event); if it does anyway, the
-    exception is raised here, in the reader of the batches, where the renderer's guard catches it.
-    """
-    wait = keepalive_seconds() if keepalive is None else keepalive
-    backlog: queue.Queue[Any] = queue.Queue(maxsize=BACKLOG)
-    stop = threading.Event()
-    reader = threading.Thread(target=_pull, args=(iter(events), backlog, stop), name="relay-pump", daemon=True)
-    reader.start()
-    try:
-        while True:
+    def __init__(self, events: Iterable[Any]) -> None:
+        self._backlog: queue.Queue[Any] = queue.Queue(maxsize=BACKLOG)
+        self._stop = threading.Event()
+        self._held: list[Any] = []
+        reader = threading.Thread(target=self._pull, args=(iter(events),), name="relay-pump", daemon=True)
+        reader.start()
+
+    def first(self, timeout: float | None) -> Any:
+        """The first item (an event, a ``Failure``, or ``None`` for an empty stream) within ``timeout`` seconds
+        (``None``: however long it takes), else ``SILENT``. The item stays in place for ``batches``."""
+        if not self._held:
             try:
-                first = backlog.get(timeout=wait)
+                self._held.append(self._backlog.get(timeout=timeout))
             except queue.Empty:
-                yield []
-                continue
-            batch: Batch = []
-            item = first
-            while True:
-                if item is _END:
-                    if batch:
-                        yield batch
-                    return
-                if isinstance(item, _Failure):
-                    if batch:
-                        yield batch
-                    raise item.exc
-                batch.append(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = backlog.get_nowait()
-                except queue.Empty:
-                    break
-            yield batch
-    finally:
-        stop.set()
-        _drain(backlog)  # frees a reader blocked on a full queue, so it can see the stop
+                return SILENT
+        item = self._held[0]
+        if item is _END:
+            return None
+        return item
 
-
-def _pull(events: Iterator[Any], backlog: "queue.Queue[Any]", stop: threading.Event) -> None:
-    try:
-        for event in events:
-            if stop.is_set():
-                break
-            backlog.put(event)
-        else:
-            backlog.put(_END)
-    except BaseException as exc:  # handed to the reader of the batches, which decides what to say
-        backlog.put(_Failure(exc))
-    finally:
-        close = getattr(events, "close", None)
-        if stop.is_set() and close is not None:
-            close()  # stops the app call's generator: nobody reads its events any more
-
-
-def _drain(backlog: "queue.Queue[Any]") -> None:
-    while True:
+    def batches(self, keepalive: float | None = None, deadline: float | None = None) -> Iterator[Batch]:
+        """What is ready at once, batch by batch; an empty batch after each ``keepalive`` seconds of silence
+        (``None``: no keep-alives); ``DeadlineReached`` at the ``time.monotonic()`` ``deadline``. An exception
+        the events raised is raised here, after the events before it."""
         try:
-            backlog.get_nowait()
+            while True:
+                item = self._next(keepalive, deadline)
+                if item is SILENT:
+                    yield []
+                    continue
+                batch: Batch = []
+                while True:
+                    if item is _END:
+                        if batch:
+                            yield batch
+                        return
+                    if isinstance(item, Failure):
+                        if batch:
+                            yield batch
+                        raise item.exc
+                    batch.append(item)
+                    if len(batch) >= MAX_BATCH:
+                        break
+                    try:
+                        item = self._backlog.get_nowait()
+                    except queue.Empty:
+                        break
+                yield batch
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop pulling: the app call is closed after the event the reader is waiting for."""
+        self._stop.set()
+        while True:  # frees a reader blocked on a full queue, so it can see the stop
+            try:
+                self._backlog.get_nowait()
+            except queue.Empty:
+                return
+
+    def _next(self, keepalive: float | None, deadline: float | None) -> Any:
+        if self._held:
+            return self._held.pop()
+        wait = keepalive
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineReached
+            wait = left if wait is None else min(wait, left)
+        try:
+            return self._backlog.get(timeout=wait)
         except queue.Empty:
-            return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlineReached from None
+            return SILENT
+
+    def _pull(self, events: Iterator[Any]) -> None:
+        try:
+            for event in events:
+                if self._stop.is_set():
+                    break
+                self._backlog.put(event)
+            else:
+                self._backlog.put(_END)
+        except BaseException as exc:  # handed to the reader of the batches, which decides what to say
+            self._backlog.put(Failure(exc))
+        finally:
+            close = getattr(events, "close", None)
+            if self._stop.is_set() and close is not None:
+                close()  # stops the app call's generator: nobody reads its events any more
+
+
+def batches(events: Iterable[Any], keepalive: float | None = None) -> Iterator[Batch]:
+    """``events`` in batches of what is ready at once, and an empty batch after each ``keepalive`` of silence
+    (default: ``keepalive_seconds()``)."""
+    return Pump(events).batches(keepalive_seconds() if keepalive is None else keepalive)

@@ -22,12 +22,12 @@ from werkzeug import Request, Response
 from relay.core import access
 from relay.core.answer import Answer
 from relay.core.calls import AppCall, ResponseMode, check_call_size
-from relay.core.catalog import App, Catalog, catalog_of
-from relay.core.errors import RelayError, endpoint_not_configured, shown
+from relay.core.catalog import App, Catalog
+from relay.core.errors import RelayError, shown
 from relay.core.files import attach_files, file_inputs
 from relay.core.http import body_of, check_body_size
-from relay.core.invoke import fetch_parameters, start_invocation
-from relay.core.pump import batches
+from relay.core.invoke import fetch_parameters, start_invocation, stream_patience
+from relay.core.pump import keepalive_seconds
 from relay.core.responses import STREAM_HEADERS, json_response, streamed_response
 from relay.core.stream import encode
 from relay.mcp_server import tools
@@ -58,10 +58,7 @@ def serve_mcp(session: Any, request: Request, settings: Mapping[str, Any]) -> Re
         # Stateless: no stream to resume with GET, no session to end with DELETE.
         return Response(status=405, headers=cors | {"Allow": "POST, OPTIONS"})
     try:
-        catalog = catalog_of(settings)
-        if not catalog.configured:
-            raise endpoint_not_configured()
-        access.check_api_key(request, rules)
+        catalog = access.admit(request, settings, rules)
         check_body_size(request)
     except RelayError as error:
         return _http_error(error.status, error.message, cors | error.headers, error.code)
@@ -142,12 +139,13 @@ def _call_tool(
         )
         call = attach_files(session, call, files, app.label)
         check_call_size(call)
-        invocation = start_invocation(session, kind, call)
+        streams = "text/event-stream" in request.headers.get("Accept", "")
+        invocation = start_invocation(session, kind, call, patience=stream_patience() if streams else None)
     except RelayError as error:
         return json_response(_reply(ident, tools.error_result(error.message)), 200, cors)
-    if "text/event-stream" in request.headers.get("Accept", ""):
+    if streams:
         encoder = _CallStream(ident, kind, answer, token)
-        body = encode(encoder, batches(invocation.events()), name="mcp")
+        body = encode(encoder, invocation.batches(keepalive_seconds()), name="mcp")
         return streamed_response(body, 200, cors | STREAM_HEADERS, "text/event-stream")
     for event in invocation.events():
         answer.read(event)

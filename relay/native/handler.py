@@ -11,12 +11,12 @@ from werkzeug import Request, Response
 from relay.core import access
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, check_call_size
-from relay.core.catalog import App, Catalog, catalog_of
-from relay.core.errors import PageLink, RelayError, endpoint_not_configured, internal_error, invalid_request, shown
+from relay.core.catalog import App, Catalog
+from relay.core.errors import PageLink, RelayError, internal_error, invalid_request, shown
 from relay.core.files import Remote, Upload, attach_files
 from relay.core.http import check_body_size, form_fields, form_files, is_form
-from relay.core.invoke import fetch_parameters, start_invocation
-from relay.core.pump import batches
+from relay.core.invoke import fetch_parameters, start_invocation, stream_patience
+from relay.core.pump import keepalive_seconds
 from relay.native import request as parsing
 from relay.native.form import app_form, render_form_page
 from relay.native.formats import PageInfo, encode, render
@@ -55,11 +55,10 @@ def relay_request(
     # A browser gets its error as a page even when what it asked for is the thing that is wrong (?format=xml).
     output = parsing.accepted_format(request)
     try:
+        # Who is asking comes first: nothing costly happens for a caller without the key. Then an endpoint not
+        # (or wrongly) set up says so to every request.
+        catalog = access.admit(request, settings, rules)
         output = parsing.choose_format(request)
-        # A misconfigured or unconfigured endpoint says so to every request, before anything else.
-        catalog = catalog_of(settings)
-        if not catalog.configured:
-            raise endpoint_not_configured()
         exchange = _Exchange(session, request, settings, rules, kind, output, cors, language)
         return _answer(exchange, str(values.get("app_id", "")), catalog)
     except RelayError as error:
@@ -71,8 +70,6 @@ def relay_request(
 
 def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
     request, kind, output, cors = exchange.request, exchange.kind, exchange.output, exchange.cors
-    # Who is asking comes first: nothing costly happens for a caller without the key.
-    access.check_api_key(request, exchange.rules)
     check_body_size(request)
     app = catalog.resolve(reference, kind)
 
@@ -93,7 +90,8 @@ def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
         # for, the app.
         return body_response(iter(()), output, cors)
     try:
-        invocation = start_invocation(exchange.session, kind, call)
+        patience = stream_patience() if output.streams else None
+        invocation = start_invocation(exchange.session, kind, call, patience=patience)
     except RelayError as error:
         raise _with_hint(error, app, kind) from None
     if not output.streams:
@@ -102,7 +100,7 @@ def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
         return body_response(chunks, output, cors)
     page = _page_info(exchange, app, call, fields, carried) if output is Format.HTML else PageInfo(kind, app.app_id)
     # Through the pump: waiting events go out together, and a long silence gets a keep-alive.
-    chunks = encode(output, batches(invocation.events()), page)
+    chunks = encode(output, invocation.batches(keepalive_seconds()), page)
     return body_response(chunks, output, cors, private=bool(carried), as_text=_browser_opened_a_link(request, output))
 
 

@@ -19,12 +19,12 @@ from relay.core import access
 from relay.core.answer import Answer
 from relay.core.apps import CHAT, AppKind
 from relay.core.calls import AppCall, ResponseMode, check_call_size
-from relay.core.catalog import App, Catalog, catalog_of
-from relay.core.errors import RelayError, endpoint_not_configured, internal_error, invalid_request
+from relay.core.catalog import App, Catalog
+from relay.core.errors import RelayError, internal_error, invalid_request
 from relay.core.files import Remote, Upload, attach_files, file_inputs
 from relay.core.http import body_of, check_body_size, json_object
-from relay.core.invoke import fetch_parameters, start_invocation
-from relay.core.pump import batches
+from relay.core.invoke import fetch_parameters, start_invocation, stream_patience
+from relay.core.pump import keepalive_seconds
 from relay.core.responses import STREAM_HEADERS, json_response, streamed_response
 from relay.core.stream import encode
 from relay.openai_compat import conversations
@@ -48,14 +48,11 @@ def chat_completions(session: Any, request: Request, settings: Mapping[str, Any]
 
 def _guarded(request: Request, settings: Mapping[str, Any], answer: Any) -> Response:
     rules = access.AccessSettings.from_settings(settings)
-    cors = access.cors_headers(request, rules)
+    cors = access.cors_headers(request, rules, expose=(CONVERSATION_HEADER,))
     if request.method == "OPTIONS":
         return Response(status=204, headers=access.preflight_headers(request, rules))
     try:
-        catalog = catalog_of(settings)
-        if not catalog.configured:
-            raise endpoint_not_configured()
-        access.check_api_key(request, rules)
+        catalog = access.admit(request, settings, rules)
         return answer(catalog, cors)
     except RelayError as error:
         return json_response(error_of(error), error.status, cors | error.headers)
@@ -89,7 +86,7 @@ def _complete(session: Any, request: Request, catalog: Catalog, cors: dict[str, 
         target = chat.file_input or _only_file_input(session, app)
         call = attach_files(session, call, {target: files}, app.label)
     check_call_size(call)
-    invocation = start_invocation(session, kind, call)
+    invocation = start_invocation(session, kind, call, patience=stream_patience() if chat.stream else None)
     answer = Answer(kind)
 
     def remember(done: Answer) -> None:
@@ -100,10 +97,10 @@ def _complete(session: Any, request: Request, catalog: Catalog, cors: dict[str, 
 
     if chat.stream:
         encoder = ChunkEncoder(answer, chat.model, include_usage=chat.include_usage, on_finished=remember)
-        # The first event is in: its conversation id can still go into the headers.
+        # The first event is in (unless the app stays silent): its conversation id can still go into the headers.
         first = invocation.first if isinstance(invocation.first, dict) else {}
         headers = cors | STREAM_HEADERS | _conversation_header(first.get("conversation_id"))
-        body = encode(encoder, batches(invocation.events()), name="openai")
+        body = encode(encoder, invocation.batches(keepalive_seconds()), name="openai")
         return streamed_response(body, 200, headers, "text/event-stream")
 
     for event in invocation.events():

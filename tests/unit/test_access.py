@@ -38,12 +38,41 @@ def test_a_header_key_wins_and_the_form_is_then_never_parsed():
     assert "relay.form_fields" not in request.environ
 
 
-def test_an_unauthenticated_form_with_too_many_fields_is_refused_before_decoding():
-    body = "&".join(f"f{i}=v" for i in range(10_000))
+@pytest.mark.parametrize(
+    "body",
+    [
+        "&".join(f"f{i}=v" for i in range(10_000)),  # a form of many fields
+        "f=" + "%41" * 2_000_000,  # a form whose decoding would cost seconds
+        "&api_key=" * 100_000 + "api_key=s3cret",  # keys that are not the first one looked for
+    ],
+    ids=["many fields", "percent escapes", "repeated names"],
+)
+def test_an_unauthenticated_form_is_refused_without_being_parsed(body):
     request = make_request(method="POST", data=body, content_type="application/x-www-form-urlencoded")
     with pytest.raises(RelayError) as caught:
         check_api_key(request, KEYED)
-    assert (caught.value.status, caught.value.code) == (413, "payload_too_large")
+    assert (caught.value.status, caught.value.code) == (401, "unauthorized")
+    assert "relay.form_fields" not in request.environ
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("query=hi&api_key=s3cret", "application/x-www-form-urlencoded"),
+        ("api_key=s3cret&query=hi", "application/x-www-form-urlencoded"),
+        ("api_key=%73%33cret", "application/x-www-form-urlencoded"),
+        (
+            '--B\r\nContent-Disposition: form-data; name="query"\r\n\r\nhi\r\n'
+            '--B\r\nContent-Disposition: form-data; name="api_key"\r\n\r\ns3cret\r\n--B--\r\n',
+            "multipart/form-data; boundary=B",
+        ),
+    ],
+    ids=["urlencoded, last", "urlencoded, first", "percent-escaped", "multipart"],
+)
+def test_the_key_of_a_form_is_found_without_parsing_it(body, content_type):
+    request = make_request(method="POST", data=body, content_type=content_type)
+    check_api_key(request, KEYED)
+    assert "relay.form_fields" not in request.environ
 
 
 @pytest.mark.parametrize(
@@ -96,11 +125,31 @@ def test_preflight_from_allowed_origin_gets_methods_headers_and_max_age():
     )
     headers = preflight_headers(request, rules)
     assert headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
-    assert headers["Access-Control-Allow-Headers"] == (
-        "Authorization, Content-Type, X-API-Key, X-Conversation-Id, MCP-Protocol-Version"
-    )
+    assert headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-API-Key"
     assert int(headers["Access-Control-Max-Age"]) > 0
     assert headers["Access-Control-Allow-Origin"] == "https://x.example"
+
+
+@pytest.mark.parametrize(
+    ("asked", "allowed"),
+    [
+        ("authorization, content-type, x-stainless-os", "authorization, content-type, x-stainless-os"),
+        ("mcp-protocol-version,authorization", "mcp-protocol-version,authorization"),
+        ("bad header (x)", "Authorization, Content-Type, X-API-Key"),
+        ("x-long," * 400, "Authorization, Content-Type, X-API-Key"),
+    ],
+)
+def test_a_preflight_gets_the_headers_it_asks_for_when_they_are_header_names(asked, allowed):
+    rules = AccessSettings.from_settings({"cors_allowed_origins": "*"})
+    request = make_request(
+        method="OPTIONS",
+        headers={
+            "Origin": "https://x.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": asked,
+        },
+    )
+    assert preflight_headers(request, rules)["Access-Control-Allow-Headers"] == allowed
 
 
 def test_preflight_from_other_origin_gets_no_cors_headers():

@@ -17,9 +17,15 @@ def test_dify_json_answers_give_their_sentence_code_and_status():
 
 
 def test_fetch_apps_data_is_nil_means_no_such_app():
-    error = refusal(Exception("fetch app failed: data is nil"), app_id=APP_ID)
+    error = refusal(Exception("fetch app failed: data is nil"), app_id=APP_ID, fetching=True)
     assert (error.status, error.code) == (404, "app_not_found")
     assert APP_ID in error.message
+
+
+def test_data_is_nil_from_an_app_call_is_no_verdict_on_the_app():
+    # The daemon says "data is nil" for any answer without data, e.g. an in-stream error with an empty message.
+    error = refusal(Exception("read app failed: data is nil"), app_id=APP_ID)
+    assert (error.status, error.code) == (502, "invocation_failed")
 
 
 def test_an_empty_invalid_param_with_a_conversation_is_conversation_not_found():

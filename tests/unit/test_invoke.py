@@ -1,5 +1,7 @@
 """The Dify call: which invocation, which arguments, and the status chosen from the first event."""
 
+import threading
+
 import pytest
 
 from relay.core.apps import CHAT, COMPLETION, WORKFLOW
@@ -111,3 +113,75 @@ def test_difys_refusals_over_http_are_reduced_to_its_sentence(raised, status, me
     with pytest.raises(RelayError) as caught:
         start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q"))
     assert (caught.value.status, caught.value.message) == (status, message)
+
+
+def test_audio_after_the_final_event_is_no_truncation():
+    # With text-to-speech auto-play, Dify sends the last audio and tts_message_end after message_end.
+    audio = ({"event": "tts_message", "audio": "QUJD"}, {"event": "tts_message_end", "audio": ""})
+    session = FakeSession(stream_of(*CHAT_EVENTS, *audio))
+    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    assert events == [*CHAT_EVENTS, *audio]
+
+
+def test_a_stream_without_a_final_event_ends_truncated():
+    session = FakeSession(stream_of(*CHAT_EVENTS[:2]))
+    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    assert events[-1]["code"] == "stream_truncated"
+
+
+def _gated(gate: threading.Event, *events: dict, before: BaseException | None = None):
+    """A script whose stream says nothing until ``gate`` opens, then raises ``before`` or streams ``events``."""
+
+    def script(kind, kwargs):
+        def generate():
+            gate.wait(5)
+            if before is not None:
+                raise before
+            yield from events
+
+        return generate()
+
+    return script
+
+
+def test_an_app_silent_past_the_patience_is_answered_without_its_first_event():
+    gate = threading.Event()
+    invocation = start_invocation(
+        FakeSession(_gated(gate, *CHAT_EVENTS)), CHAT, AppCall(APP_ID, query="q"), patience=0.05
+    )
+    assert invocation.first is None
+    batches = invocation.batches(keepalive=0.05)
+    assert next(batches) == []  # still silent: a keep-alive
+    gate.set()
+    assert [event for batch in batches for event in batch] == list(CHAT_EVENTS)
+
+
+def test_a_refusal_after_the_patience_arrives_in_the_stream():
+    gate = threading.Event()
+    refused = Exception("read app failed: request failed: app not found")
+    session = FakeSession(_gated(gate, before=refused))
+    invocation = start_invocation(session, CHAT, AppCall(APP_ID, query="q"), patience=0.01)
+    gate.set()
+    assert list(invocation.events()) == [{"event": "error", "code": "app_not_found", "message": "app not found"}]
+
+
+def test_a_refusal_within_the_patience_is_still_a_status():
+    gate = threading.Event()
+    gate.set()
+    session = FakeSession(_gated(gate, before=Exception("read app failed: request failed: app not found")))
+    with pytest.raises(RelayError) as caught:
+        start_invocation(session, CHAT, AppCall(APP_ID, query="q"), patience=5)
+    assert caught.value.status == 404
+
+
+def test_the_response_ends_with_a_timeout_error_before_the_daemon_cuts_it(monkeypatch):
+    monkeypatch.setenv("PLUGIN_MAX_EXECUTION_TIMEOUT", "0.5")  # a margin of a tenth: the body ends at 0.45 s
+    gate = threading.Event()
+    invocation = start_invocation(FakeSession(_gated(gate, *CHAT_EVENTS)), CHAT, AppCall(APP_ID, query="q"), patience=0)
+    batches = list(invocation.batches(keepalive=0.1))
+    gate.set()
+    assert batches[:-1] and all(batch == [] for batch in batches[:-1])  # keep-alives meanwhile
+    (last,) = batches[-1]
+    assert (
+        last["code"] == "timeout" and "0.5 s" in last["message"] and "PLUGIN_MAX_EXECUTION_TIMEOUT" in last["message"]
+    )

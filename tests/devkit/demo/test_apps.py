@@ -451,11 +451,16 @@ def test_retries_agent_logs_and_replaced_text(demo, app_id):
 
 
 @pytest.mark.parametrize("app_id", [CHATBOT_APP_ID, CHATFLOW_APP_ID])
-def test_tts_audio_comes_among_the_words_and_ends_before_message_end(demo, app_id):
+def test_tts_audio_comes_among_the_words_and_ends_after_message_end(demo, app_id):
     events = run(demo, app_id, query="read it aloud: tts")
     audio = of(events, "tts_message")
     assert audio and all(event["audio"] for event in audio)
-    assert names(events)[-2:] == ["tts_message_end", "message_end"]
+    assert names(events)[-3:] == ["message_end", "tts_message", "tts_message_end"]
+
+
+def test_a_reasoning_answer_starts_with_its_think_block(demo):
+    answer = "".join(event["answer"] for event in of(run(demo, CHATBOT_APP_ID, query="think first"), "message"))
+    assert answer.startswith("<think>\n") and "</think>\n\n" in answer
 
 
 @pytest.mark.parametrize("app_id", [CHATBOT_APP_ID, AGENT_APP_ID, CHATFLOW_APP_ID, WORKFLOW_APP_ID, COMPLETION_APP_ID])
