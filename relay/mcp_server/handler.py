@@ -54,14 +54,14 @@ def serve_mcp(session: Any, request: Request, settings: Mapping[str, Any]) -> Re
     origin = request.headers.get("Origin")
     if origin and "Access-Control-Allow-Origin" not in cors:
         return _http_error(403, f"Origin {shown(origin)} may not use this server (see cors_allowed_origins).", cors)
-    if request.method != "POST":
-        # Stateless: no stream to resume with GET, no session to end with DELETE.
-        return Response(status=405, headers=cors | {"Allow": "POST, OPTIONS"})
     try:
         catalog = access.admit(request, settings, rules)
         check_body_size(request)
     except RelayError as error:
         return _http_error(error.status, error.message, cors | error.headers, error.code)
+    if request.method != "POST":
+        # Stateless: no stream to resume with GET, no session to end with DELETE.
+        return Response(status=405, headers=cors | {"Allow": "POST, OPTIONS"})
     version = request.headers.get("MCP-Protocol-Version")
     if version is not None and version not in SUPPORTED_VERSIONS:
         supported = ", ".join(SUPPORTED_VERSIONS)

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from devkit.daemon.process import PluginProcess
-from devkit.demo.apps import CHATBOT_APP_ID, CHATFLOW_APP_ID, DEMO_SETTINGS, WORKFLOW_APP_ID, DemoApps
+from devkit.demo.apps import (
+    AGENT_APP_ID,
+    CHATBOT_APP_ID,
+    CHATFLOW_APP_ID,
+    DEMO_SETTINGS,
+    WORKFLOW_APP_ID,
+    DemoApps,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN = "77777777-7777-4777-8777-777777777777"
@@ -117,7 +124,16 @@ SEQUENCES = {
         "workflow_finished",
         'class="retry"',
     ),
-    "tts": (f"/chat/{CHATBOT_APP_ID}", {"query": "tts"}, "message_end", "Done."),
+    "form filled": (f"/chat/{CHATFLOW_APP_ID}", {"query": "form-filled"}, "message_end", "Done."),
+    "form timed out": (
+        f"/workflow/{WORKFLOW_APP_ID}",
+        {"inputs": {"topic": "form-timeout"}},
+        "workflow_finished",
+        "succeeded",
+    ),
+    # With text-to-speech auto-play, the last audio and tts_message_end come after message_end: not truncated.
+    "tts": (f"/chat/{CHATBOT_APP_ID}", {"query": "tts"}, "tts_message_end", "Done."),
+    "tts chatflow": (f"/chat/{CHATFLOW_APP_ID}", {"query": "tts"}, "tts_message_end", "Done."),
     "truncated": (f"/chat/{CHATBOT_APP_ID}", {"query": "truncated"}, "error", "final event"),
 }
 
@@ -138,8 +154,40 @@ def test_each_sequence_dify_sends_renders_in_every_format(plugin, name, fmt):
     lines = [line.removeprefix("data: ") for line in text.split("\n") if line.strip()]
     events = [json.loads(line) for line in lines]
     assert events[-1]["event"] == last_event
+    errors = [event for event in events if event["event"] == "error"]
+    assert len(errors) == (1 if last_event == "error" else 0)  # one error at most, and never a false truncation
     if name == "truncated":
         assert events[-1]["code"] == "stream_truncated"
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+def test_each_sequence_dify_sends_gives_a_json_document_or_a_contract_error(plugin, name):
+    path, fields, last_event, _ = SEQUENCES[name]
+    response = ask(plugin, path, fields, fmt="json")
+    document = response.json()
+    if response.status == 200:
+        assert document.get("answer") is not None or document.get("data", {}).get("status")
+    else:
+        # Dify refuses a failed chatflow, and ends a truncated blocking run with its own sentence.
+        assert last_event == "error" and response.status == 502
+        assert set(document) == {"error"} and document["error"]["message"]
+
+
+def test_an_agent_asked_for_one_document_says_to_stream(plugin):
+    status, code, message = error_of(ask(plugin, f"/chat/{AGENT_APP_ID}", {"query": "umbrella?"}, fmt="json"))
+    assert (status, code) == (502, "invocation_failed")
+    assert message.startswith("Agent Chat App does not support blocking mode") and "streaming" in message
+
+
+def test_event_fields_as_dify_sends_them_reach_the_client_unchanged(plugin):
+    chat = [json.loads(line) for line in ask(plugin, f"/chat/{CHATBOT_APP_ID}", {"query": "hi"}).text().splitlines()]
+    end = chat[-1]
+    assert end["event"] == "message_end" and end["files"] is None and "annotation_reply" in end["metadata"]
+    fields = {"inputs": {"topic": "iterate"}}
+    flow = [json.loads(line) for line in ask(plugin, f"/workflow/{WORKFLOW_APP_ID}", fields).text().splitlines()]
+    inner = [e for e in flow if e["event"] == "node_started" and e["data"].get("iteration_id")]
+    assert inner and all("loop_id" in e["data"] for e in inner)
+    assert "created_by" in flow[-1]["data"] and flow[-1]["event"] == "workflow_finished"
 
 
 def test_the_demo_endpoint_serves_the_demo_apps_by_name(plugin):

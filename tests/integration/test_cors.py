@@ -1,5 +1,8 @@
 """CORS through the real plugin process: preflights answered by the plugin, origins echoed only when allowed."""
 
+import pytest
+
+from tests import declarations
 from tests.integration.apps import CHAT_APP
 
 SETTINGS = {"cors_allowed_origins": "https://web.example, https://other.example", "api_key": "k"}
@@ -15,9 +18,7 @@ def test_preflight_from_an_allowed_origin(plugin):
     assert response.status == 204
     assert response.headers["Access-Control-Allow-Origin"] == "https://web.example"
     assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
-    assert response.headers["Access-Control-Allow-Headers"] == (
-        "Authorization, Content-Type, X-API-Key, X-Conversation-Id, MCP-Protocol-Version"
-    )
+    assert response.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-API-Key"
     assert int(response.headers["Access-Control-Max-Age"]) > 0
 
 
@@ -51,3 +52,23 @@ def test_answers_and_errors_echo_an_allowed_origin(plugin):
 def test_no_cors_setting_sends_no_cors_headers(plugin):
     response = plugin.request("GET", f"/chat/{CHAT_APP}?query=hi", headers={"Origin": "https://web.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "route", [route for route in declarations.routes() if route.method == "OPTIONS"], ids=lambda route: route.path
+)
+def test_a_preflight_gets_the_headers_its_client_sends(plugin, route):
+    # The OpenAI SDKs send X-Stainless-* headers on every request, MCP clients MCP-Protocol-Version.
+    asked = "authorization, content-type, x-stainless-os, mcp-protocol-version"
+    response = plugin.request(
+        "OPTIONS",
+        route.path.replace("<app_id>", CHAT_APP),
+        headers={
+            "Origin": "https://web.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": asked,
+        },
+        settings=SETTINGS,
+    )
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Headers"] == asked

@@ -26,13 +26,38 @@ def test_the_settings_this_file_is_about_are_declared_and_allowed_apps_is_requir
 def test_an_endpoint_without_allowed_apps_serves_nothing(plugin, apps, empty):
     before = len(apps.calls)
     settings = {ALLOWED: empty, KEY: "k"}
-    status, code, message = error_of(plugin.request("GET", f"/chat/{CHAT_APP}?query=hi", settings=settings))
+    keyed = {"Authorization": "Bearer k"}
+    # A caller without the key learns nothing of the endpoint, not even that it is not set up.
+    assert error_of(plugin.request("GET", f"/chat/{CHAT_APP}?query=hi", settings=settings))[:2] == (401, "unauthorized")
+    status, code, message = error_of(
+        plugin.request("GET", f"/chat/{CHAT_APP}?query=hi", headers=keyed, settings=settings)
+    )
     assert (status, code) == (403, "endpoint_not_configured")
     assert "allowed_apps" in message
-    page = plugin.request("GET", f"/workflow/{WORKFLOW_APP}", headers=HTML, settings=settings)
+    page = plugin.request("GET", f"/workflow/{WORKFLOW_APP}", headers=HTML | keyed, settings=settings)
     assert page.status == 403
     text = page.text()
     assert "not set up yet" in text and "allowed_apps" in text
+    assert len(apps.calls) == before
+
+
+# Every route but the preflights, which need no settings: they only say which methods and headers may come.
+ROUTES = [route for route in declarations.routes() if route.method != "OPTIONS"]
+WRONG_SETTINGS = [("", 403, "endpoint_not_configured"), ("chat:Bad_Name=x", 500, "endpoint_misconfigured")]
+
+
+@pytest.mark.parametrize(("setting", "status", "code"), WRONG_SETTINGS)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: f"{route.method} {route.path}")
+def test_every_route_says_when_the_endpoint_is_not_or_wrongly_set_up(plugin, apps, route, setting, status, code):
+    before = len(apps.calls)
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}' if route.method == "POST" else b""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    path = route.path.replace("<app_id>", CHAT_APP)
+    response = plugin.request(route.method, path, headers=headers, body=body, settings={ALLOWED: setting})
+    assert response.status == status
+    assert code in response.text()
+    if code == "endpoint_misconfigured":
+        assert "Bad_Name" in response.text()  # the admin is told which entry to fix
     assert len(apps.calls) == before
 
 
