@@ -194,6 +194,10 @@ class PluginResponse:
     def finished(self) -> bool:
         return self._finished
 
+    @property
+    def session_id(self) -> str:
+        return self._session.session_id
+
     def header(self, name: str, default: str | None = None) -> str | None:
         """A response header, matched case-insensitively."""
         wanted = name.lower()
@@ -299,6 +303,8 @@ class PluginProcess:
         self._write_lock = threading.Lock()
         self._sessions_lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
+        self._closed_sessions: dict[str, int] = {}
+        """Session id -> answers sent after it closed (see ``backwards_after_close``)."""
         self._manifest_seen = threading.Event()
         self._heartbeat_seen = threading.Event()
         self._stdout_closed = threading.Event()
@@ -469,9 +475,11 @@ class PluginProcess:
             "data": data,
         }
 
-    def _send(self, message: Mapping[str, Any]) -> None:
-        """Write one JSON line to the plugin's stdin; writes of all threads are serialized."""
-        line = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    def _send(self, *messages: Mapping[str, Any]) -> None:
+        """Write JSON lines to the plugin's stdin, in one write; writes of all threads are serialized."""
+        line = b"".join(
+            json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for message in messages
+        )
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise PluginError("the plugin is not running")
@@ -492,7 +500,14 @@ class PluginProcess:
 
     def _close_session(self, session_id: str) -> None:
         with self._sessions_lock:
-            self._sessions.pop(session_id, None)
+            if self._sessions.pop(session_id, None) is not None:
+                self._closed_sessions[session_id] = 0
+
+    def backwards_after_close(self, response: PluginResponse) -> int:
+        """How many answers to the plugin's calls were sent for ``response``'s session after it was closed (the
+        daemon sends none: it drops a session whose client went away)."""
+        with self._sessions_lock:
+            return self._closed_sessions.get(response.session_id, 0)
 
     def _session(self, session_id: str | None) -> _Session | None:
         with self._sessions_lock:
@@ -649,12 +664,14 @@ class PluginProcess:
 
         threading.Thread(target=produce, name="dify-app", daemon=True).start()
         deadline: float | None = None
+        pending: tuple[str, Any] | None = None
         while True:
             wait = _CLIENT_CHECK if deadline is None else min(_CLIENT_CHECK, max(0.0, deadline - time.monotonic()))
             try:
-                kind, value = items.get(timeout=wait)
+                kind, value = pending or items.get(timeout=wait)
             except queue.Empty:
                 kind, value = "quiet", None
+            pending = None
             if self._session(session_id) is None:
                 raise _ClientGone
             if kind == "quiet":
@@ -672,19 +689,45 @@ class PluginProcess:
                 started = deadline is not None
                 if isinstance(value, DifyError):
                     message = dify_error_message("app", value, started)
-                else:
-                    message = str(value) or type(value).__name__
+                else:  # the daemon's own failure to reach Dify (a Go transport error), wrapped at its call site
+                    message = f"{'read' if started else 'invoke'} app failed: {str(value) or type(value).__name__}"
                 self._backwards(session_id, request_id, "error", message, None)
                 return
             if deadline is None:  # the body's timer starts once Dify's answer has begun
                 deadline = time.monotonic() + self.app_read_timeout
-            self._backwards(session_id, request_id, "response", "stream", as_relayed(value))
+            # Events Dify has already sent go to the plugin in one write, as they would reach it through the
+            # daemon's pipe when Dify is fast (a burst), each still its own message.
+            ready = [value]
+            while len(ready) < _BURST:
+                try:
+                    kind, value = items.get_nowait()
+                except queue.Empty:
+                    break
+                if kind != "event":
+                    pending = (kind, value)  # an end or an error after the burst: handled next round
+                    break
+                ready.append(value)
+            self._backwards_many(session_id, request_id, [("response", "stream", as_relayed(e)) for e in ready])
 
     def _backwards(self, session_id: str, request_id: str, event: str, message: str, data: Any) -> None:
-        body = {"backwards_request_id": request_id, "event": event, "message": message, "data": data}
+        self._backwards_many(session_id, request_id, [(event, message, data)])
+
+    def _backwards_many(self, session_id: str, request_id: str, answers: list[tuple[str, str, Any]]) -> None:
+        """Answers to one of the plugin's calls, as (event, message, data), one message each, written together."""
+        with self._sessions_lock:
+            if session_id in self._closed_sessions:
+                self._closed_sessions[session_id] += len(answers)
+        messages = [
+            self._envelope(
+                session_id,
+                "backwards_response",
+                {"backwards_request_id": request_id, "event": event, "message": message, "data": data},
+            )
+            for event, message, data in answers
+        ]
         # If the plugin died meanwhile, its open requests are failed by the stdout reader.
         with contextlib.suppress(PluginError):
-            self._send(self._envelope(session_id, "backwards_response", body))
+            self._send(*messages)
 
     def _storage_quota(self) -> int | None:
         """The manifest's storage size in bytes, or ``None`` when storage is not enabled."""
@@ -739,6 +782,10 @@ def _read_timeout_from_env() -> float:
 
 _CLIENT_CHECK = 0.05
 """How often a silent app call looks whether its client is still there (seconds)."""
+
+
+_BURST = 256
+"""App events written to the plugin at once at most."""
 
 
 class _ClientGone(Exception):

@@ -31,6 +31,9 @@ _HTTP_ANSWER = re.compile(
 _SDK_SILENCE = re.compile(r"invocation exited without response after (?P<seconds>\d+) seconds", re.IGNORECASE)
 # When the daemon closes an app call's body at its deadline, Go's read fails on the closed connection.
 _DAEMON_CUT = re.compile(r"use of closed network connection|read on closed (?:response )?body", re.IGNORECASE)
+# Newer daemons watch a stream's phases instead (``http_requests/stream_timeouts.go``) and name the one that ran out.
+_DAEMON_WATCHDOG = re.compile(r"stream invocation timed out \(phase=(?P<phase>\w+), timeout_ms=(?P<ms>\d+)\)")
+_PHASES = {"first_response": "its first answer", "read_idle": "silence", "total": "one app call"}
 _NETWORK = re.compile(
     r"https?://|\bdial tcp\b|connection refused|no such host|i/o timeout|connection reset|broken pipe"
     r"|server misbehaving|network is unreachable|TLS handshake",
@@ -64,6 +67,13 @@ class Failure:
             return (
                 f"The app sent nothing for {silence['seconds']} s, the longest Dify's plugin SDK waits for an "
                 "answer; the call was given up."
+            )
+        watchdog = _DAEMON_WATCHDOG.search(self.raw)
+        if watchdog:
+            phase = _PHASES.get(watchdog["phase"], watchdog["phase"])
+            return (
+                f"The app call reached the plugin daemon's time limit for {phase} "
+                f"({int(watchdog['ms']) / 1000:g} s) and was cut there."
             )
         if _DAEMON_CUT.search(self.raw):
             return (

@@ -138,7 +138,7 @@ class ScriptedApps:
         if app_id == BIG_APP:
             return [{"event": "message", "answer": "x" * BIG_ANSWER_BYTES, "conversation_id": "c", "message_id": "m"}]
         if app_id == GATED_APP:
-            return self._gated()
+            return self._gated(request)
         if app_id == SCRIPTED_APP:
             return list(self.script)
         if app_id == HUGE_APP:
@@ -146,8 +146,15 @@ class ScriptedApps:
         if app_id == TICKING_APP:
             return self._ticking()
         if app_id == UNREACHABLE_APP:
-            raise ConnectionError(GO_TRANSPORT_ERROR)  # not Dify's answer: the daemon passes the text as it is
+            # Not Dify's answer: the daemon wraps Go's own error text in its call-site name.
+            if request.get("query") == "midway":
+                return self._cut_midway(request)
+            raise ConnectionError(GO_TRANSPORT_ERROR)
         raise DifyError("app not found")
+
+    def _cut_midway(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield chat_events(request)[0]
+        raise ConnectionError(GO_TRANSPORT_ERROR.replace("dial tcp", "read tcp"))
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:
         if app_id in (CHAT_APP, WORKFLOW_APP, COMPLETION_APP):
@@ -177,7 +184,14 @@ class ScriptedApps:
             time.sleep(0.02)
         yield {"event": "message_end", "conversation_id": "c", "message_id": "m", "metadata": {}}
 
-    def _gated(self) -> Iterator[dict[str, Any]]:
+    def _gated(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Waits on ``gate`` after its first event; with the query ``late``, before it (a model that thinks
+        before its first word); with ``late refusal``, then refuses as Dify refuses an unknown app."""
+        query = request.get("query")
+        if query in ("late", "late refusal"):
+            self.gate.wait(timeout=30)
+            if query == "late refusal":
+                raise DifyError("app not found")
         yield {"event": "message", "answer": "first", "conversation_id": "c", "message_id": "m"}
         self.gate.wait(timeout=30)
         yield {"event": "message_end", "conversation_id": "c", "message_id": "m", "metadata": {}}

@@ -159,3 +159,13 @@ def test_network_errors_never_show_internal_hosts(plugin, fmt):
     assert "Dify could not be reached" in text
     assert "172.18" not in text and "api:5001" not in text
     assert any("api:5001" in line for line in plugin.recent_logs)  # the admin still gets the details
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "sse", "html"])
+def test_a_network_failure_midway_ends_the_stream_without_internal_hosts(plugin, fmt):
+    response = plugin.request("GET", f"/chat/{UNREACHABLE_APP}?query=midway&format={fmt}")
+    assert response.status == 200
+    text = response.text()
+    assert "Dify could not be reached" in text
+    assert "172.18" not in text and "api:5001" not in text
+    assert any("read app failed: Post" in line for line in plugin.recent_logs)

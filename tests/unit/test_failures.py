@@ -83,3 +83,14 @@ def test_the_daemons_app_call_limit_ends_the_stream_naming_it():
 def test_faults_of_the_plugin_itself_stay_in_the_log():
     error = refusal(KeyError("/srv/plugin/secret.py"), app_id=APP_ID)
     assert isinstance(error, RelayError) and error.message == GENERIC_FAILURE
+
+
+@pytest.mark.parametrize(
+    ("phase", "named"),
+    [("first_response", "its first answer"), ("read_idle", "silence"), ("total", "one app call")],
+)
+def test_a_newer_daemons_stream_timeout_is_named(phase, named):
+    raised = Exception(f"read app failed: stream invocation timed out (phase={phase}, timeout_ms=240000)")
+    event = stream_error(raised)
+    assert event["code"] == "timeout"
+    assert named in event["message"] and "240 s" in event["message"]

@@ -104,3 +104,12 @@ def test_each_format_fills_a_silence_its_own_way(output, keepalive):
 def test_the_keepalive_interval_comes_from_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv("APP_RELAY_KEEPALIVE_SECONDS", value)
     assert keepalive_seconds() == expected
+
+
+def test_a_batch_whose_chunk_passes_256_kib_is_sliced():
+    events = [{"event": "message", "answer": "x" * 24 * 1024} for _ in range(100)]  # one batch of ~2.4 MB
+    page = PageInfo(CHAT, APP_ID)
+    chunks = list(encode(Format.NDJSON, iter([events]), page))
+    assert max(len(chunk) for chunk in chunks) == 256 * 1024
+    joined = b"".join(chunks)
+    assert joined.count(b"\n") == 100 and len(chunks) > joined.count(b"\n") / 100
