@@ -203,6 +203,7 @@ def bodies() -> st.SearchStrategy[tuple[str | None, bytes]]:
     )
     multipart_bodies = st.one_of(
         form_pairs.map(_multipart),
+        st.tuples(form_pairs, file_parts()).map(lambda both: _multipart(*both)),
         st.binary(max_size=256).map(lambda junk: b'--b\r\nContent-Disposition: form-data; name="query"\r\n\r\n' + junk),
     )
     return weighted(
@@ -231,11 +232,31 @@ def _quote_loosely(value: str) -> str:
     return quote(value, safe="=&%+")
 
 
-def _multipart(fields: list[tuple[str, str]]) -> bytes:
+def file_parts() -> st.SearchStrategy[list[tuple[str, str, str, bytes]]]:
+    """File parts as (part name, file name, MIME type, content): names and types sometimes huge or hostile."""
+    names = weighted(
+        (6, st.sampled_from(["notes.txt", "a.png", "", "../../etc/passwd", "a\\b.txt", "é.md"])),
+        (1, st.text(max_size=60)),
+        (1, huge_text(6 * MIB).map(lambda value: value.replace('"', "x").replace("\n", "x") + ".txt")),
+    )
+    types = weighted(
+        (6, st.sampled_from(["text/plain", "image/png", "application/octet-stream", ""])),
+        (1, st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)),
+        (1, huge_text(2 * MIB).map(lambda value: "text/" + value.replace("\n", "x"))),
+    )
+    part = st.tuples(st.sampled_from(["inputs.x", "inputs.y", "file", "inputs."]), names, types, st.binary(max_size=64))
+    return st.lists(part, min_size=1, max_size=3)
+
+
+def _multipart(fields: list[tuple[str, str]], files: list[tuple[str, str, str, bytes]] = ()) -> bytes:
     parts = b"".join(
         b'--b\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value.encode() + b"\r\n"
         for name, value in fields
     )
+    for name, filename, mimetype, content in files:
+        disposition = f'form-data; name="{name}"; filename="{filename}"'.encode("utf-8", "replace")
+        kind = f"Content-Type: {mimetype}\r\n".encode("utf-8", "replace") if mimetype else b""
+        parts += b"--b\r\nContent-Disposition: " + disposition + b"\r\n" + kind + b"\r\n" + content + b"\r\n"
     return parts + b"--b--\r\n"
 
 

@@ -2,8 +2,9 @@
 
 Fewer examples than in-process, but these catch what only the SDK can do to the plugin: its HTTP parser, its
 framing of every message as one stdout line, its threads. Properties, besides the in-process ones: the process
-never dies, no session error (with its traceback) ever reaches the daemon, no stdout line passes 1 MiB, and a
-stream opened before the first example and held open through all of them arrives whole at the end.
+never dies, no session error (with its traceback) ever reaches the daemon, no stdout line passes 1 MiB, no app
+is run for a request the relay refuses, and a stream opened before the first example and held open through all
+of them arrives whole at the end (the platform's time limits are lifted for it: the run may last longer).
 """
 
 import json
@@ -31,6 +32,11 @@ STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 413, 500, 502}
 """500 only as ``endpoint_misconfigured`` (a setting to fix): checked below."""
 ROUTES = [route for route in declarations.routes()]
 LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-packages")
+REFUSED_BEFORE_DIFY = {400, 401, 403, 413}
+HELD_FOR = 3600
+"""Seconds the held stream may stay open: the daemon's and the SDK's limits are set past the longest run."""
+FILE_FORM = {"user_input_form": [{"file-list": {"variable": "x", "label": "X", "required": False}}]}
+"""A form with a file input, so that file parts reach the upload."""
 
 
 class MeasuredPlugin(PluginProcess):
@@ -59,10 +65,13 @@ class FuzzedDify:
         self.failure: str | None = None
         self.parameters: Any = {}
         self.release = threading.Event()
+        self.calls = 0
+        """App calls so far, the held stream's left out."""
 
     def invoke_app(self, request: dict[str, Any]) -> Iterable[dict[str, Any]]:
         if request.get("app_id") == HELD_APP:
             return self._held()
+        self.calls += 1
         if self.failure is not None:
             raise DifyError(self.failure)
         return list(self.events)
@@ -74,7 +83,7 @@ class FuzzedDify:
 
     def _held(self) -> Iterator[dict[str, Any]]:
         yield {"event": "message", "answer": "held ", "conversation_id": "c", "message_id": "m"}
-        self.release.wait(timeout=600)
+        self.release.wait(timeout=HELD_FOR)
         yield {"event": "message", "answer": "open", "conversation_id": "c", "message_id": "m"}
         yield {"event": "message_end", "conversation_id": "c", "message_id": "m", "metadata": {}}
 
@@ -86,10 +95,10 @@ def dify() -> FuzzedDify:
 
 @pytest.fixture(scope="module")
 def plugin(dify: FuzzedDify) -> Iterator[PluginProcess]:
-    process = MeasuredPlugin(ROOT, dify)
+    process = MeasuredPlugin(ROOT, dify, app_read_timeout=HELD_FOR, max_invocation_timeout=HELD_FOR)
     process.start()
     held = process.request("GET", f"/chat/{HELD_APP}?query=hold", settings={"allowed_apps": "*"})
-    chunks = held.chunks(timeout=600)
+    chunks = held.chunks(timeout=HELD_FOR)
     first = next(chunks)
     yield process
     dify.release.set()
@@ -163,7 +172,8 @@ def test_the_plugin_process_survives_anything(
 ):
     EXAMPLES["through the plugin process"] += 1
     dify.events, dify.failure = events, failure
-    dify.parameters = data.draw(st.one_of(fuzz.json_values, st.just({"opening_statement": "hi"})))
+    dify.parameters = data.draw(st.one_of(fuzz.json_values, st.just({"opening_statement": "hi"}), st.just(FILE_FORM)))
+    calls_before = dify.calls
     if raw is not None:
         response = plugin.send_raw(raw, plugin_settings)
     else:
@@ -180,4 +190,20 @@ def test_the_plugin_process_survives_anything(
         assert leak not in text
     assert "sk-leak" not in text
     assert response.status != 500 or "endpoint_misconfigured" in text
+    if response.status in REFUSED_BEFORE_DIFY:
+        assert dify.calls == calls_before, f"an app ran for a request answered {response.status}"
+    if response.status == 200:
+        check_stream(response.header("Content-Type") or "", text)
     assert plugin.alive
+
+
+def check_stream(content_type: str, text: str) -> None:
+    """A 200 body is whole in its format: NDJSON lines of JSON, SSE frames, a page that ends."""
+    if content_type.startswith("application/x-ndjson"):
+        for line in text.splitlines():
+            json.loads(line)
+    elif content_type.startswith("text/event-stream"):
+        for frame in filter(None, text.split("\n\n")):
+            assert all(line.startswith(("data: ", ":", "event: ", "id: ")) for line in frame.split("\n")), frame[:200]
+    elif content_type.startswith("text/html") and text:
+        assert text.rstrip().endswith("</html>"), text[-200:]

@@ -1,7 +1,7 @@
 """The OpenAI-compatible and MCP surfaces in-process, under any JSON a client may send and any events Dify may.
 
 Properties: a status of their contracts; a JSON body (or an SSE stream) without traceback or file path; every
-chunk a small slice handed over as a generator.
+chunk a small slice handed over as a generator; no app run for a request refused with a 4xx.
 """
 
 import json
@@ -22,6 +22,7 @@ from tests.fuzz.test_relay_in_process import ScriptedDify
 from tests.unit.conftest import FakeSession
 
 STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 413, 500, 502}
+REFUSED_BEFORE_DIFY = {400, 401, 403, 413}
 LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-packages")
 SURFACES = {
     "/v1/chat/completions": relay.openai_compat.chat_completions,
@@ -93,6 +94,12 @@ def test_the_other_surfaces_answer_anything_by_their_contracts(
     if response.mimetype == "application/json" and text:
         json.loads(text)
     assert response.status_code != 500 or "endpoint_misconfigured" in text  # a setting to fix, never a bug
+    if response.status_code in REFUSED_BEFORE_DIFY:
+        ran = [name for name, _ in session.app.calls if name != "fetch_app"]
+        assert not ran, f"an app ran for a request answered {response.status_code}"
+    if response.status_code == 200 and response.mimetype == "text/event-stream":
+        for frame in filter(None, text.split("\n\n")):
+            assert all(line.startswith(("data: ", ":", "event: ")) for line in frame.split("\n")), frame[:200]
 
 
 class _NoStorage:
