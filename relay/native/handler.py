@@ -47,9 +47,9 @@ def relay_request(
 ) -> Response:
     """Answer one HTTP request for an app of ``kind``. Never raises: every failure is a response."""
     rules = access.AccessSettings.from_settings(settings)
-    cors = access.cors_headers(request, rules)
     if request.method == "OPTIONS":
         return Response(status=204, headers=access.preflight_headers(request, rules))
+    cors = _negotiated(access.cors_headers(request, rules))
 
     language = language_of(request)
     # A browser gets its error as a page even when what it asked for is the thing that is wrong (?format=xml).
@@ -151,6 +151,13 @@ def _files_by_input(parts: Mapping[str, list[Upload]]) -> dict[str, list[Upload 
             raise invalid_request(f"File parts must be named inputs.<name>, not {shown(name)}.")
         found[variable] = list(uploads)
     return found
+
+
+def _negotiated(headers: dict[str, str]) -> dict[str, str]:
+    """Every answer here depends on ``Accept`` (the format) and ``Accept-Language`` (the page's language): caches
+    must know, beside ``Origin`` when CORS is on. One header, as the daemon keeps one value per name."""
+    vary = ", ".join(filter(None, (headers.get("Vary"), "Accept", "Accept-Language")))
+    return headers | {"Vary": vary}
 
 
 def _browser_opened_a_link(request: Request, output: Format) -> bool:

@@ -41,7 +41,7 @@ def test_answers_and_errors_echo_an_allowed_origin(plugin):
     )
     assert ok.status == 200
     assert ok.headers["Access-Control-Allow-Origin"] == "https://other.example"
-    assert ok.headers["Vary"] == "Origin"
+    assert ok.headers["Vary"] == "Origin, Accept, Accept-Language"
     denied = plugin.request(
         "GET", f"/chat/{CHAT_APP}?query=hi", headers={"Origin": "https://web.example"}, settings=SETTINGS
     )

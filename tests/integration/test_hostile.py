@@ -328,6 +328,6 @@ def test_vary_origin_whenever_origins_are_configured(plugin):
     refused = plugin.request(
         "GET", f"/chat/{CHAT_APP}?query=hi", headers={"Origin": "https://b.example"}, settings=settings
     )
-    assert refused.headers["Vary"] == "Origin"
+    assert refused.headers["Vary"] == "Origin, Accept, Accept-Language"
     assert "Access-Control-Allow-Origin" not in refused.headers
     refused.read()

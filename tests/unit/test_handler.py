@@ -129,7 +129,12 @@ def test_cors_headers_on_answers_and_errors(chat_session):
     assert denied.headers["Access-Control-Allow-Origin"] == "https://web.example"
     ok, _ = answer(chat_session, make_request(query={"query": "hi"}, headers=origin | {"X-API-Key": "k"}), settings)
     assert ok.status_code == 200
-    assert ok.headers["Vary"] == "Origin"
+    assert ok.headers["Vary"] == "Origin, Accept, Accept-Language"
+
+
+def test_the_answer_says_it_depends_on_accept_and_the_language(chat_session):
+    response, _ = answer(chat_session, make_request(query={"query": "hi"}))
+    assert response.headers["Vary"] == "Accept, Accept-Language"
 
 
 def test_blocking_mode_in_a_streaming_format_is_one_event():
