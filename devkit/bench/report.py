@@ -231,7 +231,7 @@ def markdown(results: Results) -> str:
         )
         + f"; fewest streams in flight at a measured request: {min(item.in_flight for item in loaded.values())}.",
         "",
-        f"**Start-up** (spawn to manifest and first heartbeat, median of {setup.startups}): App Relay "
+        f"**Start-up** (spawn to manifest, median of {setup.startups}): App Relay "
         f"{relay * 1000:.0f} ms, floor plugin {floor * 1000:.0f} ms ({_ratio(relay / floor)} the floor's).",
         "",
         "## Targets",
@@ -260,7 +260,8 @@ def markdown(results: Results) -> str:
         "comes at once; the limit and blocking json send theirs when the answer is over. Then the same while "
         "background streams of the same variant stay in flight, each started again as soon as it ends.",
         "- **json**'s events are the deltas its one document carries: it costs one event's work per burst.",
-        "- **RSS growth**: `VmRSS` of `/proc/<pid>/status` after the stream minus before it.",
+        "- **RSS growth**: the peak of `VmRSS` during the stream (`VmHWM` of `/proc/<pid>/status`, reset before "
+        "it) minus `VmRSS` before it.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -297,6 +297,8 @@ class PluginProcess:
         5 MiB (``MAX_LINE_BYTES``), and a plugin must stay under it whatever it answers."""
         self.endpoint_id = DEFAULT_ENDPOINT_ID
         self.manifest: dict[str, Any] | None = None
+        self.manifest_at: float | None = None
+        """``time.perf_counter()`` when the manifest came: a plugin is ready from then on."""
         self.recent_logs: collections.deque[str] = collections.deque(maxlen=200)
         """The last log lines of the plugin (stdout logs, non-JSON lines, stderr), for error messages."""
         self._proc: subprocess.Popen[bytes] | None = None
@@ -577,6 +579,7 @@ class PluginProcess:
         event = message.get("event")
         if event is None and self.manifest is None:
             self.manifest = message
+            self.manifest_at = time.perf_counter()
             self._manifest_seen.set()
         elif event == "heartbeat":
             self._heartbeat_seen.set()
