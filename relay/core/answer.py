@@ -8,7 +8,6 @@ part of the answer and are left out.
 """
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +39,9 @@ class Answer:
     finished: bool = False
     error: dict[str, Any] | None = None
     conversation_id: str | None = None
-    answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    answer_id: str | None = None
+    """The first ``message_id`` (else ``workflow_run_id``) an event carried, kept from then on: one answer, one id,
+    whatever later events say. A surface that must name the answer before any event fixes it itself."""
     streamed_text: bool = False
     splitter: ThinkSplitter = field(default_factory=ThinkSplitter)
 
@@ -52,12 +53,11 @@ class Answer:
         """The part of the answer that ``event`` adds."""
         if not isinstance(event, dict):
             return Delta()
-        if isinstance(event.get("conversation_id"), str) and event["conversation_id"]:
-            self.conversation_id = event["conversation_id"]
-        for key in ("message_id", "workflow_run_id"):
-            if isinstance(event.get(key), str) and event[key]:
-                self.answer_id = event[key]
-                break
+        if self.conversation_id is None and isinstance(event.get("conversation_id"), str) and event["conversation_id"]:
+            self.conversation_id = event["conversation_id"]  # one answer, one conversation: the first id holds
+        if self.answer_id is None:
+            ids = (event[key] for key in ("message_id", "workflow_run_id") if isinstance(event.get(key), str))
+            self.answer_id = next((value for value in ids if value), None)
         name = event.get("event")
         if name is None and isinstance(event.get("data"), dict) and "outputs" in event["data"]:
             name = "workflow_finished"  # a blocking workflow result

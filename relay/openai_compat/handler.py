@@ -1,17 +1,15 @@
 """The OpenAI-compatible surface: ``GET /v1/models`` and ``POST /v1/chat/completions``.
 
 Same endpoint, same settings, same core as the native routes: the api key (OpenAI clients send it as a Bearer
-token), ``allowed_apps`` (models are the apps it lists), CORS. Every app call streams from Dify, even when the
-client wants one document: streaming keeps a model error's own text, and agent apps answer no other way.
+token), ``allowed_apps`` (models are the apps it lists; any other model is OpenAI's 404 ``model_not_found``),
+CORS. Every app call streams from Dify, even when the client wants one document: streaming keeps a model error's
+own text, and agent apps answer no other way.
 """
 
-import base64
-import binascii
 import logging
-import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from werkzeug import Request, Response
 
@@ -20,21 +18,23 @@ from relay.core.answer import Answer
 from relay.core.apps import CHAT, AppKind
 from relay.core.calls import AppCall, ResponseMode, check_call_size
 from relay.core.catalog import App, Catalog
-from relay.core.errors import RelayError, internal_error, invalid_request
-from relay.core.files import Remote, Upload, attach_files, file_inputs
+from relay.core.errors import RelayError, internal_error, invalid_request, shown
+from relay.core.files import attach_files
 from relay.core.http import body_of, check_body_size, json_object
-from relay.core.invoke import fetch_parameters, start_invocation, stream_patience
+from relay.core.invoke import start_invocation, stream_patience
 from relay.core.pump import keepalive_seconds
 from relay.core.responses import STREAM_HEADERS, json_response, streamed_response
 from relay.core.stream import encode
 from relay.openai_compat import conversations
+from relay.openai_compat.inputs import AppForm, image_file
 from relay.openai_compat.render import ChunkEncoder, completion, error_of
 from relay.openai_compat.request import ChatRequest, Message, parse_chat_request
 
 logger = logging.getLogger(__name__)
 
 CONVERSATION_HEADER = "X-Conversation-Id"
-_TEXT_INPUTS = ("text-input", "paragraph")
+Answering = Callable[[Catalog, dict[str, str]], Response]
+"""What a route does once the caller is admitted: given the endpoint's apps and the CORS headers, the response."""
 
 
 def list_models(session: Any, request: Request, settings: Mapping[str, Any]) -> Response:
@@ -46,7 +46,8 @@ def chat_completions(session: Any, request: Request, settings: Mapping[str, Any]
     return _guarded(request, settings, lambda catalog, cors: _complete(session, request, catalog, cors))
 
 
-def _guarded(request: Request, settings: Mapping[str, Any], answer: Any) -> Response:
+def _guarded(request: Request, settings: Mapping[str, Any], answer: Answering) -> Response:
+    """Preflights, access checks, and every error as OpenAI's error object: nothing escapes as a traceback."""
     rules = access.AccessSettings.from_settings(settings)
     cors = access.cors_headers(request, rules, expose=(CONVERSATION_HEADER,))
     if request.method == "OPTIONS":
@@ -76,15 +77,15 @@ def _complete(session: Any, request: Request, catalog: Catalog, cors: dict[str, 
         raise invalid_request("Send the request as a POST with a JSON body.")
     check_body_size(request)
     chat = parse_chat_request(json_object(body_of(request)), request.headers.get(CONVERSATION_HEADER))
-    app = catalog.find(chat.model)
+    app = _served_model(catalog, chat.model)
     kind = app.kind or CHAT
     endpoint_id = str(getattr(session, "endpoint_id", "") or "")
-    call = _call(session, app, kind, chat, endpoint_id)
+    form = AppForm(session, app.app_id, app.label)
+    call = _call(session, app, kind, chat, endpoint_id, form)
     images = chat.messages[-1].images
     if images:
         files = [image_file(url, index) for index, url in enumerate(images, 1)]
-        target = chat.file_input or _only_file_input(session, app)
-        call = attach_files(session, call, {target: files}, app.label)
+        call = attach_files(session, call, {chat.file_input or form.image_input(): files}, app.label)
     check_call_size(call)
     invocation = start_invocation(session, kind, call, patience=stream_patience() if chat.stream else None)
     answer = Answer(kind)
@@ -96,37 +97,72 @@ def _complete(session: Any, request: Request, catalog: Catalog, cors: dict[str, 
             conversations.remember(session.storage, key, done.conversation_id)
 
     if chat.stream:
+        first = invocation.first if isinstance(invocation.first, dict) else {}
+        if first.get("event") == "error":  # the app failed before its first word: the status can still say so
+            invocation.close()
+            raise _app_failure(first)
         encoder = ChunkEncoder(answer, chat.model, include_usage=chat.include_usage, on_finished=remember)
         # The first event is in (unless the app stays silent): its conversation id can still go into the headers.
-        first = invocation.first if isinstance(invocation.first, dict) else {}
-        headers = cors | STREAM_HEADERS | _conversation_header(first.get("conversation_id"))
+        conversation_id = first.get("conversation_id") or call.conversation_id
+        headers = cors | STREAM_HEADERS | _conversation_header(conversation_id)
         body = encode(encoder, invocation.batches(keepalive_seconds()), name="openai")
         return streamed_response(body, 200, headers, "text/event-stream")
 
     for event in invocation.events():
         answer.read(event)
     if answer.error is not None:
-        code = str(answer.error.get("code") or "invocation_failed")
-        raise RelayError(502, code, answer.error["message"])
+        raise _app_failure(answer.error)
     remember(answer)
     return json_response(completion(answer, chat.model), 200, cors | _conversation_header(answer.conversation_id))
+
+
+def _served_model(catalog: Catalog, model: str) -> App:
+    """The app ``model`` names. Whatever the reason it is not served (no such name, an id ``allowed_apps`` does
+    not list), an OpenAI client is told what OpenAI tells it: this model does not exist."""
+    try:
+        return catalog.find(model)
+    except RelayError as error:
+        if error.code not in ("app_not_found", "app_not_allowed"):
+            raise
+    raise RelayError(
+        404,
+        "model_not_found",
+        f"The model {shown(model)} does not exist on this endpoint: GET /v1/models lists the models it serves.",
+        param="model",
+    )
+
+
+def _app_failure(error: Mapping[str, Any]) -> RelayError:
+    """The app's own error (a model's quota, a failed run...): a bad gateway, with Dify's code and message."""
+    code = error.get("code")
+    message = error.get("message")
+    return RelayError(
+        502,
+        code if isinstance(code, str) and code else "invocation_failed",
+        message if isinstance(message, str) and message else "The app failed.",
+    )
 
 
 def _conversation_header(conversation_id: Any) -> dict[str, str]:
     return {CONVERSATION_HEADER: conversation_id} if isinstance(conversation_id, str) and conversation_id else {}
 
 
-def _call(session: Any, app: App, kind: AppKind, chat: ChatRequest, endpoint_id: str) -> AppCall:
+def _call(session: Any, app: App, kind: AppKind, chat: ChatRequest, endpoint_id: str, form: AppForm) -> AppCall:
     """The Dify call for this request: a chat app gets the new message, the others it as an input."""
+    text = chat.question if chat.question.strip() else ""
     if kind.takes_query:
+        if not text:
+            raise _invalid(
+                f"{app.label} is a chat app, and Dify asks a chat app in words: add text to the images.", "messages"
+            )
         conversation_id = chat.conversation_id
-        query = chat.question
+        query = text
         earlier = [message for message in chat.history if message.text.strip()]
         if conversation_id is None and earlier:
             key = conversations.history_key(endpoint_id, app.app_id, chat.user, chat.history)
             conversation_id = conversations.recall(session.storage, key)
             if conversation_id is None:
-                query = conversations.with_context(chat.history, chat.question)
+                query = conversations.with_context(chat.history, text)
         return AppCall(
             app_id=app.app_id,
             inputs=dict(chat.inputs),
@@ -135,52 +171,13 @@ def _call(session: Any, app: App, kind: AppKind, chat: ChatRequest, endpoint_id:
             user=chat.user,
             response_mode=ResponseMode.STREAMING,
         )
-    target = chat.query_input or _only_text_input(session, app)
-    inputs = {**chat.inputs, target: chat.question}
+    inputs = dict(chat.inputs)
+    if text:
+        inputs[form.message_input(chat.query_input)] = text
+    else:
+        form.check_without_text(inputs)
     return AppCall(app_id=app.app_id, inputs=inputs, user=chat.user, response_mode=ResponseMode.STREAMING)
 
 
-def image_file(url: str, index: int) -> Upload | Remote:
-    """An ``image_url``: a data URL is uploaded to Dify, an http(s) URL Dify fetches itself."""
-    if not url.startswith("data:"):
-        return Remote(url, mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/*")
-    header, _, payload = url.partition(",")
-    mimetype = header[5:].split(";", 1)[0] or "image/png"
-    try:
-        content = base64.b64decode(payload, validate=True) if ";base64" in header else unquote_to_bytes(payload)
-    except (binascii.Error, ValueError):
-        raise invalid_request(f"Image {index} is not a valid base64 data URL.") from None
-    extension = mimetypes.guess_extension(mimetype) or ".bin"
-    return Upload(f"image-{index}{extension}", content, mimetype)
-
-
-def _only_file_input(session: Any, app: App) -> str:
-    """The input that receives the images: the app's only file input, or else its only one that takes images."""
-    found = file_inputs(fetch_parameters(session, app.app_id))
-    if len(found) == 1:
-        return next(iter(found))
-    for_images = [variable for variable, target in found.items() if not target.types or "image" in target.types]
-    if len(for_images) == 1:
-        return for_images[0]
-    described = ", ".join(found) or "none"
-    raise invalid_request(
-        f'{app.label} has {len(found)} file inputs ({described}): say which one receives the images with "file_input".'
-    )
-
-
-def _only_text_input(session: Any, app: App) -> str:
-    """The input that receives the message of a workflow or completion app: its one text input."""
-    form = fetch_parameters(session, app.app_id).get("user_input_form")
-    names = []
-    for entry in form if isinstance(form, list) else []:
-        if isinstance(entry, dict) and len(entry) == 1:
-            ((control, spec),) = entry.items()
-            if control in _TEXT_INPUTS and isinstance(spec, dict) and isinstance(spec.get("variable"), str):
-                names.append(spec["variable"])
-    if len(names) == 1:
-        return names[0]
-    described = ", ".join(names) if names else "none"
-    raise invalid_request(
-        f"{app.label} has {len(names)} text inputs ({described}): say which one receives the message with "
-        '"query_input" (and pass the others in "inputs").'
-    )
+def _invalid(message: str, param: str) -> RelayError:
+    return replace(invalid_request(message), param=param)

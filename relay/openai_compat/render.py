@@ -2,6 +2,7 @@
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ def completion(answer: Answer, model: str) -> dict[str, Any]:
     if reasoning:
         message["reasoning_content"] = reasoning
     document: dict[str, Any] = {
-        "id": f"chatcmpl-{answer.answer_id}",
+        "id": f"chatcmpl-{answer.answer_id or uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -57,7 +58,13 @@ def completion(answer: Answer, model: str) -> dict[str, Any]:
 
 
 class ChunkEncoder:
-    """Dify's events as ``chat.completion.chunk`` frames (an encoder for ``relay.core.stream``)."""
+    """Dify's events as ``chat.completion.chunk`` frames (an encoder for ``relay.core.stream``).
+
+    The first chunk (``role``) waits for the app's first event: it takes its id from it (the message's id, as a
+    non-streaming answer does) and its conversation id, and every later chunk keeps both, as OpenAI's chunks of
+    one completion share one id. An app that stays silent meanwhile gets keep-alive comments, which clients skip.
+    After an error frame nothing more is written but ``[DONE]``.
+    """
 
     def __init__(
         self, answer: Answer, model: str, *, include_usage: bool, on_finished: Callable[[Answer], None]
@@ -67,13 +74,17 @@ class ChunkEncoder:
         self.include_usage = include_usage
         self.on_finished = on_finished
         self.created = int(time.time())
+        self.opened = False
+        self.failed = False
 
     def start(self) -> bytes:
-        return self._frame({"role": "assistant", "content": ""})
+        return b""  # the role chunk goes out with the first event, which gives the completion its id
 
     def event(self, event: Any) -> bytes:
+        if self.failed:
+            return b""
         delta = self.answer.read(event)
-        frames = self._delta(delta) if delta else b""
+        frames = self._opening() + self._delta(delta)
         if self.answer.error is not None:
             return frames + self._error(self.answer.error)
         return frames
@@ -82,6 +93,8 @@ class ChunkEncoder:
         return KEEPALIVE
 
     def failure(self, error: dict[str, Any]) -> bytes:
+        if self.failed:
+            return b""
         self.answer.error = {"message": str(error.get("message")), "code": error.get("code")}
         return self._error(self.answer.error)
 
@@ -89,13 +102,23 @@ class ChunkEncoder:
         answer = self.answer
         if answer.error is not None:
             return DONE
-        tail = self._delta(answer.finish()) if not answer.finished else b""
+        tail = self._opening()
+        tail += self._delta(answer.finish()) if not answer.finished else b""
         tail += self._frame({}, finish_reason="stop")
         if self.include_usage:
             usage = answer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
             tail += _sse({**self._head(), "choices": [], "usage": usage})
         self.on_finished(answer)
         return tail + DONE
+
+    def _opening(self) -> bytes:
+        """The role chunk, once: the completion's id is fixed here, from the events read so far or made up."""
+        if self.opened:
+            return b""
+        self.opened = True
+        if self.answer.answer_id is None:
+            self.answer.answer_id = uuid.uuid4().hex
+        return self._frame({"role": "assistant", "content": ""})
 
     def _delta(self, delta: Delta) -> bytes:
         fields: dict[str, Any] = {}
@@ -122,6 +145,7 @@ class ChunkEncoder:
 
     def _error(self, error: dict[str, Any]) -> bytes:
         # After the first chunk a status can no longer say it: OpenAI's clients raise on a frame with "error".
+        self.failed = True
         return _sse(error_object(error["message"], 502, str(error.get("code") or "invocation_failed")))
 
 

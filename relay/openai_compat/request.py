@@ -1,8 +1,8 @@
 """An OpenAI Chat Completions request, read and checked: what the app is asked, and how to answer.
 
 Only what a Dify app can honour is accepted; anything that would be silently ignored in a way that changes the
-meaning of the request (several choices, tools, image parts until files are supported) is a clear 400. Sampling
-parameters (``temperature``, ``max_tokens``...) are ignored: the app's own model settings rule, as in Dify.
+meaning of the request (several choices, tools, audio or file parts) is a clear 400. Sampling parameters
+(``temperature``, ``max_tokens``...) are ignored: the app's own model settings rule, as in Dify.
 """
 
 from collections.abc import Mapping
@@ -53,8 +53,11 @@ def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None)
     if not isinstance(messages, list) or not messages:
         raise _invalid("messages must be a non-empty list.", "messages")
     parsed = tuple(_message(message, index) for index, message in enumerate(messages))
-    if parsed[-1].role != "user" or not parsed[-1].text.strip():
-        raise _invalid("The last message must be a non-empty user message: it is what the app is asked.", "messages")
+    last = parsed[-1]
+    if last.role != "user" or not (last.text.strip() or last.images):
+        raise _invalid(
+            "The last message must be a user message with text (or images): it is what the app is asked.", "messages"
+        )
     n = body.get("n", 1)
     if n not in (None, 1):
         raise _invalid("n must be 1: a Dify app gives one answer per call.", "n")

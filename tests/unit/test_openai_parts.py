@@ -30,6 +30,17 @@ def test_text_that_only_looks_like_a_tag_stays_text():
     assert split(["a < b and <thin", " ice"]) == ("a < b and <thin ice", "")
 
 
+def test_the_new_lines_around_the_tags_are_layout_not_text():
+    answer = "<think>\nThe user asked: “hi”.\n\nI will  say so.\n</think>\n\nHello  there.\n"
+    for size in range(1, len(answer) + 1):  # cut at every place a model might cut it
+        deltas = [answer[at : at + size] for at in range(0, len(answer), size)]
+        assert split(deltas) == ("Hello  there.\n", "The user asked: “hi”.\n\nI will  say so."), size
+
+
+def test_reasoning_that_never_closes_is_still_reasoning():
+    assert split(["<think>\nstill weighing ", "it \n"]) == ("", "still weighing it")
+
+
 def body(**fields):
     return {"model": "support", "messages": [{"role": "user", "content": "hi"}], **fields}
 
@@ -54,6 +65,15 @@ def test_what_an_app_cannot_honour_is_a_400_naming_the_field(fields, param):
     assert caught.value.status == 400
     if param:
         assert caught.value.param == param
+
+
+def test_a_last_message_of_images_only_is_a_question_too():
+    image = {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}}
+    request = parse_chat_request(body(messages=[{"role": "user", "content": [image]}]), None)
+    assert request.question == "" and request.messages[-1].images == ("https://img.example/a.png",)
+    with pytest.raises(RelayError) as refused:
+        parse_chat_request(body(messages=[{"role": "user", "content": [{"type": "text", "text": " "}]}]), None)
+    assert refused.value.param == "messages"
 
 
 def test_text_parts_are_joined_and_developer_counts_as_system():
