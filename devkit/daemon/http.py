@@ -150,14 +150,21 @@ def nginx_host(host_header: str | None, fallback: str) -> str:
 
 
 def nginx_headers(
-    headers: HeaderItems | None, *, request_uri: str, client_ip: str, fallback_host: str, scheme: str = "http"
+    headers: HeaderItems | None,
+    *,
+    request_uri: str,
+    client_ip: str,
+    fallback_host: str,
+    scheme: str = "http",
+    server_port: int = 80,
 ) -> list[tuple[str, str]]:
     """The headers Dify's nginx sends the daemon for a request to ``/e/``.
 
     * header names holding ``_`` are dropped (``underscores_in_headers`` is off by default), so they never reach
       the SDK's parser;
     * ``Host`` becomes ``$host`` (no port), ``X-Forwarded-For`` gets the client's address appended,
-      ``X-Forwarded-Proto`` is ``$scheme``, and ``Connection`` is cleared (``proxy.conf``);
+      ``X-Forwarded-Proto`` is ``$scheme``, ``X-Forwarded-Port`` is ``$server_port`` (the port nginx listens on),
+      and ``Connection`` is cleared (``proxy.conf``);
     * ``Dify-Hook-Url`` is ``$scheme://$host$request_uri``: the raw URI as the client sent it, query string
       included, replacing whatever the client sent under that name.
     """
@@ -165,7 +172,14 @@ def nginx_headers(
     lower = {name.lower() for name, _ in items}
     host_header = next((value for name, value in items if name.lower() == "host"), None)
     host = nginx_host(host_header, fallback_host)
-    replaced = {"host", "x-forwarded-for", "x-forwarded-proto", "connection", HOOK_URL_HEADER.lower()}
+    replaced = {
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-port",
+        "connection",
+        HOOK_URL_HEADER.lower(),
+    }
     kept = [(name, value) for name, value in items if "_" not in name and name.lower() not in replaced]
     sent_for = next((value for name, value in items if name.lower() == "x-forwarded-for"), "")
     forwarded_for = f"{sent_for}, {client_ip}" if "x-forwarded-for" in lower and sent_for else client_ip
@@ -174,6 +188,7 @@ def nginx_headers(
         *kept,
         ("X-Forwarded-For", forwarded_for),
         ("X-Forwarded-Proto", scheme),
+        ("X-Forwarded-Port", str(server_port)),
         (HOOK_URL_HEADER, f"{scheme}://{host}{request_uri}"),
     ]
 

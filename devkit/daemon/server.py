@@ -202,6 +202,7 @@ class DaemonHandler(BaseHTTPRequestHandler):
             request_uri=self.path,
             client_ip=self.client_address[0],
             fallback_host=self.server.display_host,
+            server_port=self.server.server_port,
         )
         status = self._invoke(hook_id, target, headers, body)
         self.server.console(f'"{self.requestline}" {status} ({time.monotonic() - started:.2f} s)')
@@ -370,6 +371,14 @@ class DevDaemonServer(ThreadingHTTPServer):
         self._thread: threading.Thread | None = None
         self._requests = 0
         self._requests_done = threading.Condition()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its connection is ordinary (Go's server says nothing of it); any other failure of a
+        connection gets one line, not socketserver's traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        self.console(f"a request from {client_address[0]} failed: {type(exc).__name__}: {exc}")
 
     @property
     def display_host(self) -> str:

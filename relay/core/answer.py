@@ -8,6 +8,7 @@ part of the answer and are left out.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,4 +125,18 @@ def output_text(outputs: Any) -> str:
         strings = [value for value in outputs.values() if isinstance(value, str)]
         if len(outputs) == 1 and len(strings) == 1:
             return strings[0]
-    return json.dumps(outputs if outputs is not None else {}, ensure_ascii=False)
+    value = outputs if outputs is not None else {}
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # an infinite or NaN number: JSON has none, so it reads as null, as browsers write it
+        return json.dumps(_finite(value), ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value

@@ -105,3 +105,9 @@ def test_context_for_a_new_conversation_lists_what_was_said():
     assert with_context([], "q") == "q"
     text = with_context([Message("user", "a"), Message("assistant", "b")], "q")
     assert text == "[Conversation so far]\nuser: a\nassistant: b\n\n[New message]\nq"
+
+
+def test_a_workflows_infinite_outputs_read_as_null():
+    from relay.core.answer import output_text
+
+    assert output_text({"a": float("inf"), "b": [1.5, float("nan")]}) == '{"a": null, "b": [1.5, null]}'

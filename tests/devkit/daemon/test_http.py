@@ -183,12 +183,14 @@ def test_nginx_sets_host_proto_and_the_hook_url_from_the_raw_uri():
         request_uri="/e/abc/chat/x%20y?b=2&a=%41",
         client_ip="192.0.2.1",
         fallback_host="localhost",
+        server_port=8080,
     )
     assert headers == [
         ("Host", "dify.example"),
         ("Accept", "*/*"),
         ("X-Forwarded-For", "10.0.0.9, 192.0.2.1"),
         ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Port", "8080"),
         ("Dify-Hook-Url", "http://dify.example/e/abc/chat/x%20y?b=2&a=%41"),
     ]
     assert nginx_host("[::1]:5002", "x") == "[::1]" and nginx_host(None, "fallback") == "fallback"
