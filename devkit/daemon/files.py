@@ -1,149 +1,257 @@
-"""Dify's file upload for plugins, on loopback: a signed URL, the multipart POST it accepts, the files it keeps.
+"""Dify's files service for plugins, on loopback: signed upload URLs, the multipart POST they accept, the tool
+files it keeps, and the signed links that serve them back.
 
 A plugin's ``session.file.upload(filename, content, mimetype)`` is two steps (SDK ``invocations/file.py``):
 
-1. an ``upload_file`` backwards call, which the daemon passes to Dify; Dify answers ``{"url": ...}``, a URL of
-   its files service, ``{FILES_URL}/files/upload/for-plugin?timestamp&nonce&sign&user_id&tenant_id``, where
-   ``sign`` is an HMAC over ``upload|filename|mimetype|tenant_id|user_id|timestamp|nonce`` with Dify's secret;
-2. the plugin itself POSTs the bytes there as multipart (field ``file``, 10 s timeout); Dify checks the signature
-   and its age, stores the file and answers ``201`` with ``id``, ``name``, ``size``, ``extension``, ``mime_type``
-   and ``preview_url``. The plugin then passes ``{"type", "transfer_method": "tool_file", "tool_file_id"}`` to an
-   app as the value of a file input.
+1. an ``upload_file`` backwards call, which the daemon passes to Dify (``PluginUploadFileRequestApi``). Dify answers
+   ``{"url": ...}``: ``{INTERNAL_FILES_URL or FILES_URL}/files/upload/for-plugin?timestamp&nonce&sign&user_id&
+   tenant_id`` (``get_signed_file_url_for_plugin``, ``api/core/file/helpers.py``), where ``sign`` is the urlsafe
+   base64 HMAC-SHA256 of ``upload|filename|mimetype|tenant_id|user_id|timestamp|nonce`` under Dify's secret. The
+   file name and type are signed, not carried: the URL holds only the five fields;
+2. the plugin POSTs the bytes there as multipart (field ``file``, 10 s timeout). Dify's ``PluginUploadFileApi``
+   (``api/controllers/files/upload.py``) checks the signature against the part's own file name and type (as
+   werkzeug reads them: the type lower-cased, without parameters) and its age (``FILES_ACCESS_TIMEOUT``), stores a
+   *tool file* (``ToolFileManager.create_file_by_raw``) and answers ``201`` with Dify's ``FileResponse``.
 
-This module plays Dify's part of both: ``sign_upload`` for step 1, and a small HTTP server for step 2 that keeps
-the files in memory, so demo apps can report what they received.
+The plugin then passes ``{"type", "transfer_method": "tool_file", "tool_file_id"}`` to an app as a file input.
+Apps that make files (an agent's image tool, a workflow's tool node) store tool files the same way, and Dify links
+them with ``ToolFileManager.sign_file``: ``{FILES_URL}/files/tools/<id><extension>?timestamp&nonce&sign``, which
+``ToolFileApi`` (``api/controllers/files/tool_files.py``) serves while the signature is fresh.
+
+``FileService`` plays all of it with Dify's statuses and words, keeping the files in memory so that the demo apps
+can read what they were sent and hand out files of their own.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
-import mimetypes
+import re
 import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BytesIO
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from mimetypes import guess_extension
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import quote
 
-from werkzeug.formparser import parse_form_data
+from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 UPLOAD_PATH = "/files/upload/for-plugin"
-SIGNATURE_MAX_AGE = 300
-"""Seconds a signed upload URL stays valid (Dify's ``FILES_ACCESS_TIMEOUT`` default)."""
+FILES_ACCESS_TIMEOUT = 300
+"""Seconds a signed URL stays valid (Dify's ``FILES_ACCESS_TIMEOUT`` default)."""
 TENANT_ID = "7a6c3f1e-2b4d-4e8a-9c1f-3d5e7a9b1c2d"
 """Stands for the workspace; real Dify puts the endpoint's tenant here."""
-MAX_UPLOAD_BYTES = 15 * 1024 * 1024
-"""Dify's ``UPLOAD_FILE_SIZE_LIMIT`` default (MB)."""
+DEFAULT_END_USER_ID = "6f3c2a1e-9b8d-4c7e-a5f2-0d1e2f3a4b5c"
+"""Stands for the workspace's default end user: every endpoint call runs as that one user (session id
+``DEFAULT-USER``, ``api/controllers/inner_api/plugin/wraps.py``, ``get_user``), and Dify signs upload URLs for it."""
+DEFAULT_END_USER_SESSION = "DEFAULT-USER"
+
+_ROUTES = Map(
+    [
+        Rule(UPLOAD_PATH, endpoint="upload", methods=["POST"]),
+        Rule("/files/tools/<uuid:file_id>.<string:extension>", endpoint="tool_file", methods=["GET"]),
+    ]
+)
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 @dataclass(frozen=True)
-class StoredFile:
+class ToolFile:
+    """A file Dify keeps for plugins and tools (``models/tools.py``, ``ToolFile``)."""
+
     id: str
     name: str
-    mime_type: str
+    mimetype: str
     content: bytes
+    file_key: str
+    user_id: str
+    tenant_id: str = TENANT_ID
+    conversation_id: str | None = None
+    original_url: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
 
     @property
     def extension(self) -> str:
-        return ("." + self.name.rsplit(".", 1)[-1].lower()) if "." in self.name else ""
+        """The extension Dify gives the file: from its type, whatever its name says."""
+        return guess_extension(self.mimetype) or ".bin"
 
 
+class _PluginUploadQuery(BaseModel):
+    """The query ``PluginUploadFileApi`` validates first (a failure is Dify's 400 ``invalid_param``)."""
+
+    timestamp: str
+    nonce: str
+    sign: str
+    tenant_id: str
+    user_id: str | None = None
+
+
+class _ToolFileQuery(BaseModel):
+    """The query ``ToolFileApi`` validates first."""
+
+    timestamp: str
+    nonce: str
+    sign: str
+    as_attachment: bool = False
+
+
+@dataclass(eq=False)
 class FileService:
-    """Signed upload URLs and the server that honours them. Thread-safe; start it once, close it at the end."""
+    """Dify's files service for one local daemon. Thread-safe; its server starts on first use; ``close`` it."""
 
-    def __init__(self) -> None:
-        self.files: dict[str, StoredFile] = {}
-        self.uploads = 0
-        """Uploads accepted so far."""
+    clock: Callable[[], float] = time.time
+    """Dify's clock, for signing and for checking a signature's age (tests move it)."""
+    files: dict[str, ToolFile] = field(default_factory=dict)
+    """Every tool file kept so far, by id."""
+    upload_requests: list[dict[str, Any]] = field(default_factory=list)
+    """Each ``upload_file`` backwards request as the plugin sent it, in order."""
+    uploads: int = 0
+    """Uploads accepted so far."""
+
+    def __post_init__(self) -> None:
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: BaseWSGIServer | None = None
 
     # -- step 1: the upload_file backwards call ----------------------------------------------------------
 
-    def sign_upload(self, request: dict[str, Any], user_id: str = "") -> dict[str, str]:
-        """Dify's answer to ``upload_file``: a signed URL for this filename and mimetype."""
-        filename, mimetype = str(request.get("filename") or ""), str(request.get("mimetype") or "")
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
-        sign = self._sign(filename, mimetype, user_id, timestamp, nonce)
-        query = urlencode(
-            {
-                "timestamp": timestamp,
-                "nonce": nonce,
-                "sign": sign,
-                "user_id": user_id,
-                "tenant_id": TENANT_ID,
-                "filename": filename,
-                "mimetype": mimetype,
-            }
-        )
-        return {"url": f"{self._base_url()}{UPLOAD_PATH}?{query}"}
-
-    def _sign(self, filename: str, mimetype: str, user_id: str, timestamp: str, nonce: str) -> str:
-        data = f"upload|{filename}|{mimetype}|{TENANT_ID}|{user_id}|{timestamp}|{nonce}".encode()
-        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
-
-    # -- step 2: the multipart POST -------------------------------------------------------------------------
-
-    def receive(self, query: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Check the signature and store the file: Dify's status and JSON answer."""
-        fields = {name: values[0] for name, values in parse_qs(query).items()}
-        expected = self._sign(
-            fields.get("filename", ""),
-            fields.get("mimetype", ""),
-            fields.get("user_id", ""),
-            fields.get("timestamp", ""),
-            fields.get("nonce", ""),
-        )
-        if not hmac.compare_digest(expected, fields.get("sign", "")):
-            return 403, {"code": "forbidden", "message": "Invalid request.", "status": 403}
-        if time.time() - int(fields.get("timestamp", "0") or 0) > SIGNATURE_MAX_AGE:
-            return 403, {"code": "forbidden", "message": "Invalid request.", "status": 403}
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "CONTENT_TYPE": content_type,
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": BytesIO(body),
-        }
-        _, _, uploaded = parse_form_data(environ)
-        part = uploaded.get("file")
-        if part is None:
-            return 400, {"code": "no_file_uploaded", "message": "Please upload your file.", "status": 400}
-        content = part.read()
-        if len(content) > MAX_UPLOAD_BYTES:
-            return 413, {"code": "file_too_large", "message": "File size exceeded.", "status": 413}
-        name = part.filename or fields.get("filename", "")
-        mime_type = part.mimetype or fields.get("mimetype") or mimetypes.guess_type(name)[0] or ""
-        stored = StoredFile(str(uuid.uuid4()), name, mime_type, content)
+    def sign_upload(self, request: Mapping[str, Any], user_id: str = DEFAULT_END_USER_ID) -> dict[str, str]:
+        """Dify's answer to ``upload_file``: a URL signed for this file name and type, which it does not carry."""
         with self._lock:
-            self.files[stored.id] = stored
+            self.upload_requests.append(dict(request))
+        filename, mimetype = str(request.get("filename") or ""), str(request.get("mimetype") or "")
+        timestamp, nonce = str(int(self.clock())), secrets.token_hex(16)
+        sign = self._sign(f"upload|{filename}|{mimetype}|{TENANT_ID}|{user_id}|{timestamp}|{nonce}")
+        # Dify writes the query with an f-string, not urlencode: the base64 padding stays a bare "=".
+        query = f"timestamp={timestamp}&nonce={nonce}&sign={sign}&user_id={user_id}&tenant_id={TENANT_ID}"
+        return {"url": f"{self.base_url}{UPLOAD_PATH}?{query}"}
+
+    # -- step 2: the multipart POST ------------------------------------------------------------------------
+
+    def receive(self, args: Mapping[str, str], part: FileStorage | None) -> tuple[int, dict[str, Any]]:
+        """``PluginUploadFileApi.post``, check for check in Dify's order: its status and JSON answer."""
+        try:
+            query = _PluginUploadQuery.model_validate(dict(args))
+        except ValidationError as exc:  # a ValueError: Dify's handler makes it a 400 invalid_param
+            return 400, {"code": "invalid_param", "message": str(exc), "status": 400}
+        if part is None:
+            return _forbidden("File is required.")
+        owner = _end_user(query.user_id)
+        filename, mimetype = part.filename, part.mimetype
+        if not filename or not mimetype:
+            return _forbidden("Invalid request.")
+        signed = f"upload|{filename}|{mimetype}|{query.tenant_id}|{owner}|{query.timestamp}|{query.nonce}"
+        if not self._fresh(signed, query.timestamp, query.sign):
+            return _forbidden("Invalid request.")
+        stored = self.create_tool_file(filename, part.read(), mimetype, user_id=owner)
+        with self._lock:
             self.uploads += 1
         return 201, {
             "id": stored.id,
             "name": stored.name,
-            "size": len(content),
+            "size": stored.size,
             "extension": stored.extension,
-            "mime_type": stored.mime_type,
-            "preview_url": f"{self._base_url()}/files/tools/{stored.id}{stored.extension}",
+            "mime_type": mimetype,
+            "created_by": None,
+            "created_at": None,
+            "preview_url": self.preview_url(stored),
+            "source_url": stored.original_url,
+            "original_url": stored.original_url,
+            "user_id": stored.user_id,
+            "tenant_id": stored.tenant_id,
+            "conversation_id": stored.conversation_id,
+            "file_key": stored.file_key,
         }
 
-    # -- the server ----------------------------------------------------------------------------------------
+    # -- tool files ------------------------------------------------------------------------------------------
 
-    def _base_url(self) -> str:
+    def create_tool_file(
+        self, filename: str, content: bytes, mimetype: str, *, user_id: str = DEFAULT_END_USER_ID
+    ) -> ToolFile:
+        """``ToolFileManager.create_file_by_raw``: a name without an extension gets the type's one."""
+        extension = guess_extension(mimetype) or ".bin"
+        unique = uuid.uuid4().hex
+        stored = ToolFile(
+            id=str(uuid.uuid4()),
+            name=filename if len(filename.split(".")) > 1 else f"{filename}{extension}",
+            mimetype=mimetype,
+            content=content,
+            file_key=f"tools/{TENANT_ID}/{unique}{extension}",
+            user_id=user_id,
+        )
+        with self._lock:
+            self.files[stored.id] = stored
+        return stored
+
+    def preview_url(self, stored: ToolFile) -> str:
+        """``ToolFileManager.sign_file``: a link that serves the file while its signature is fresh."""
+        timestamp, nonce = str(int(self.clock())), secrets.token_hex(16)
+        sign = self._sign(f"file-preview|{stored.id}|{timestamp}|{nonce}")
+        query = f"timestamp={timestamp}&nonce={nonce}&sign={sign}"
+        return f"{self.base_url}/files/tools/{stored.id}{stored.extension}?{query}"
+
+    def serve_tool_file(self, file_id: str, extension: str, args: Mapping[str, str]) -> Response:
+        """``ToolFileApi.get``: the file's bytes for a fresh signature."""
+        try:
+            query = _ToolFileQuery.model_validate(dict(args))
+        except ValidationError as exc:
+            return _json(400, {"code": "invalid_param", "message": str(exc), "status": 400})
+        if not self._fresh(f"file-preview|{file_id}|{query.timestamp}|{query.nonce}", query.timestamp, query.sign):
+            return _json(*_forbidden("Invalid request."))
+        stored = self.files.get(file_id)
+        if stored is None:  # Dify's NotFound is caught by its own ``except Exception``: the answer is a 415
+            message = {"code": "unsupported_file_type", "message": "File type not allowed.", "status": 415}
+            return _json(415, message)
+        response = Response(stored.content, mimetype=stored.mimetype)
+        response.headers["Content-Length"] = str(stored.size)
+        if query.as_attachment:
+            response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"
+        if _is_html(stored.mimetype, stored.name, extension):  # enforce_download_for_html
+            response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"
+            response.headers["Content-Type"] = "application/octet-stream"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    # -- signatures ------------------------------------------------------------------------------------------
+
+    def _sign(self, data: str) -> str:
+        digest = hmac.new(self._secret, data.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode()
+
+    def _fresh(self, data: str, timestamp: str, sign: str) -> bool:
+        """Dify's ``verify_*_signature``: the signature first, then its age."""
+        if not hmac.compare_digest(self._sign(data).encode(), sign.encode()):
+            return False
+        try:
+            return self.clock() - int(timestamp) <= FILES_ACCESS_TIMEOUT
+        except ValueError:  # only a timestamp this service signed gets here, and it signs whole seconds
+            return False
+
+    # -- the server ------------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """Dify's ``FILES_URL`` (and ``INTERNAL_FILES_URL``): where plugins and browsers reach this service."""
         server = self._ensure_server()
-        host, port = server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{server.server_port}"
 
-    def _ensure_server(self) -> ThreadingHTTPServer:
+    def _ensure_server(self) -> BaseWSGIServer:
         with self._lock:
             if self._server is None:
-                self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-                self._server.daemon_threads = True
+                self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
                 threading.Thread(target=self._server.serve_forever, name="dify-files", daemon=True).start()
             return self._server
 
@@ -154,28 +262,47 @@ class FileService:
             server.shutdown()
             server.server_close()
 
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            endpoint, values = _ROUTES.bind_to_environ(environ).match()
+            if endpoint == "upload":
+                response = _json(*self.receive(request.args, request.files.get("file")))
+            else:
+                response = self.serve_tool_file(str(values["file_id"]), values["extension"], request.args)
+        except HTTPException as exc:  # unrouted paths and methods, worded as Dify's error handler words them
+            response = _json(exc.code or 500, _dify_error(exc))
+        return response(environ, start_response)
 
-def _handler_for(service: FileService) -> type[BaseHTTPRequestHandler]:
-    class UploadHandler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            parts = urlsplit(self.path)
-            if parts.path != UPLOAD_PATH:
-                self._answer(404, {"code": "not_found", "message": "Not Found", "status": 404})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            status, answer = service.receive(parts.query, self.headers.get("Content-Type", ""), body)
-            self._answer(status, answer)
 
-        def _answer(self, status: int, document: dict[str, Any]) -> None:
-            payload = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+class _QuietHandler(WSGIRequestHandler):
+    """No request log on the console: the daemon's own output is what a person reads."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
 
-    return UploadHandler
+    def log(self, type: str, message: str, *args: Any) -> None:
+        return
+
+
+def _end_user(user_id: str | None) -> str:
+    """``get_user``: no id, or the default session, is the workspace's default end user."""
+    return DEFAULT_END_USER_ID if user_id in (None, "", DEFAULT_END_USER_SESSION) else str(user_id)
+
+
+def _forbidden(message: str) -> tuple[int, dict[str, Any]]:
+    return 403, {"code": "forbidden", "message": message, "status": 403}
+
+
+def _dify_error(exc: HTTPException) -> dict[str, Any]:
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()  # NotFound -> not_found, as Dify does
+    return {"code": code, "message": exc.description or NotFound.description, "status": exc.code}
+
+
+def _json(status: int, document: Mapping[str, Any]) -> Response:
+    return Response(json.dumps(document), status=status, mimetype="application/json")
+
+
+def _is_html(mimetype: str, name: str, extension: str) -> bool:
+    suffixes = (extension.lstrip(".").lower(), name.rsplit(".", 1)[-1].lower() if "." in name else "")
+    return mimetype.split(";", 1)[0].strip().lower() in _HTML_TYPES or any(s in ("html", "htm") for s in suffixes)

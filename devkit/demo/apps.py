@@ -29,6 +29,17 @@ Any app:
 * ``silent``: after the first event the app says nothing for ``silence`` seconds (300 by default: longer than the
   daemon's 240 s read timeout and the SDK's 250 s), then goes on.
 
+Files the apps make (``picture``, agent and workflow): a small PNG stored as a Dify tool file, linked the way Dify
+links it (``ToolFileManager.sign_file``), which the local files server serves while the link is fresh (5 minutes):
+
+* agent: a second tool, ``weather_map``, draws the map; Dify announces the file with a ``message_file`` event
+  (type ``image``, belonging to the assistant) before the tool's ``agent_thought`` lists it in ``message_files``.
+  Only agents send ``message_file``: Dify's plain chatbots have no tool that could make a file;
+* workflow: a ``Cover image`` tool node makes ``cover.png``, and the run's outputs carry it as ``cover``, a list
+  of one file as Dify serializes a ``File`` (``dify_model_identity`` ``__dify__file__``, ``transfer_method``
+  ``tool_file``, ``url``...), repeated in the ``files`` of the End node's ``node_finished`` and of
+  ``workflow_finished``.
+
 Chatbot, agent and completion (Dify's "easy UI" apps):
 
 * ``markup`` or ``html`` (chatbot): the answer contains ``<img src=x onerror=alert(1)>`` and ``<b>`` tags, to show
@@ -76,14 +87,16 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devkit.daemon.files import FileService
+from devkit.daemon.files import FileService, ToolFile
 from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo import events as ev
 from devkit.demo.inputs import Field, user_input_form, validate_inputs
@@ -259,7 +272,14 @@ DEMO_APPS: tuple[DemoApp, ...] = (
                 file_types=("document", "image", "custom"),
                 file_extensions=(".txt", ".md", ".csv", ".json"),
             ),
-            Field("file-list", "sources", "Sources", max_length=3, file_types=("document",)),
+            Field(
+                "file-list",
+                "sources",
+                "Sources",
+                max_length=3,
+                file_types=("custom",),
+                file_extensions=(".txt", ".md", ".csv", ".json", ".pdf"),
+            ),
         ),
         sample_inputs=(("topic", "Green tea"), ("tone", "playful")),
         trigger_input="topic",
@@ -299,6 +319,11 @@ _LOOP = ev.Node("loop", "loop", "Loop")
 _INNER = ev.Node("inner_code", "code", "Code")
 _AGENT = ev.Node("agent", "agent", "Agent")
 _TOOL = ev.Node("weather_tool", "tool", "Weather tool")
+_COVER = ev.Node("cover_image", "tool", "Cover image")
+IMAGE_TOOL_OBSERVATION = (
+    "image has been created and sent to user already, you do not need to create it, just tell the user to check it now."
+)
+"""What Dify's tool engine tells an agent's model about an image its tool made."""
 
 _SECTIONS = {
     "friendly": (
@@ -360,9 +385,10 @@ class DemoApps:
     ) -> None:
         self.token_delay = token_delay
         self.silence = silence
-        self.files = FileService()
-        """Dify's file store: what plugins upload (``session.file.upload``) lands here, and the apps read it."""
         """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
+        self.files = FileService()
+        """Dify's files service: what plugins upload (``session.file.upload``) lands here as tool files, the apps
+        read them, and the files the apps make (``picture``) are kept and served here too."""
         self._sleep = sleep
         self._lock = threading.Lock()
         self._conversations: dict[str, tuple[str, int]] = {}
@@ -391,7 +417,9 @@ class DemoApps:
         if app.takes_query and conversation_id:
             self._check_conversation(app, str(conversation_id))
         raw_inputs = request.get("inputs")
-        inputs = validate_inputs(app.fields, raw_inputs if isinstance(raw_inputs, Mapping) else {})
+        inputs = validate_inputs(
+            app.fields, raw_inputs if isinstance(raw_inputs, Mapping) else {}, tool_files=self.files.files
+        )
 
         run = ev.Run(mode=app.mode, workflow_id=_workflow_id(app) if app.workflow_based else None)
         turn = 1
@@ -570,7 +598,11 @@ class DemoApps:
                 observation=json.dumps({"weather": f"Sunny, 21 °C in {city} (demo data)"}, ensure_ascii=False),
             )
             self._pause(1)
+            if "picture" in words:
+                yield from self._weather_map(run, city)
         text = f"The weather tool says it is sunny and 21 °C in {city}, so no umbrella needed. You asked: “{query}”."
+        if "picture" in words and _model_failure(words) is None:
+            text += " The weather map is above."
         yield from self._easy_ui_answer(
             run,
             text,
@@ -578,6 +610,29 @@ class DemoApps:
             words,
             lambda count: ev.usage(_prompt_tokens(query, city) + 40, count + 12, run.elapsed),
         )
+
+    def _weather_map(self, run: ev.Run, city: str) -> Iterator[Event]:
+        """An agent's image tool: the file first (``message_file``), then the step that made it."""
+        thought_id, message_file_id = ev.new_id(), ev.new_id()
+        yield ev.agent_thought(run, thought_id, 2)
+        self._pause(1)
+        stored = self.picture(f"weather-map-{_slug(city)}.png")
+        yield ev.message_file(run, message_file_id, self.files.preview_url(stored), "image")
+        yield ev.agent_thought(
+            run,
+            thought_id,
+            2,
+            thought=f"A map makes it clearer: I will draw the weather over {city}.",
+            tool="weather_map",
+            tool_input=json.dumps({"weather_map": {"city": city}}),
+            observation=json.dumps({"weather_map": IMAGE_TOOL_OBSERVATION}),
+            message_files=(message_file_id,),
+        )
+        self._pause(1)
+
+    def picture(self, filename: str) -> ToolFile:
+        """A picture a tool made, kept as Dify keeps tool files (the same file store plugins upload to)."""
+        return self.files.create_tool_file(filename, SUN_PICTURE, "image/png")
 
     def _completion(self, run: ev.Run, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
         product = str(inputs["product"])
@@ -629,12 +684,10 @@ class DemoApps:
     def _read_attachment(self, value: dict[str, Any]) -> str:
         """What the app received as a file: name, size, type and, for text, the first line."""
         if value.get("transfer_method") == "remote_url":
-            return f"Attachment by URL: {value.get('url')}"
-        stored = self.files.files.get(str(value.get("tool_file_id") or value.get("upload_file_id") or ""))
-        if stored is None:
-            return f"Attachment {value.get('tool_file_id')}: not found in Dify's files"
-        report = f"Attachment: {stored.name} ({len(stored.content)} bytes, {stored.mime_type or 'unknown type'})"
-        if stored.mime_type.startswith("text/") or stored.extension in (".txt", ".md", ".csv", ".json"):
+            return f"Attachment by URL: {value.get('url') or value.get('remote_url')}"
+        stored = self.files.files[str(value.get("tool_file_id"))]  # validate_inputs refused unknown ids
+        report = f"Attachment: {stored.name} ({stored.size} bytes, {stored.mimetype})"
+        if stored.mimetype.startswith("text/") or stored.mimetype == "application/json":
             first = stored.content.decode("utf-8", "replace").splitlines()[:1]
             report += f", first line: “{first[0] if first else ''}”"
         return report
@@ -758,11 +811,13 @@ class _Graph:
             replaced = "[demo] This answer was replaced by output moderation."
             yield ev.message_replace(run, replaced) if self.chat else ev.text_replace(run, replaced)
             text = replaced
-        if self.chat:
-            yield from self._simple(_ANSWER, {}, {"answer": text})
-        else:
-            yield from self._simple(_END, {"text": text}, {"text": text})
         outputs = {"answer": text} if self.chat else {"text": text}
+        if "picture" in words and not self.chat:
+            outputs["cover"] = yield from self._cover_image()
+        if self.chat:
+            yield from self._simple(_ANSWER, {}, outputs)
+        else:
+            yield from self._simple(_END, {"text": text}, outputs)
         yield self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
         if self.chat:
             yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(pieces), run.elapsed))
@@ -842,6 +897,25 @@ class _Graph:
             run, node, index, execution_id, inputs={"query": "weather?"}, outputs={"text": "Sunny"}, elapsed_time=0.0
         )
 
+    def _cover_image(self) -> Generator[Event, None, list[Event]]:
+        """A tool node that draws a cover: its ``files`` output, which the End node passes on."""
+        run, node = self.run_, _COVER
+        execution_id, index = ev.new_id(), next(self.index)
+        self.steps += 1
+        stored = self.apps.picture("cover.png")
+        files = [ev.file_value(stored, self.apps.files.preview_url(stored))]
+        yield ev.node_started(run, node, index, execution_id, {"style": "sunny"})
+        yield ev.node_finished(
+            run,
+            node,
+            index,
+            execution_id,
+            inputs={"style": "sunny"},
+            outputs={"text": "", "files": files, "json": []},
+            elapsed_time=0.0,
+        )
+        return files
+
     def _failing_tool(self) -> Iterator[Event]:
         run, node = self.run_, _TOOL
         execution_id, index = ev.new_id(), next(self.index)
@@ -880,3 +954,28 @@ def _audio(token: str) -> bytes:
 def _workflow_id(app: DemoApp) -> str:
     """A stable workflow id per workflow-based app, as Dify keeps one published workflow per app."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"devkit-demo-workflow:{app.app_id}"))
+
+
+def _slug(text: str) -> str:
+    """A word fit for a file name."""
+    return "-".join(_WORD.findall(text.lower())) or "here"
+
+
+def _png(size: int, inside: tuple[int, int, int], outside: tuple[int, int, int]) -> bytes:
+    """A square PNG with a disc in the middle, written byte by byte so that the devkit ships no image file."""
+    middle, radius = (size - 1) / 2, size / 3
+    rows = b"".join(
+        b"\x00"  # each scanline starts with its filter type: none
+        + b"".join(bytes(inside if (x - middle) ** 2 + (y - middle) ** 2 < radius**2 else outside) for x in range(size))
+        for y in range(size)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+SUN_PICTURE = _png(48, (250, 204, 21), (96, 165, 250))
+"""What the demo's image tools draw: a yellow sun on a blue sky."""

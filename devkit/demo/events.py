@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from devkit.daemon.files import DEFAULT_END_USER_ID, DEFAULT_END_USER_SESSION, TENANT_ID, ToolFile
+
 Event = dict[str, Any]
+FILE_MODEL_IDENTITY = "__dify__file__"
+"""``dify_model_identity`` of a serialized ``File``: how Dify (and the relay) tell a file from any other dict."""
+_FILE_TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
 
-DEFAULT_END_USER_ID = "6f3c2a1e-9b8d-4c7e-a5f2-0d1e2f3a4b5c"
-"""Stands for the workspace's default end user: every endpoint call runs as that one user (session id
-``DEFAULT-USER``, ``api/controllers/inner_api/plugin/wraps.py``, ``get_user``), whatever ``user`` the plugin sends."""
-
-DEFAULT_END_USER_SESSION = "DEFAULT-USER"
 
 _PROMPT_UNIT_PRICE = Decimal("0.001")
 _COMPLETION_UNIT_PRICE = Decimal("0.002")
@@ -151,8 +151,10 @@ def agent_thought(
     tool: str = "",
     tool_input: str = "",
     observation: str = "",
+    message_files: tuple[str, ...] = (),
 ) -> Event:
-    """An agent step; Dify announces each step empty first, then sends it again filled in."""
+    """An agent step; Dify announces each step empty first, then sends it again filled in. ``message_files``
+    lists the ids of the files its tool made (each announced before by a ``message_file`` event)."""
     return {
         "event": "agent_thought",
         **run.around(),
@@ -164,8 +166,61 @@ def agent_thought(
         "tool": tool,
         "tool_labels": {tool: {"en_US": tool.replace("_", " ").title()}} if tool else {},
         "tool_input": tool_input,
-        "message_files": [],
+        "message_files": list(message_files),
     }
+
+
+def message_file(run: Run, message_file_id: str, url: str, kind: str) -> Event:
+    """A file the app made, e.g. by an agent's tool (``MessageFileStreamResponse``): the message file's own id, its
+    type, who it belongs to (the assistant), and the tool file's signed link (``ToolFileManager.sign_file``)."""
+    return {
+        "event": "message_file",
+        **run.around(),
+        "task_id": run.task_id,
+        "id": message_file_id,
+        "type": kind,
+        "belongs_to": "assistant",
+        "url": url,
+    }
+
+
+def file_type(mimetype: str) -> str:
+    """The kind Dify gives a tool file by its type (``get_file_type_by_mime_type``)."""
+    kind = next((kind for prefix, kind in _FILE_TYPES_BY_PREFIX if mimetype.startswith(prefix)), None)
+    if kind is not None:
+        return kind
+    return "document" if mimetype.startswith("text/") or mimetype == "application/pdf" else "custom"
+
+
+def file_value(stored: ToolFile, url: str) -> Event:
+    """A tool file in a workflow's outputs or a node's ``files``, as ``File.to_dict`` writes it: the model's fields
+    (no message file id, the unsigned path as ``remote_url``) and the signed ``url``."""
+    return {
+        "dify_model_identity": FILE_MODEL_IDENTITY,
+        "id": None,
+        "tenant_id": TENANT_ID,
+        "type": file_type(stored.mimetype),
+        "transfer_method": "tool_file",
+        "remote_url": f"/files/tools/{stored.id}{stored.extension}",
+        "related_id": stored.id,
+        "filename": stored.name,
+        "extension": stored.extension,
+        "mime_type": stored.mimetype,
+        "size": stored.size,
+        "url": url,
+    }
+
+
+def files_in(outputs: dict[str, Any] | None) -> list[Event]:
+    """The files among a node's or a run's outputs, which Dify repeats as the event's ``files``
+    (``WorkflowResponseConverter.fetch_files_from_node_outputs``): each output that is a file or a list of files."""
+    found: list[Event] = []
+    for value in (outputs or {}).values():
+        items = value if isinstance(value, list) else [value]
+        found += [
+            item for item in items if isinstance(item, dict) and item.get("dify_model_identity") == FILE_MODEL_IDENTITY
+        ]
+    return found
 
 
 def message_end(run: Run, usage_: Event) -> Event:
@@ -272,7 +327,7 @@ def node_finished(
         "execution_metadata": {"total_tokens": total_tokens} if total_tokens else {},
         "created_at": now,
         "finished_at": now,
-        "files": [],
+        "files": files_in(outputs),
         "iteration_id": place.iteration_id,
         "loop_id": place.loop_id,
     }
@@ -394,7 +449,7 @@ def workflow_run_data(
         "created_at": run.created_at,
         "finished_at": int(time.time()),
         "exceptions_count": exceptions_count,
-        "files": [],
+        "files": files_in(outputs),
     }
 
 

@@ -15,21 +15,38 @@ form before anything streams and refuses bad ones with a plain sentence. ``valid
   Dify does not catch as a refusal: the call gets its generic HTTP 500 (``DifyServerError`` here);
 * checkboxes never fail: "true"/"1"/"yes"/"on" and 1 become True, "false"/"0"/"no"/"off" and 0 become False,
   anything else is kept as sent;
-* then a dict left in a field that is not a file (or a list holding dicts) is "Invalid input type for [...]";
+* an optional file or file list sent as ``""`` or ``[]`` (what Dify's own front end sends for an empty field) is
+  unset; a file must be a mapping, a file list a list of mappings, and a file list over its ``max_length`` is
+  "<var> in input form must be less than <n> files";
+* the mappings then become files as ``file_factory.build_from_mapping`` builds them: an unknown
+  ``transfer_method`` is "No matching enum found for value '<method>'", a ``remote_url`` without ``url`` is
+  "Invalid file url", a tool file this workspace does not hold is "ToolFile <id> not found", a console upload
+  (``local_file``, or a ``datasource_file``) is "Invalid upload file" (the demo workspace has none); a file that
+  is not a tool file must have a ``type`` the input allows, or ``custom`` with an allowed extension, else "File
+  validation failed for file: <name>" (tool files pass: Dify made them). In a file list, mappings without a
+  ``transfer_method`` (or a remote one without ``url``) are dropped. Remote files are not fetched: their name and
+  extension come from the URL;
+* then a dict left in a field that is not a file is "Invalid input type" (Dify's second check, meant for lists
+  holding dicts, never fires: a list of dicts in a checkbox passes);
 * NUL characters are removed from strings, and inputs the form does not declare are dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import mimetypes
+import posixpath
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from devkit.daemon.process import DifyError, DifyServerError
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 _STRING_KINDS = frozenset({"text-input", "select", "paragraph"})
+_FILE_KINDS = frozenset({"file", "file-list"})
+_TRANSFER_METHODS = frozenset({"remote_url", "local_file", "tool_file", "datasource_file"})
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,7 @@ class Field:
     """One input variable of an app."""
 
     kind: str
-    """Dify's variable type: text-input, paragraph, select, number or checkbox."""
+    """Dify's variable type: text-input, paragraph, select, number, checkbox, file or file-list."""
     variable: str
     label: str
     required: bool = False
@@ -85,44 +102,41 @@ def user_input_form(fields: tuple[Field, ...], *, with_type: bool) -> list[dict[
     return [field.describe(with_type=with_type) for field in fields]
 
 
-def validate_inputs(fields: tuple[Field, ...], inputs: Mapping[str, Any]) -> dict[str, Any]:
+def validate_inputs(
+    fields: tuple[Field, ...], inputs: Mapping[str, Any], *, tool_files: Container[str] | None = None
+) -> dict[str, Any]:
     """The inputs Dify would run the app with: checked, converted, defaults filled in, undeclared ones dropped.
 
-    Raises ``DifyError`` (Dify's HTTP 400) with Dify's sentence for the first bad input, in form order, or
+    ``tool_files`` holds the ids of the workspace's tool files (``None``: any id is taken as one). Raises
+    ``DifyError`` (Dify's HTTP 400) with Dify's sentence for the first bad input, in form order, or
     ``DifyServerError`` (HTTP 500) where Dify itself fails with a ``TypeError``.
     """
     checked = {field.variable: _sanitized(_validated(field, inputs.get(field.variable))) for field in fields}
+    for field in fields:
+        value = checked[field.variable]
+        if field.kind == "file" and isinstance(value, dict):
+            checked[field.variable] = _built(field, value, tool_files)
+        elif field.kind == "file-list" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            checked[field.variable] = [_built(field, item, tool_files) for item in value if _usable(item)]
     kinds = {field.variable: field.kind for field in fields}
-    # Files are left out of these demo forms, so no dict may remain in any field.
-    dicts = [name for name, value in checked.items() if isinstance(value, dict) and kinds[name] != "file"]
-    if dicts:
-        raise DifyError(f"Invalid input type for {dicts}")
-    lists = [
-        name
-        for name, value in checked.items()
-        if isinstance(value, list) and any(isinstance(item, dict) for item in value) and kinds[name] != "file-list"
-    ]
-    if lists:
-        raise DifyError(f"Invalid input type for {lists}")
+    # Built files are dicts here (Dify's are File objects): only a dict in another field is left over.
+    if any(isinstance(value, dict) for name, value in checked.items() if kinds[name] not in _FILE_KINDS):
+        raise DifyError("Invalid input type")
     return checked
 
 
 def _validated(field: Field, value: Any) -> Any:
     name = field.variable
-    if field.kind in ("file", "file-list") and value is None and not field.required:
-        return None  # an optional file that was not sent
     if value is None:
         if field.required:
             raise DifyError(f"{name} is required in input form")
+        if field.kind in _FILE_KINDS:
+            return None  # a file input has no default
         value = field.form_default
         if value is None:
             return None
-    if field.kind == "file":
-        return _file(name, value)
-    if field.kind == "file-list":
-        if not isinstance(value, list):
-            raise DifyError(f"{name} in input form must be a list of files")
-        return [_file(name, item) for item in value]
+    if field.kind in _FILE_KINDS and not field.required and not value and isinstance(value, str | list):
+        return None  # an empty placeholder for an optional file: unset
     if field.kind in _STRING_KINDS and not isinstance(value, str):
         raise DifyError(f"(type '{field.kind}') {name} in input form must be a string")
     if field.kind == "number":
@@ -131,18 +145,54 @@ def _validated(field: Field, value: Any) -> Any:
         raise DifyError(f"{name} in input form must be one of the following: {list(field.options)}")
     if field.kind in ("text-input", "paragraph") and field.max_length and len(value) > field.max_length:
         raise DifyError(f"{name} in input form must be less than {field.max_length} characters")
+    if field.kind == "file" and not isinstance(value, dict):
+        raise DifyError(f"{name} in input form must be a file")
+    if field.kind == "file-list":
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise DifyError(f"{name} in input form must be a list of files")
+        if field.max_length and len(value) > field.max_length:
+            raise DifyError(f"{name} in input form must be less than {field.max_length} files")
     if field.kind == "checkbox":
         return _checkbox(value)
     return value
 
 
-def _file(name: str, value: Any) -> Any:
-    """A file input's value as the plugin sends it: a mapping Dify turns into a file (``file_factory``)."""
-    if not isinstance(value, Mapping) or value.get("transfer_method") not in ("tool_file", "local_file", "remote_url"):
-        raise DifyError(f"{name} in input form must be a file")
-    if value["transfer_method"] == "remote_url" and not value.get("url"):
+def _usable(mapping: Mapping[str, Any]) -> bool:
+    """What ``build_from_mappings`` keeps of a file list: mappings with a method, remote ones with a URL."""
+    method = mapping.get("transfer_method")
+    return bool(method) and (method != "remote_url" or bool(mapping.get("url") or mapping.get("remote_url")))
+
+
+def _built(field: Field, mapping: Mapping[str, Any], tool_files: Container[str] | None) -> dict[str, Any]:
+    """``file_factory.build_from_mapping``: the file a mapping names, checked against the input's rules."""
+    method = mapping.get("transfer_method")
+    if method not in _TRANSFER_METHODS:
+        raise DifyError(f"No matching enum found for value '{method}'")
+    if method == "tool_file":
+        tool_file_id = mapping.get("tool_file_id")
+        if tool_files is not None and tool_file_id not in tool_files:
+            raise DifyError(f"ToolFile {tool_file_id} not found")
+        return dict(mapping)  # made by Dify itself: not held to the input's upload rules
+    if method != "remote_url":
+        raise DifyError("Invalid upload file")
+    url = mapping.get("url") or mapping.get("remote_url")
+    if not url:
         raise DifyError("Invalid file url")
-    return dict(value)
+    filename = posixpath.basename(urlsplit(str(url)).path)
+    mimetype = mimetypes.guess_type(filename)[0] or ""
+    extension = mimetypes.guess_extension(mimetype) or (
+        f".{filename.rsplit('.', 1)[-1]}" if "." in filename else ".bin"
+    )
+    if not _allowed(field, str(mapping.get("type") or "custom"), extension):
+        raise DifyError(f"File validation failed for file: {filename}")
+    return dict(mapping)
+
+
+def _allowed(field: Field, file_type: str, extension: str) -> bool:
+    """``_is_file_valid_with_config``: a kind the input allows, or ``custom`` with an allowed extension."""
+    if field.file_types and file_type not in field.file_types and file_type != "custom":
+        return False
+    return file_type != "custom" or extension in field.file_extensions
 
 
 def _number(name: str, value: Any) -> Any:

@@ -5,12 +5,17 @@ content, mimetype)`` asks Dify for a signed upload URL, posts the bytes there, a
 ``to_app_parameter()`` is the value of a file input (``{"type", "transfer_method": "tool_file", "tool_file_id"}``).
 A file already online goes without upload: ``{"type", "transfer_method": "remote_url", "url"}``.
 
-Before anything is uploaded, the files are checked against the input's rules from the app's form
-(``allowed_file_types``, ``allowed_file_extensions``, the number a file list takes), with a 400 naming the rule.
+Before anything is uploaded, every file's name and type are bounded (``bounded``): the SDK writes both into one
+``upload_file`` line to the daemon, which kills a plugin whose line reaches 5 MiB, and Dify checks its upload
+signature against the name and type as werkzeug reads them back from the multipart part. Then the files are checked
+against the input's rules from the app's form (``allowed_file_types``, ``allowed_file_extensions``, the number a
+file list takes), with a 400 naming the rule.
 """
 
 import logging
 import mimetypes
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +27,14 @@ logger = logging.getLogger(__name__)
 
 FILE_CONTROLS = ("file", "file-list")
 _TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
+
+MAX_FILE_NAME_BYTES = 255
+"""Longest file name (UTF-8) sent to Dify: what common file systems allow, so no real file's name is longer."""
+MAX_MIME_TYPE_CHARS = 127
+"""Longest MIME type: RFC 6838 allows 127 characters for a type and as many for a subtype; 127 in all is plenty."""
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+"""``type/subtype`` in RFC 6838's restricted names, lower-cased as werkzeug gives it to Dify."""
+DEFAULT_MIME_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,35 @@ def file_type(mimetype: str, filename: str = "") -> str:
     return next((kind for prefix, kind in _TYPES_BY_PREFIX if mimetype.startswith(prefix)), "document")
 
 
+def bounded(file: Upload | Remote) -> Upload | Remote:
+    """An upload as Dify will take it back, or a 400 that names the rule it breaks.
+
+    The name loses any folders a client put before it (old browsers send ``C:\\...``, and werkzeug drops the
+    backslashes of a quoted name, so Dify would read another name than the one signed), and a ``%22`` in it becomes
+    the ``"`` werkzeug would read there (the SDK writes ``"`` as ``%22``, as browsers do); the type loses its
+    parameters and case (Dify verifies the signature against werkzeug's ``mimetype``, which has neither), and a
+    missing type is guessed from the name.
+    """
+    if isinstance(file, Remote):
+        return file
+    name = re.split(r"[/\\]", file.filename)[-1].replace("%22", '"').strip()
+    if not name:
+        raise invalid_request(f"The file {shown(file.filename)} has no name once its folders are left out.")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME_BYTES:
+        raise invalid_request(f"The file name {shown(name)} is too long: at most {MAX_FILE_NAME_BYTES} bytes (UTF-8).")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        raise invalid_request(f"The file name {shown(name)} contains control characters or lone surrogates.")
+    mimetype = file.mimetype.split(";", 1)[0].strip().lower()
+    if not mimetype:
+        mimetype = mimetypes.guess_type(name)[0] or DEFAULT_MIME_TYPE
+    if len(mimetype) > MAX_MIME_TYPE_CHARS or not _MIME_TYPE.fullmatch(mimetype):
+        raise invalid_request(
+            f"The file {shown(name)} has the type {shown(mimetype)}: a file's type must be a MIME type "
+            f"(type/subtype, at most {MAX_MIME_TYPE_CHARS} characters)."
+        )
+    return replace(file, filename=name, mimetype=mimetype)
+
+
 def check_files(target: FileInput, files: list[Upload | Remote]) -> None:
     """Refuse, before uploading anything, files the app's input would refuse."""
     if not target.many and len(files) > 1:
@@ -104,21 +146,29 @@ def check_files(target: FileInput, files: list[Upload | Remote]) -> None:
 
 def to_parameters(session: Any, target: FileInput, files: list[Upload | Remote]) -> Any:
     """The input's value: each file uploaded (or named by URL); a list for a file list."""
-    values = [_parameter(session, file) for file in files]
+    values = [_parameter(session, target, file) for file in files]
     return values if target.many else values[0]
 
 
-def _parameter(session: Any, file: Upload | Remote) -> dict[str, Any]:
+def dify_type(target: FileInput, file: Upload | Remote) -> str:
+    """The ``type`` the app's input takes the file as: its kind when the input allows that kind, else ``custom``
+    (it was let in by its extension). Dify refuses a file whose type the input does not list, unless it is
+    ``custom``: a ``.md`` link sent as a document to an input that takes only ``custom`` ``.md`` files would fail."""
+    kind = file_type(file.mimetype, file.filename if isinstance(file, Upload) else file.url)
+    return kind if not target.types or kind in target.types else "custom"
+
+
+def _parameter(session: Any, target: FileInput, file: Upload | Remote) -> dict[str, Any]:
     if isinstance(file, Remote):
-        return {"type": file_type(file.mimetype, file.url), "transfer_method": "remote_url", "url": file.url}
+        return {"type": dify_type(target, file), "transfer_method": "remote_url", "url": file.url}
     try:
-        uploaded = session.file.upload(file.filename, file.content, file.mimetype or "application/octet-stream")
+        uploaded = session.file.upload(file.filename, file.content, file.mimetype)
     except Exception as exc:
         logger.warning("uploading %s to Dify failed: %s", shown(file.filename), exc)
         raise RelayError(
             502, "invocation_failed", f"The file {shown(file.filename)} could not be uploaded to Dify."
         ) from None
-    return uploaded.to_app_parameter()
+    return {**uploaded.to_app_parameter(), "type": dify_type(target, file)}
 
 
 def _extension(url: str) -> str:
@@ -130,6 +180,7 @@ def attach_files(session: Any, call: Any, files: Mapping[str, list[Upload | Remo
     """``call`` with each named file input set: checked against the app's form, then uploaded."""
     if not files:
         return call
+    files = {variable: [bounded(file) for file in sent] for variable, sent in files.items()}
     known = file_inputs(fetch_parameters(session, call.app_id))
     for variable in files:
         if variable not in known:

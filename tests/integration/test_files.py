@@ -1,35 +1,63 @@
 """Files to apps through the real plugin process: multipart parts named ``inputs.<name>`` are checked against the
-app's form, uploaded the way Dify takes them (a signed URL, then a multipart POST), and passed as file inputs."""
+app's form, uploaded the way Dify takes them (a signed URL, then a multipart POST), and passed as file inputs; the
+files an app returns are linked on its page. The OpenAI and MCP surfaces go through the same checks."""
 
+import base64
 import json
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
+from html.parser import HTMLParser
+from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from werkzeug.formparser import parse_form_data
 
 from devkit.daemon.process import PluginProcess
-from devkit.demo.apps import DEMO_SETTINGS, DemoApps
+from devkit.demo.apps import DEMO_SETTINGS, SUN_PICTURE, DemoApps
+from relay.core.errors import RelayError
+from relay.core.files import FileInput, Remote, Upload, bounded, dify_type
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDARY = "relay-files-boundary"
+MIB = 1024 * 1024
+LINE_BOUND = 1 * MIB
+"""No stdout line of the plugin may come near the daemon's 5 MiB kill."""
+GATE = 123.0
+"""The ``silent`` trigger's pause in these tests: it waits for the test's gate instead of the clock."""
+JSON = {"Content-Type": "application/json"}
+MCP = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
 class RecordingDemo(DemoApps):
-    """The demo apps, remembering each app call as the plugin made it."""
+    """The demo apps, remembering each app call as the plugin made it; ``silent`` waits for ``gate``."""
 
     def __init__(self) -> None:
-        super().__init__(token_delay=0)
+        super().__init__(token_delay=0, sleep=self._sleep_or_wait, silence=GATE)
         self.calls: list[dict[str, Any]] = []
+        self.gate = threading.Event()
 
     def invoke_app(self, request: dict[str, Any]) -> Any:
         self.calls.append(request)
         return super().invoke_app(request)
 
+    def _sleep_or_wait(self, seconds: float) -> None:
+        if seconds == GATE:
+            self.gate.wait(30)
+        else:
+            time.sleep(seconds)
+
 
 @pytest.fixture(scope="module")
-def demo() -> RecordingDemo:
-    return RecordingDemo()
+def demo() -> Iterator[RecordingDemo]:
+    apps = RecordingDemo()
+    yield apps
+    apps.files.close()
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +66,13 @@ def plugin(demo) -> Iterator[PluginProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(autouse=True)
+def still_serving_and_small(plugin):
+    yield
+    assert plugin.alive, "the plugin process died"
+    assert plugin.max_line_bytes < LINE_BOUND
 
 
 def multipart(fields: dict[str, str], files: list[tuple[str, str, str, bytes]]) -> tuple[dict[str, str], bytes]:
@@ -62,39 +97,46 @@ def send(plugin, files, fields=None, fmt="json"):
     return plugin.request("POST", f"/workflow/outline?format={fmt}", headers=headers, body=body, settings=DEMO_SETTINGS)
 
 
+def post_json(plugin, path: str, document: dict[str, Any], headers: dict[str, str] = JSON):
+    body = json.dumps(document).encode()
+    return plugin.request("POST", path, headers=headers, body=body, settings=DEMO_SETTINGS)
+
+
 def error_of(response) -> tuple[int, str]:
     body = response.json()
     return response.status, body["error"]["message"]
 
 
+def stored_named(demo, name: str):
+    (stored,) = [file for file in demo.files.files.values() if file.name == name][-1:]
+    return stored
+
+
+# -- one file, several, mixed with text, refused --------------------------------------------------------------
+
+
 def test_a_file_reaches_the_app_as_its_file_input(plugin, demo):
     uploads = demo.files.uploads
-    response = send(plugin, [("inputs.attachment", "notes.txt", "text/plain", b"First line here\nsecond")])
+    content = b"First line here\nsecond"
+    response = send(plugin, [("inputs.attachment", "notes.txt", "text/plain", content)])
     assert response.status == 200, response.text()
     report = response.json()["data"]["outputs"]["text"]
     assert "Attachment: notes.txt (22 bytes, text/plain), first line: “First line here”" in report
     assert demo.files.uploads == uploads + 1
-    (stored,) = [file for file in demo.files.files.values() if file.name == "notes.txt"][-1:]
-    assert demo.calls[-1]["inputs"]["attachment"] == {
-        "tool_file_id": stored.id,
-        "transfer_method": "tool_file",
-        "type": "document",
+    assert demo.files.upload_requests[-1] == {"filename": "notes.txt", "mimetype": "text/plain"}
+    stored = stored_named(demo, "notes.txt")
+    assert stored.content == content and stored.mimetype == "text/plain"
+    assert demo.calls[-1]["inputs"] == {
+        "topic": "Green tea",
+        "attachment": {"tool_file_id": stored.id, "transfer_method": "tool_file", "type": "document"},
     }
-    assert demo.calls[-1]["inputs"]["topic"] == "Green tea"
 
 
 def test_a_file_named_by_url_is_relayed_unchanged(plugin, demo):
     remote = {"type": "document", "transfer_method": "remote_url", "url": "https://files.example/report.txt"}
-    body = json.dumps({"inputs": {"topic": "tea", "attachment": remote}}).encode()
-    response = plugin.request(
-        "POST",
-        "/workflow/outline?format=json",
-        headers={"Content-Type": "application/json"},
-        body=body,
-        settings=DEMO_SETTINGS,
-    )
+    response = post_json(plugin, "/workflow/outline?format=json", {"inputs": {"topic": "tea", "attachment": remote}})
     assert "Attachment by URL: https://files.example/report.txt" in response.json()["data"]["outputs"]["text"]
-    assert demo.calls[-1]["inputs"]["attachment"] == remote
+    assert demo.calls[-1]["inputs"] == {"topic": "tea", "attachment": remote}
 
 
 @pytest.mark.parametrize(
@@ -105,29 +147,35 @@ def test_a_file_named_by_url_is_relayed_unchanged(plugin, demo):
             "takes one file",
         ),
         ([("inputs.attachment", "clip.mp4", "video/mp4", b"\x00\x01")], "is a video"),
+        ([("inputs.sources", "deck.pptx", "application/vnd.ms-powerpoint", b"x")], "takes custom (.txt, .md"),
         ([("inputs.attachment", "empty.txt", "text/plain", b"")], "has no content"),
         ([("inputs.attachment", "", "text/plain", b"content")], "has no file name"),
         ([("inputs.topic", "t.txt", "text/plain", b"x")], "is not a file input"),
         ([("photo", "p.png", "image/png", b"x")], "must be named inputs.<name>"),
+        ([("inputs.attachment", "n.txt", "not a type", b"x")], "must be a MIME type"),
     ],
 )
 def test_files_the_app_would_refuse_are_400_before_anything_is_uploaded(plugin, demo, files, needle):
-    uploads, calls = demo.files.uploads, len(demo.calls)
+    uploads, requests_made, calls = demo.files.uploads, len(demo.files.upload_requests), len(demo.calls)
     status, message = error_of(send(plugin, files))
     assert status == 400 and needle in message
-    assert demo.files.uploads == uploads and len(demo.calls) == calls
+    assert demo.files.uploads == uploads and len(demo.files.upload_requests) == requests_made
+    assert len(demo.calls) == calls
 
 
 def test_a_file_field_left_empty_by_a_browser_is_no_file(plugin, demo):
     response = send(plugin, [("inputs.attachment", "", "application/octet-stream", b"")])
     assert response.status == 200
-    assert "attachment" not in {name for name, value in demo.calls[-1]["inputs"].items() if value}
+    assert demo.calls[-1]["inputs"] == {"topic": "Green tea"}
 
 
 def test_a_failed_upload_is_502_and_the_app_is_not_called(plugin, demo):
     calls = len(demo.calls)
     original = demo.files.receive
-    demo.files.receive = lambda *args: (500, {"message": "Internal Server Error", "code": "unknown", "status": 500})
+    demo.files.receive = lambda args, part: (
+        500,
+        {"message": "Internal Server Error", "code": "unknown", "status": 500},
+    )
     try:
         status, message = error_of(send(plugin, [("inputs.attachment", "n.txt", "text/plain", b"x")]))
     finally:
@@ -136,29 +184,58 @@ def test_a_failed_upload_is_502_and_the_app_is_not_called(plugin, demo):
     assert len(demo.calls) == calls
 
 
-def test_the_result_page_of_a_file_the_app_returned_links_it(plugin):
-    response = send(plugin, [("inputs.attachment", "notes.md", "text/markdown", b"# Title")], fmt="html")
-    page = response.text()
-    assert response.status == 200 and "Attachment: notes.md" in page
-    assert 'enctype="multipart/form-data"' in page  # Run again can send a file again
-    assert '<input type="file" name="inputs.attachment"' in page
-
-
 def test_several_files_fill_a_file_list_input(plugin, demo):
     files = [("inputs.sources", f"s{i}.txt", "text/plain", f"source {i}".encode()) for i in range(3)]
     response = send(plugin, files)
     report = response.json()["data"]["outputs"]["text"]
     assert [f"s{i}.txt" in report for i in range(3)] == [True, True, True]
-    sources = demo.calls[-1]["inputs"]["sources"]
-    assert len(sources) == 3 and all(item["transfer_method"] == "tool_file" for item in sources)
+    assert demo.files.upload_requests[-3:] == [{"filename": f"s{i}.txt", "mimetype": "text/plain"} for i in range(3)]
+    stored = [stored_named(demo, f"s{i}.txt") for i in range(3)]
+    assert [file.content for file in stored] == [f"source {i}".encode() for i in range(3)]
+    # sources takes only custom files (by extension): each goes as "custom", which Dify accepts for such an input
+    assert demo.calls[-1]["inputs"] == {
+        "topic": "Green tea",
+        "sources": [{"tool_file_id": file.id, "transfer_method": "tool_file", "type": "custom"} for file in stored],
+    }
     four = [*files, ("inputs.sources", "s3.txt", "text/plain", b"x")]
     assert error_of(send(plugin, four)) == (400, "sources takes at most 3 files; 4 were sent.")
 
 
+def test_a_link_let_in_by_its_extension_goes_as_custom_and_dify_takes_it(plugin, demo):
+    url = "https://files.example/notes.md"
+    # sources takes only custom files: Dify refuses a link typed "document" there, and takes it typed "custom"
+    as_document = {"transfer_method": "remote_url", "url": url, "type": "document"}
+    refused = post_json(plugin, "/workflow/outline?format=json", {"inputs": {"topic": "tea", "sources": [as_document]}})
+    assert error_of(refused)[1] == "File validation failed for file: notes.md"
+    # the MCP surface types the link itself, by the input's rules
+    mcp = post_json(
+        plugin,
+        "/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "outline", "arguments": {"topic": "tea", "sources": [{"url": url}]}},
+        },
+        MCP,
+    )
+    assert f"Attachment by URL: {url}" in mcp.text()
+    assert demo.calls[-1]["inputs"] == {
+        "topic": "tea",
+        "sources": [{"type": "custom", "transfer_method": "remote_url", "url": url}],
+    }
+
+
 def test_files_with_text_fields_too_large_or_broken(plugin, demo):
     mixed = send(plugin, [("inputs.attachment", "n.txt", "text/plain", b"mixed")], {"inputs.tone": "formal"})
-    assert demo.calls[-1]["inputs"]["tone"] == "formal" and mixed.status == 200
-    too_large = send(plugin, [("inputs.attachment", "big.txt", "text/plain", b"x" * (8 * 1024 * 1024 + 1))])
+    stored = stored_named(demo, "n.txt")
+    assert mixed.status == 200
+    assert demo.calls[-1]["inputs"] == {
+        "topic": "Green tea",
+        "tone": "formal",
+        "attachment": {"tool_file_id": stored.id, "transfer_method": "tool_file", "type": "document"},
+    }
+    too_large = send(plugin, [("inputs.attachment", "big.txt", "text/plain", b"x" * (8 * MIB + 1))])
     assert too_large.status == 413
     broken = plugin.request(
         "POST",
@@ -168,3 +245,287 @@ def test_files_with_text_fields_too_large_or_broken(plugin, demo):
         settings=DEMO_SETTINGS,
     )
     assert error_of(broken)[0] == 400
+
+
+def test_the_largest_file_the_body_limit_allows_goes_through(plugin, demo, capsys):
+    content = bytes(range(256)) * ((8 * MIB - 4096) // 256)
+    started = time.perf_counter()
+    response = send(plugin, [("inputs.attachment", "big.bin", "application/octet-stream", content)])
+    assert response.status == 200, response.text()
+    elapsed = time.perf_counter() - started
+    assert stored_named(demo, "big.bin").content == content
+    assert demo.calls[-1]["inputs"]["attachment"]["transfer_method"] == "tool_file"
+    with capsys.disabled():  # the figure for the README's limits, not a condition of the test
+        print(f"\n{len(content)} bytes uploaded through the local daemon and relayed in {elapsed:.2f} s")
+
+
+# -- names and types bounded, on every surface --------------------------------------------------------------------
+
+HUGE = "x" * (6 * MIB)
+
+
+def test_a_huge_file_name_or_type_is_400_on_every_surface_and_a_stream_in_flight_goes_on(plugin, demo):
+    demo.gate.clear()
+    stream = plugin.request("GET", "/workflow/outline?inputs.topic=silent+tea&format=ndjson", settings=DEMO_SETTINGS)
+    first = next(stream.chunks())
+    requests_made, calls = len(demo.files.upload_requests), len(demo.calls)
+
+    native = send(plugin, [("inputs.attachment", HUGE + ".txt", "text/plain", b"hi")])
+    openai = post_json(
+        plugin,
+        "/v1/chat/completions",
+        {
+            "model": "outline",
+            "query_input": "topic",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "tea"},
+                        {"type": "image_url", "image_url": {"url": f"data:image/{HUGE};base64,aGk="}},
+                    ],
+                }
+            ],
+        },
+    )
+    mcp = post_json(
+        plugin,
+        "/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {
+                "name": "outline",
+                "arguments": {"topic": "tea", "attachment": {"data": "aGk=", "mimeType": "text/plain", "name": HUGE}},
+            },
+        },
+        MCP,
+    )
+
+    status, message = error_of(native)
+    assert status == 400 and "is too long: at most 255 bytes (UTF-8)" in message and len(message) < 400
+    assert openai.status == 400
+    openai_message = openai.json()["error"]["message"]
+    assert "must be a MIME type (type/subtype, at most 127 characters)" in openai_message and len(openai_message) < 400
+    result = mcp.json()["result"]
+    assert result["isError"] and "is too long: at most 255 bytes (UTF-8)" in result["content"][0]["text"]
+    assert len(demo.files.upload_requests) == requests_made and len(demo.calls) == calls
+
+    demo.gate.set()
+    events = [json.loads(line) for line in (first + b"".join(stream.chunks())).splitlines()]
+    assert events[0]["event"] == "workflow_started" and events[-1]["event"] == "workflow_finished"
+    assert events[-1]["data"]["status"] == "succeeded" and stream.error is None
+
+
+def test_names_lose_their_folders_and_types_their_parameters_so_that_dify_takes_them(plugin, demo):
+    data = base64.b64encode(b"from a folder").decode()
+    attachment = {"data": data, "mimeType": "Text/Plain; charset=utf-8", "name": "docs/drafts/brief.txt"}
+    response = post_json(
+        plugin,
+        "/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "outline", "arguments": {"topic": "tea", "attachment": attachment}},
+        },
+        MCP,
+    )
+    assert "Attachment: brief.txt (13 bytes, text/plain), first line: “from a folder”" in response.text()
+    assert demo.files.upload_requests[-1] == {"filename": "brief.txt", "mimetype": "text/plain"}
+
+
+# -- the form and the files an app returns --------------------------------------------------------------------
+
+
+class Links(HTMLParser):
+    """Every ``<a href>`` and every file ``<input>`` of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.file_inputs: dict[str, dict[str, str | None]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "a" and found.get("href"):
+            self.hrefs.append(str(found["href"]))
+        if tag == "input" and found.get("type") == "file":
+            self.file_inputs[str(found["name"])] = found
+
+
+def links_of(page: str) -> Links:
+    parser = Links()
+    parser.feed(page)
+    return parser
+
+
+def test_the_form_s_file_fields_accept_what_the_inputs_take_and_lists_take_several(plugin):
+    page = plugin.request("GET", "/workflow/outline", headers={"Accept": "text/html"}, settings=DEMO_SETTINGS).text()
+    assert 'enctype="multipart/form-data"' in page
+    fields = links_of(page).file_inputs
+    assert set(fields) == {"inputs.attachment", "inputs.sources"}
+    # attachment takes documents (anything): no filter; sources takes only custom files with these extensions
+    assert "accept" not in fields["inputs.attachment"] and "multiple" not in fields["inputs.attachment"]
+    assert fields["inputs.sources"]["accept"] == ".txt,.md,.csv,.json,.pdf"
+    assert "multiple" in fields["inputs.sources"]
+
+
+def test_the_result_page_offers_to_send_a_file_again(plugin):
+    response = send(plugin, [("inputs.attachment", "notes.md", "text/markdown", b"# Title")], fmt="html")
+    page = response.text()
+    assert response.status == 200 and "Attachment: notes.md" in page
+    assert 'enctype="multipart/form-data"' in page
+    assert "inputs.attachment" in links_of(page).file_inputs
+
+
+def fetch(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return answer.status, answer.headers["Content-Type"], answer.read()
+
+
+def returned_file_links(demo, page: str, before: set[str]) -> dict[str, str]:
+    """The page's links to tool files, by the file's id; each must be a file the app made for this answer."""
+    links = {}
+    for href in links_of(page).hrefs:
+        path = urlsplit(href).path
+        if path.startswith("/files/tools/"):
+            links[path.removeprefix("/files/tools/").split(".", 1)[0]] = href
+    made = set(demo.files.files) - before
+    assert set(links) == made and made, (links, made)
+    return links
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/chat/agent", {"query": "Show me a picture of the weather"}),  # a message_file event
+        ("/workflow/outline", {"inputs.topic": "A picture of tea"}),  # a file among the outputs
+    ],
+)
+def test_the_page_links_each_file_the_app_returned_and_the_link_serves_it(plugin, demo, path, form):
+    before = set(demo.files.files)
+    headers, body = multipart(form, [])
+    page = plugin.request("POST", f"{path}?format=html", headers=headers, body=body, settings=DEMO_SETTINGS).text()
+    for file_id, href in returned_file_links(demo, page, before).items():
+        assert fetch(href) == (200, "image/png", SUN_PICTURE)
+        assert demo.files.files[file_id].content == SUN_PICTURE
+
+
+def test_the_streamed_events_carry_the_same_files_the_page_links(plugin, demo):
+    agent = plugin.request("GET", "/chat/agent?query=picture&format=ndjson", settings=DEMO_SETTINGS).lines()
+    (announced,) = [event for event in agent if event["event"] == "message_file"]
+    assert (announced["type"], announced["belongs_to"]) == ("image", "assistant")
+    assert fetch(announced["url"])[2] == SUN_PICTURE
+    workflow = plugin.request(
+        "GET", "/workflow/outline?inputs.topic=picture&format=ndjson", settings=DEMO_SETTINGS
+    ).lines()
+    (cover,) = workflow[-1]["data"]["outputs"]["cover"]
+    assert cover["dify_model_identity"] == "__dify__file__" and cover["filename"] == "cover.png"
+    assert fetch(cover["url"])[2] == SUN_PICTURE
+
+
+# -- the rules themselves, without the plugin process ----------------------------------------------------------
+
+
+def refusal(upload: Upload) -> str:
+    with pytest.raises(RelayError) as refused:
+        bounded(upload)
+    assert (refused.value.status, refused.value.code) == (400, "invalid_request")
+    return refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("notes.txt", "notes.txt"),
+        ("C:\\Users\\me\\notes.txt", "notes.txt"),
+        ("/etc/../reports/q1.csv", "q1.csv"),
+        ("  spaced name.md  ", "spaced name.md"),
+        ("dir/" + "é" * 126 + ".md", "é" * 126 + ".md"),  # 129 characters, 255 bytes: the most a name may have
+    ],
+)
+def test_a_name_keeps_only_its_last_part(name, kept):
+    assert bounded(Upload(name, b"x", "text/plain")).filename == kept
+
+
+def test_names_over_255_bytes_or_with_control_characters_are_refused():
+    assert "at most 255 bytes" in refusal(Upload("é" * 128, b"x", "text/plain"))  # 128 characters, 256 bytes
+    assert bounded(Upload("a" * 255, b"x", "text/plain")).filename == "a" * 255
+    assert "control characters" in refusal(Upload("bad\nname.txt", b"x", "text/plain"))
+    assert "control characters" in refusal(Upload("bad\x00name.txt", b"x", "text/plain"))
+    assert "has no name" in refusal(Upload("folder/", b"x", "text/plain"))
+    assert len(refusal(Upload(HUGE, b"x", "text/plain"))) < 400
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("text/plain", "text/plain"),
+        ("Text/Plain; charset=utf-8", "text/plain"),
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", None),
+        ("", "text/csv"),  # guessed from the name
+    ],
+)
+def test_types_are_dify_s_mimetype_and_a_missing_one_is_guessed(sent, kept):
+    expected = kept or sent
+    assert bounded(Upload("table.csv", b"x", sent)).mimetype == expected
+
+
+@pytest.mark.parametrize("sent", ["image/" + "x" * 200, "not a type", "image", "image/*", "text/plain/extra"])
+def test_types_that_are_not_mime_types_are_refused(sent):
+    assert "must be a MIME type (type/subtype, at most 127 characters)" in refusal(Upload("a.png", b"x", sent))
+
+
+def as_dify_reads_it(upload: Upload) -> tuple[str, str]:
+    """The name and type Dify checks the signature against: the part the SDK posts (``requests``), as werkzeug
+    parses it."""
+    prepared = requests.Request("POST", "http://dify/", files={"file": (upload.filename, b"x", upload.mimetype)})
+    body = prepared.prepare()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": body.headers["Content-Type"],
+        "CONTENT_LENGTH": str(len(body.body)),
+        "wsgi.input": BytesIO(body.body),
+    }
+    part = parse_form_data(environ)[2]["file"]
+    return part.filename, part.mimetype
+
+
+@pytest.mark.parametrize(
+    ("name", "mimetype"),
+    [
+        ("notes.txt", "text/plain"),
+        ('say "hi".txt', "text/plain"),
+        ("100%22 sure.txt", "text/plain"),
+        ("semi;colon, comma.csv", "text/csv"),
+        ("C:\\Users\\me\\résumé 😀.pdf", "application/pdf"),
+        ("a=b&c.json", "Application/JSON; charset=utf-8"),
+        ("x" * 255, ""),
+    ],
+)
+def test_what_is_signed_is_what_dify_reads_back(name, mimetype):
+    upload = bounded(Upload(name, b"x", mimetype))
+    assert as_dify_reads_it(upload) == (upload.filename, upload.mimetype)
+
+
+def test_a_file_without_a_guessable_type_is_octet_stream():
+    assert bounded(Upload("blob", b"x", "")).mimetype == "application/octet-stream"
+
+
+def test_a_remote_file_is_left_as_it_is():
+    remote = Remote("https://files.example/a.md", "")
+    assert bounded(remote) is remote
+
+
+def test_the_type_sent_is_the_kind_the_input_allows_else_custom():
+    custom_only = FileInput("sources", many=True, types=("custom",), extensions=(".md",))
+    documents = FileInput("attachment", many=False, types=("document", "custom"), extensions=(".md",))
+    anything = FileInput("any", many=False)
+    link = Remote("https://files.example/notes.md")
+    assert dify_type(custom_only, link) == "custom"
+    assert dify_type(documents, link) == "document"
+    assert dify_type(anything, link) == "document"
+    assert dify_type(custom_only, Upload("notes.md", b"x", "text/markdown")) == "custom"
+    assert dify_type(documents, Upload("photo.png", b"x", "image/png")) == "custom"

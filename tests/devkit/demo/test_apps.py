@@ -1,5 +1,9 @@
 """The demo apps answer with Dify's event shapes and fail with Dify's messages."""
 
+import json
+import urllib.request
+from collections.abc import Iterator
+
 import pytest
 
 from devkit.daemon.process import DifyError, DifyServerError
@@ -9,9 +13,11 @@ from devkit.demo.apps import (
     CHATFLOW_APP_ID,
     COMPLETION_APP_ID,
     DEMO_APPS,
+    IMAGE_TOOL_OBSERVATION,
     MARKUP_SAMPLE,
     QUEUE_STOPPED,
     STOPPED_MESSAGE,
+    SUN_PICTURE,
     WORKFLOW_APP_ID,
     DemoApps,
 )
@@ -24,8 +30,10 @@ COMPLETION_INPUTS = {"product": "Solar kettle", "features": "boils water with su
 
 
 @pytest.fixture
-def demo() -> DemoApps:
-    return DemoApps(token_delay=0)
+def demo() -> Iterator[DemoApps]:
+    apps = DemoApps(token_delay=0)
+    yield apps
+    apps.files.close()
 
 
 def run(demo, app_id, *, query=None, inputs=None, mode="streaming", conversation_id=None):
@@ -483,3 +491,63 @@ def test_crash_works_for_any_app(demo):
     stream = demo.invoke_app({"app_id": WORKFLOW_APP_ID, "inputs": {"topic": "crash"}, "response_mode": "streaming"})
     with pytest.raises(DifyError, match="broke halfway"):
         list(stream)
+
+
+# -- files the apps make -------------------------------------------------------------------------------------------
+
+
+def fetched(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers["Content-Type"], response.read()
+
+
+def test_picture_makes_the_agent_announce_its_tool_s_file_as_dify_does(demo):
+    events = run(demo, AGENT_APP_ID, query="Show me a picture of the weather", inputs={"city": "Lisbon"})
+    assert names(events)[:5] == ["agent_thought"] * 3 + ["message_file", "agent_thought"]
+    assert names(events)[-1] == "message_end"
+    (announced,) = [event for event in events if event["event"] == "message_file"]
+    assert set(announced) == {
+        "event", "conversation_id", "message_id", "created_at", "task_id", "id", "type", "belongs_to", "url",
+    }  # fmt: skip
+    assert (announced["type"], announced["belongs_to"]) == ("image", "assistant")
+    assert announced["id"] != announced["message_id"]  # a message file's own id
+    step = events[4]
+    assert step["tool"] == "weather_map" and step["message_files"] == [announced["id"]]
+    assert json.loads(step["observation"]) == {"weather_map": IMAGE_TOOL_OBSERVATION}
+    assert fetched(announced["url"]) == (200, "image/png", SUN_PICTURE)
+    assert "weather map" in answer(events)
+
+
+def test_picture_gives_the_workflow_a_cover_file_output_as_dify_serializes_files(demo):
+    events = run(demo, WORKFLOW_APP_ID, inputs={"topic": "A picture of tea"})
+    cover = next(
+        event for event in events if event["event"] == "node_finished" and event["data"]["node_id"] == "cover_image"
+    )
+    end = next(event for event in events if event["event"] == "node_finished" and event["data"]["node_id"] == "end")
+    finished = events[-1]["data"]
+    (file,) = finished["outputs"]["cover"]
+    stored = demo.files.files[file["related_id"]]
+    assert file == {
+        "dify_model_identity": "__dify__file__",
+        "id": None,
+        "tenant_id": stored.tenant_id,
+        "type": "image",
+        "transfer_method": "tool_file",
+        "remote_url": f"/files/tools/{stored.id}.png",
+        "related_id": stored.id,
+        "filename": "cover.png",
+        "extension": ".png",
+        "mime_type": "image/png",
+        "size": len(SUN_PICTURE),
+        "url": file["url"],
+    }
+    assert cover["data"]["files"] == end["data"]["files"] == finished["files"] == [file]
+    assert fetched(file["url"]) == (200, "image/png", SUN_PICTURE)
+    blocking = run(demo, WORKFLOW_APP_ID, inputs={"topic": "A picture of tea"}, mode="blocking")
+    assert blocking[0]["data"]["outputs"]["cover"][0]["filename"] == "cover.png"
+
+
+def test_without_picture_no_app_makes_a_file(demo):
+    run(demo, AGENT_APP_ID, query="Do I need an umbrella?")
+    run(demo, WORKFLOW_APP_ID, inputs={"topic": "Green tea"})
+    assert demo.files.files == {}
