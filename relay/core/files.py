@@ -22,16 +22,13 @@ from typing import Any
 
 from relay.core.errors import RelayError, invalid_request, shown
 from relay.core.invoke import fetch_parameters
+from relay.core.limits import MAX_FILE_NAME_BYTES, MAX_MIME_TYPE_CHARS
 
 logger = logging.getLogger(__name__)
 
 FILE_CONTROLS = ("file", "file-list")
 _TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
 
-MAX_FILE_NAME_BYTES = 255
-"""Longest file name (UTF-8) sent to Dify: what common file systems allow, so no real file's name is longer."""
-MAX_MIME_TYPE_CHARS = 127
-"""Longest MIME type: RFC 6838 allows 127 characters for a type and as many for a subtype; 127 in all is plenty."""
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 """``type/subtype`` in RFC 6838's restricted names, lower-cased as werkzeug gives it to Dify."""
 DEFAULT_MIME_TYPE = "application/octet-stream"

@@ -28,6 +28,13 @@ CPU per MiB on the one event loop every request shares; larger inputs go as JSON
 MAX_KEY_BYTES = 4096
 """Longest api key looked for in a form body before the caller is known."""
 
+MAX_FILE_NAME_BYTES = 255
+"""Longest file name (UTF-8) sent to Dify: what common file systems allow, so no real file's name is longer. The
+name travels in the SDK's ``upload_file`` line, which must stay far from 5 MiB."""
+
+MAX_MIME_TYPE_CHARS = 127
+"""Longest MIME type: RFC 6838 allows 127 characters for a type and as many for a subtype; 127 in all is plenty."""
+
 MAX_ECHO_CHARS = 200
 """How much of a client's value an error message quotes back."""
 
