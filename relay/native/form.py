@@ -13,7 +13,8 @@ from relay.core.apps import AppKind
 from relay.core.catalog import App
 from relay.core.files import FILE_CONTROLS
 from relay.native.formats.markdown import render_markdown
-from relay.native.pages import render_page
+from relay.native.pages import app_title, page_title, render_page
+from relay.native.pages.i18n import translator
 
 # Dify's user_input_form entries this form can show, and the HTML control for each.
 _CONTROLS = {
@@ -123,6 +124,7 @@ def _list(value: Any) -> list[Any]:
 
 def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[str, str], language: str = "en") -> str:
     """The whole form page. ``carried`` are hidden fields to send on (the api key a person typed)."""
+    kind_label = translator(language)(kind.label.capitalize())
     return render_page(
         "form.html",
         language,
@@ -130,9 +132,9 @@ def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[st
         values={},
         kind=kind.name,
         takes_query=kind.takes_query,
-        app_id=app.app_id,
-        app_name=app.name,
+        app_title=app_title(app.name, app.app_id),
+        kind_label=kind_label,
         opening_html=render_markdown(form.opening_statement),
-        title=kind.label.capitalize(),
+        title=page_title(app.name, app.app_id, kind_label),
         carried=carried,
     )

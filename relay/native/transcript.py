@@ -4,6 +4,10 @@ Stateless on purpose (the plugin keeps nothing between requests, and many copies
 holds the transcript in a hidden field, and the next request hands it back. It is bounded (the last
 ``MAX_TURNS`` turns, at most ``MAX_BYTES`` encoded) and only ever shown escaped, so a forged one can do no more
 than show the forger their own text. The api key is never part of it.
+
+When the turns do not fit, a turn too long for its fair share of the bytes is shortened (its end replaced by
+``…``) rather than the history dropped: one very long answer must not make every earlier turn disappear. Only
+when even shortened turns would be too short to read (``MIN_SHARE``) does the oldest turn go.
 """
 
 import json
@@ -11,6 +15,9 @@ from typing import Any
 
 MAX_TURNS = 20
 MAX_BYTES = 64 * 1024
+MIN_SHARE = 4 * 1024
+"""The fewest bytes a shortened turn keeps; below that, the oldest turn goes instead."""
+ELLIPSIS = "…"
 
 Turn = tuple[str, str]
 """A question and the app's answer (markdown)."""
@@ -31,14 +38,85 @@ def read_transcript(value: Any) -> list[Turn]:
 
 
 def write_transcript(turns: list[Turn]) -> str:
-    """``turns`` as the hidden field's value: the most recent ones that fit the bounds."""
-    kept = list(turns[-MAX_TURNS:])
+    """``turns`` as the hidden field's value: the most recent ones, shortened where needed to fit the bounds."""
+    kept = [(_readable(question), _readable(answer)) for question, answer in turns[-MAX_TURNS:]]
     while kept:
-        encoded = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
-        if len(encoded.encode()) <= MAX_BYTES:
-            return encoded
+        fitted = _fitted(kept)
+        if fitted is not None:
+            return fitted
         kept.pop(0)
     return ""
+
+
+def _fitted(turns: list[Turn]) -> str | None:
+    """All of ``turns`` within ``MAX_BYTES``, the longest shortened to a fair share; ``None`` if that is too little."""
+    encoded = _encode(turns)
+    if _size(encoded) <= MAX_BYTES:
+        return encoded
+    sizes = [_turn_size(turn) for turn in turns]
+    # The list's brackets and commas take one byte per turn, plus one.
+    share = _fair_share(sizes, MAX_BYTES - len(turns) - 1)
+    if share < MIN_SHARE:
+        return None
+    encoded = _encode(
+        [turn if size <= share else _shortened(turn, share) for turn, size in zip(turns, sizes, strict=True)]
+    )
+    return encoded if _size(encoded) <= MAX_BYTES else None
+
+
+def _fair_share(sizes: list[int], budget: int) -> int:
+    """The largest size cap under which ``sizes`` add up to at most ``budget``: short turns keep all they have."""
+    remaining = budget
+    for index, size in enumerate(sorted(sizes)):
+        share = remaining // (len(sizes) - index)
+        if size > share:
+            return share
+        remaining -= size
+    return budget
+
+
+def _shortened(turn: Turn, share: int) -> Turn:
+    """``turn`` in at most ``share`` encoded bytes: the answer cut first, a long question cut to a quarter."""
+    question, answer = turn
+    if _text_size(question) > share // 4:
+        question = _cut(question, share // 4)
+    return question, _cut(answer, share - 3 - _text_size(question))  # 3: the pair's brackets and comma
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest start of ``text`` that, with ``…`` after it, encodes in at most ``limit`` bytes."""
+    if _text_size(text) <= limit:
+        return text
+    # Every character takes at least one byte, so no more than ``limit`` of them can fit: search among those.
+    low, high = 0, min(len(text), limit)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _text_size(text[:middle] + ELLIPSIS) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + ELLIPSIS
+
+
+def _encode(turns: list[Turn]) -> str:
+    return json.dumps(turns, ensure_ascii=False, separators=(",", ":"))
+
+
+def _turn_size(turn: Turn) -> int:
+    return _size(_encode([turn])) - 2
+
+
+def _text_size(text: str) -> int:
+    return _size(json.dumps(text, ensure_ascii=False))
+
+
+def _size(encoded: str) -> int:
+    return len(encoded.encode())
+
+
+def _readable(text: str) -> str:
+    # A lone surrogate (Dify's JSON may hold one) cannot be UTF-8: the page shows a replacement, so does this.
+    return text.encode("utf-8", "replace").decode()
 
 
 def _is_turn(value: Any) -> bool:

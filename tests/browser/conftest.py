@@ -1,12 +1,17 @@
 """Headless Chromium driving the plugin served by the local daemon.
 
 Which Chromium: ``devkit.browser.find_chromium`` (``CHROMIUM``, the ``PATH``, the usual places, Playwright's own
-download). Without one, these tests are skipped with a note on how to get one, and the rest of the suite runs;
-under ``CI=true`` a missing browser fails them (``.ci/run`` installs Debian's).
+download). Without one, or without Playwright, these tests are skipped with a note on how to get it, and the rest
+of the suite runs; under ``CI=true`` a missing browser or Playwright fails them (``.ci/run`` installs both).
+
+Screenshots go to test-output/browser/. The two the README shows are written to _assets/screenshots/ only when
+``APP_RELAY_UPDATE_SCREENSHOTS=1``, so that a test run never changes the repository by accident.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +21,13 @@ from devkit.serve import create_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"
+README_SCREENSHOTS = ROOT / "_assets" / "screenshots"
+"""Where the README's screenshots live: Dify's plugin pages show a README's images only from _assets/."""
+UPDATE_SCREENSHOTS = "APP_RELAY_UPDATE_SCREENSHOTS"
+MISSING_PLAYWRIGHT = (
+    "Playwright (the Python package that drives Chromium) is not installed: "
+    "`.venv/bin/pip install -r requirements-dev.txt` installs it."
+)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TOKEN_DELAY = 0.06
 """Slow enough that a person, and this test, sees the answer grow."""
@@ -48,9 +60,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(advice)
 
 
+def playwright_api() -> Any:
+    """``playwright.sync_api``; without it, a skip with advice, or under CI a failure."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if in_ci():
+            pytest.fail(MISSING_PLAYWRIGHT)
+        _skipped_for.add(MISSING_PLAYWRIGHT)
+        pytest.skip("no Playwright, browser test skipped: see 'browser tests skipped' above for how to get it")
+    return sync_api
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = playwright_api()
     with sync_api.sync_playwright() as playwright:
         chromium = find_chromium(playwright_executable=lambda: playwright.chromium.executable_path)
         if chromium is None:
@@ -77,3 +101,11 @@ def page(browser):
 def output_dir() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT
+
+
+def save_readme_screenshot(page: Any, name: str) -> None:
+    """Refresh one of the README's screenshots, when asked to (``APP_RELAY_UPDATE_SCREENSHOTS=1``)."""
+    if os.environ.get(UPDATE_SCREENSHOTS, "").strip() != "1":
+        return
+    README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(README_SCREENSHOTS / f"{name}.png"), full_page=True)

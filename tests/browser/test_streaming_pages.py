@@ -90,9 +90,15 @@ def test_api_key_page_leads_to_the_form_without_a_key_in_any_url(browser, output
         page.fill("textarea[name=query]", "What can you do?")
         page.locator("button.primary").click()
         page.wait_for_selector("p.done")
-        assert "demo-key" not in " ".join(seen_urls)
-        assert page.locator("input[name=api_key]").get_attribute("value") == "demo-key"  # carried in the body
+        assert page.locator("input[name=api_key]").first.get_attribute("value") == "demo-key"  # carried in the body
         page.screenshot(path=str(output_dir / "api-key-flow.png"), full_page=True)
+        # "New conversation" keeps the key too: the app's form again, not the key page.
+        with page.expect_navigation() as opened:
+            page.locator(".restart").click()
+        assert opened.value.status == 200 and opened.value.request.method == "POST"
+        assert page.locator("textarea[name=query]").count() == 1 and page.locator("p.done").count() == 0
+        assert page.locator("input[name=api_key]").get_attribute("value") == "demo-key"
+        assert "demo-key" not in " ".join(seen_urls)
     finally:
         context.close()
         server.close()

@@ -2,6 +2,7 @@
 node rows, Run again, languages, plain words."""
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from devkit.daemon.process import PluginProcess
-from devkit.demo.apps import DEMO_SETTINGS, DemoApps
+from devkit.demo.apps import CHATBOT_APP_ID, DEMO_SETTINGS, DemoApps
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -66,8 +67,48 @@ def test_three_turns_of_one_conversation_on_one_page_and_never_the_key(plugin):
     page = post(plugin, "/chat/chatbot", fields, settings)
     shown = [page.index(question) for question in ("first question", "second question", "third question")]
     assert shown == sorted(shown)
-    assert "This is turn 3 of our conversation" in page
-    assert 'href="./chatbot">New conversation</a>' in page
+    earlier = page.split('<section class="transcript"', 1)[1].split('<section class="card question">', 3)
+    assert "This is turn 1 of our conversation" in earlier[1] and "This is turn 2 of our conversation" in earlier[2]
+    assert (
+        "This is turn 3 of our conversation"
+        in page.split('<section class="transcript"', 1)[1].split("third question", 1)[1]
+    )
+    assert "page-key" not in hidden(page, "transcript")
+
+
+def test_new_conversation_carries_the_typed_key_and_opens_the_form(plugin):
+    settings = {"api_key": "page-key"}
+    page = post(plugin, "/chat/chatbot", {"api_key": "page-key", "query": "hello"}, settings)
+    restart = page.split('<form id="restart"', 1)[1].split("</form>", 1)[0]
+    assert 'method="post" action="./chatbot"' in restart
+    assert '<button type="submit" form="restart" class="restart">New conversation</button>' in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', restart))
+    assert fields == {"api_key": "page-key"}  # the key, and nothing of the conversation
+    form = post(plugin, "/chat/chatbot", fields, settings)  # what the button sends: the form, not the 401 page
+    assert '<textarea name="query" rows="3" required' in form and "first question" not in form
+    assert hidden(form, "api_key") == "page-key"
+    unkeyed = post(plugin, "/chat/chatbot", {"query": "hello"})
+    assert '<a class="restart" href="./chatbot">New conversation</a>' in unkeyed and 'id="restart"' not in unkeyed
+
+
+HOSTILE_MARKDOWN = (
+    "<script>alert(1)</script> <img src=x onerror=alert(1)> [trap](javascript:alert(1)) "
+    '![pixel](https://evil.example/p.png) <a href="https://evil.example" onclick="alert(1)">x</a> **still bold**'
+)
+
+
+def test_a_forged_transcript_of_25_hostile_turns_comes_back_as_20_escaped_turns(plugin):
+    forged = [[f"question {number} <b>bold?</b>", f"answer {number}: {HOSTILE_MARKDOWN}"] for number in range(25)]
+    page = post(plugin, "/chat/chatbot", {"query": "and now?", "transcript": json.dumps(forged)})
+    earlier = page.split('<section class="transcript"', 1)[1].split("</section></section>", 1)[0]
+    assert earlier.count('<section class="card question">') == 20
+    assert "question 4 " not in earlier and "question 5 " in earlier and "question 24 " in earlier
+    assert earlier.count("<strong>still bold</strong>") == 20  # markdown rendered, its hostile parts not
+    for raw in ("<script", "<img", "<b>", 'href="javascript', 'onclick="', '<a href="https://evil.example"'):
+        assert raw not in page, raw
+    carried = json.loads(hidden(page, "transcript"))
+    assert len(carried) == 20 and carried[-1][0] == "and now?" and carried[0][0].startswith("question 6 ")
+    assert carried[0][1] == f"answer 6: {HOSTILE_MARKDOWN}"  # carried on as text, exactly
 
 
 def test_a_chatflow_shows_one_row_per_node_and_its_answer_once(plugin):
@@ -76,7 +117,15 @@ def test_a_chatflow_shows_one_row_per_node_and_its_answer_once(plugin):
     finished = set(re.findall(r"\bdone-(\d+)\b", page))
     assert started and started == finished  # every running row is hidden by its node's finished row
     assert page.count('<div class="md-final">') == 1  # the answer, once: the run's result adds only its status
-    assert 'class="card outputs"' not in page
+    assert 'class="card outputs' not in page
+    assert page.count("tokens: ") == 1 and page.count("elapsed: ") == 1  # said by the answer's usage only
+    assert '<footer class="usage run-status"><span class="status succeeded">succeeded</span></footer>' in page
+
+
+def test_a_workflow_shows_its_text_once_in_its_result(plugin):
+    page = post(plugin, "/workflow/outline", {"inputs.topic": "Green tea"})
+    assert '<section class="card text-card">' in page  # while it streams
+    assert '<section class="card outputs repeats-text">' in page  # then the Result, which hides the card
 
 
 def test_a_workflow_result_offers_run_again_with_the_inputs_used(plugin):
@@ -90,10 +139,30 @@ def test_a_workflow_result_offers_run_again_with_the_inputs_used(plugin):
 def test_the_page_speaks_the_readers_language(plugin):
     page = post(plugin, "/chat/chatbot", {"query": "hi"}, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
     assert '<html lang="zh-Hans">' in page and "发送" in page and "完成。" in page
+    assert "<title>chatbot · 聊天应用</title>" in page
     japanese = post(plugin, "/workflow/outline", {"inputs.topic": "tea"}, headers={"Accept-Language": "ja"})
-    assert "もう一度実行" in japanese
+    assert "もう一度実行" in japanese and "<title>outline · ワークフローアプリ</title>" in japanese
+    assert '<span class="status succeeded">成功</span>' in japanese and "start · 成功</span>" in japanese
+    chatflow = post(plugin, "/chat/chatflow", {"query": "hi"}, headers={"Accept-Language": "pt-BR"})
+    assert '<span class="status succeeded">sucesso</span>' in chatflow and ">succeeded<" not in chatflow
     portuguese = post(plugin, "/chat/chatbot", {"query": "oi"}, headers={"Accept-Language": "pt-BR"})
     assert "Enviar" in portuguese
+
+
+def test_the_page_names_the_app_or_its_short_id(plugin):
+    named = post(plugin, "/chat/chatbot", {"query": "hi"})
+    assert "<h1>chatbot</h1>" in named and "<title>chatbot · Chat app</title>" in named
+    by_id = post(plugin, f"/chat/{CHATBOT_APP_ID}", {"query": "hi"}, settings={"allowed_apps": "*"})
+    short = CHATBOT_APP_ID.split("-")[0]
+    assert f"<h1>{short}</h1>" in by_id and f"<title>{short} · Chat app</title>" in by_id
+    form = plugin.request("GET", "/workflow/outline", headers=BROWSER, settings=DEMO_SETTINGS).text()
+    assert "<h1>outline</h1>" in form and "<title>outline · Workflow app</title>" in form
+
+
+def test_the_pages_allow_no_images_nor_anything_else_from_anywhere(plugin):
+    response = plugin.request("GET", "/chat/chatbot", headers=BROWSER, settings=DEMO_SETTINGS)
+    policy = response.headers["Content-Security-Policy"]
+    assert "img-src" not in policy and "default-src 'none'" in policy and "form-action 'self'" in policy
 
 
 def test_a_browser_gets_an_html_error_even_for_a_bad_format(plugin):

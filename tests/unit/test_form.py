@@ -3,7 +3,8 @@
 import re
 
 import relay
-from relay.native.form import app_form
+from relay.core.catalog import App
+from relay.native.form import app_form, render_form_page
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -142,3 +143,14 @@ def test_parameters_of_the_wrong_types_give_a_form_of_what_makes_sense():
         {"user_input_form": [{"select": {"variable": "v", "options": "abc", "max_length": True}}, "junk", {}]}
     )
     assert [(f.variable, f.options, f.max_length) for f in odd_field.fields] == [("v", (), None)]
+
+
+def test_the_form_page_names_the_app_or_its_short_id_in_the_readers_language():
+    form = app_form(PARAMETERS)
+    named = render_form_page(form, relay.WORKFLOW, App(APP_ID, "outline"), {}, "ja_JP")
+    assert "<h1>outline</h1>" in named and "<title>outline · ワークフローアプリ</title>" in named
+    short = APP_ID.split("-")[0]
+    unnamed = render_form_page(form, relay.CHAT, App(APP_ID), {}, "en")
+    assert f"<h1>{short}</h1>" in unnamed and f"<title>{short} · Chat app</title>" in unnamed
+    assert '<button type="submit" class="primary">Send</button>' in unnamed
+    assert '<button type="submit" class="primary">実行</button>' in named

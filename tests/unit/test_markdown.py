@@ -1,8 +1,12 @@
 """Markdown on the html page: rendered safely, block by block as it streams, then whole."""
 
+import itertools
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup
 
 from relay.core.apps import CHAT
 from relay.native.formats import PageInfo, render
@@ -69,3 +73,128 @@ def test_the_whole_answer_is_rendered_in_context_at_the_end():
     text = page(["- one\n\n", "- two\n"])
     final = text.split('<div class="md-final">', 1)[1]
     assert final.count("<ul>") == 1  # one list, although it streamed as two blocks
+
+
+def md_blocks(html: str) -> list[str]:
+    """The rendered blocks of a streamed answer, in order (the final twin excluded)."""
+    streamed = html.split('<div class="md-final">', 1)[0]
+    return re.findall(r'<div class="md-block">(.*?)</div>', streamed, re.DOTALL)
+
+
+def stream(deltas: list[str]) -> tuple[list[str], str]:
+    """What a page shows while ``deltas`` stream (pieces per delta) and at the end."""
+    markdown = MarkdownStream()
+    pieces = [markdown.feed(delta) for delta in deltas]
+    return pieces, markdown.close()
+
+
+def test_a_code_block_stays_whole_when_its_blank_line_arrives_after_a_cut():
+    pieces, ending = stream(["para\n\n```\ncode\n", "\nmore code\n", "```\n\nafter\n\n", "tail"])
+    assert md_blocks(pieces[0]) == ["<p>para</p>\n"]
+    assert md_blocks(pieces[1]) == []  # the blank line is inside the fence: it ends nothing
+    assert md_blocks(pieces[2]) == ["<pre><code>code\n\nmore code\n</code></pre>\n<p>after</p>\n"]
+    assert md_blocks(ending) == ["<p>tail</p>\n"]
+
+
+DOCUMENT = """# Release notes
+
+Here is **what changed**, with `inline code` and a [link](https://dify.ai).
+
+```python
+def first():
+    return 1
+
+
+def second():
+    return 2
+```
+
+| plan | price |
+|---|---|
+| free | 0 |
+
+~~~
+a tilde fence
+
+with a blank line
+~~~
+
+> a quote
+
+The end.
+"""
+
+
+def model_tokens(text: str) -> list[str]:
+    """Deltas as a model streams them: a word and the space or newlines after it."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        [DOCUMENT],
+        model_tokens(DOCUMENT),
+        list(DOCUMENT),  # one character at a time: fences and blank lines split across deltas
+    ],
+    ids=["whole", "model tokens", "characters"],
+)
+def test_streamed_blocks_add_up_to_the_whole_answer_however_it_is_cut(deltas):
+    pieces, ending = stream(deltas)
+    blocks = md_blocks("".join(pieces) + ending)
+    # Without lists (which join across blank lines), rendering block by block is rendering the whole.
+    assert "".join(blocks) == str(render_markdown(DOCUMENT))
+    assert all(block.count("<pre>") == block.count("</pre>") for block in blocks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=40))
+def test_any_chunking_renders_the_same_blocks(sizes):
+    deltas, position = [], 0
+    for size in itertools.cycle(sizes):
+        if position >= len(DOCUMENT):
+            break
+        deltas.append(DOCUMENT[position : position + size])
+        position += size
+    pieces, ending = stream(deltas)
+    assert "".join(md_blocks("".join(pieces) + ending)) == str(render_markdown(DOCUMENT))
+    page = MarkdownStream().open() + "".join(pieces) + ending
+    assert page.count("<span") == page.count("</span>") and page.count("<div") == page.count("</div>")
+
+
+class CountingRenderer:
+    """Stands in for ``render_markdown`` inside the stream and counts how much text it is given."""
+
+    def __init__(self) -> None:
+        self.characters = 0
+
+    def __call__(self, text: str) -> Markup:
+        self.characters += len(text)
+        return render_markdown(text)
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        ["\n"] * 80_000,  # a model that streams nothing but newlines
+        ["word\n\n"] * 4_000,  # a block on every delta
+        ["```\n"] + ["code line\n\n"] * 20_000 + ["```\n"],  # blank lines inside one long fence
+        ["\n\n".join(f"Paragraph {i} " + "word " * 20 for i in range(4_000))],  # 0.5 MiB in one delta
+    ],
+    ids=["newlines", "blocks", "long fence", "one big delta"],
+)
+def test_the_work_grows_with_the_answer_not_with_its_square(monkeypatch, deltas):
+    """Each character is scanned once and rendered at most twice (in its block, then in the whole answer).
+
+    Counted, not timed: looking back over the block in progress on every line (what made 80,000 newline deltas
+    take seconds) reads the block again and again, and this count would show it.
+    """
+    renderer = CountingRenderer()
+    monkeypatch.setattr("relay.native.formats.markdown.render_markdown", renderer)
+    markdown = MarkdownStream()
+    for delta in deltas:
+        markdown.feed(delta)
+    markdown.close()
+    length = sum(map(len, deltas))
+    assert markdown.chars_read == length
+    assert renderer.characters <= 2 * length

@@ -53,16 +53,25 @@ def render_markdown(text: str) -> Markup:
 
 
 class MarkdownStream:
-    """One answer arriving in deltas, as HTML pieces: raw text at once, each complete block rendered after it."""
+    """One answer arriving in deltas, as HTML pieces: raw text at once, each complete block rendered after it.
+
+    Linear in the answer's length, whatever its shape: every character is read once as it arrives (the block in
+    progress is kept as pieces and joined only when it completes), and a line is classified from its own text
+    and two flags (inside a fence, text since the last block ended), never by looking back over the block.
+    """
 
     def __init__(self) -> None:
         self.whole: list[str] = []
-        self.block = ""
-        """Text of the block in progress (what the open raw span shows)."""
-        self.scanned = 0
-        """Where in ``block`` the next unread line starts."""
+        self.pending: list[str] = []
+        """The block in progress, in pieces: text after the last complete block (what the open raw span shows)."""
+        self.line: list[str] = []
+        """The line in progress (text after the last newline), in pieces."""
         self.fence: str | None = None
         """The marker of the code fence the block is inside, if any: a blank line there ends nothing."""
+        self.has_text = False
+        """Whether the block in progress has a non-blank line: a blank line ends a block only after text."""
+        self.chars_read = 0
+        """How many characters the block scanner has read: each once, so never more than the answer's length."""
 
     def open(self) -> str:
         return '<div class="md-stream"><span class="md-raw">'
@@ -70,15 +79,15 @@ class MarkdownStream:
     def feed(self, delta: str) -> str:
         """The HTML that shows ``delta``: escaped text, and rendered blocks as they complete."""
         self.whole.append(delta)
-        before = len(self.block)
-        self.block += delta
-        cut = self._last_boundary()
+        cut = self._last_boundary(delta)
         if cut is None:
+            self.pending.append(delta)
             return str(escape(delta))
-        done, rest = self.block[:cut], self.block[cut:]
-        self.block, self.scanned = rest, 0
+        done = "".join([*self.pending, delta[:cut]])
+        rest = delta[cut:]
+        self.pending = [rest] if rest else []
         return (
-            str(escape(done[before:]))
+            str(escape(delta[:cut]))
             + '</span><div class="md-block">'
             + str(render_markdown(done))
             + '</div><span class="md-raw">'
@@ -88,8 +97,9 @@ class MarkdownStream:
     def close(self) -> str:
         """The end of the answer: the stream closed and the whole answer rendered as its final twin."""
         tail = ""
-        if self.block.strip():
-            tail = f'<div class="md-block">{render_markdown(self.block)}</div>'
+        block = "".join(self.pending)
+        if block.strip():
+            tail = f'<div class="md-block">{render_markdown(block)}</div>'
         whole = "".join(self.whole)
         return f'</span>{tail}</div><div class="md-final">{render_markdown(whole)}</div>'
 
@@ -97,19 +107,26 @@ class MarkdownStream:
     def text(self) -> str:
         return "".join(self.whole)
 
-    def _last_boundary(self) -> int | None:
-        """The end of the last complete block in ``block`` (after a blank line outside a fence), if any."""
+    def _last_boundary(self, delta: str) -> int | None:
+        """Where in ``delta`` the last block it completes ends (after a blank line outside a fence), if any."""
         boundary = None
-        while True:
-            end = self.block.find("\n", self.scanned)
-            if end < 0:
-                return boundary
-            line = self.block[self.scanned : end].strip()
-            self.scanned = end + 1
+        start = 0
+        while (end := delta.find("\n", start)) >= 0:
+            self.line.append(delta[start:end])
+            line = "".join(self.line).strip()
+            self.line = []
+            self.chars_read += end + 1 - start
+            start = end + 1
             if self.fence is not None:
                 if line.startswith(self.fence):
                     self.fence = None
             elif line.startswith(_FENCES):
                 self.fence = line[:3]
-            elif not line and self.block[:end].strip():
-                boundary = end + 1
+            elif not line and self.has_text:
+                boundary, self.has_text = start, False
+                continue
+            self.has_text = self.has_text or bool(line)
+        if start < len(delta):
+            self.line.append(delta[start:])
+            self.chars_read += len(delta) - start
+        return boundary

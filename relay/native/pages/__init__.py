@@ -45,13 +45,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
         f"style-src {_source_hash(STYLESHEET)}",
-        "img-src data:",
         "form-action 'self'",
         "base-uri 'none'",
         "frame-ancestors 'none'",
     )
 )
-"""Nothing external, no inline script at all, only this exact stylesheet, and no framing by other pages."""
+"""Nothing external, no inline script, no image (the pages show none: an image in an answer becomes a link), only
+this exact stylesheet, forms only back to this site, and no framing by other pages."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -59,6 +59,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+
+def app_title(app_name: str | None, app_id: str) -> str:
+    """How a page names the app: its name when the endpoint's ``allowed_apps`` gives one, else its short id."""
+    return app_name or app_id.split("-", 1)[0]
+
+
+def page_title(app_name: str | None, app_id: str, kind_label: str) -> str:
+    """The browser tab's text: the app first (what a person looks for among tabs), then its kind, translated."""
+    return f"{app_title(app_name, app_id)} · {kind_label}"
 
 
 @cache

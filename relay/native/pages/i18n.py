@@ -2,8 +2,9 @@
 
 Only the plugin's words are translated; an app's text reaches the page untouched. Error *messages* stay in
 English: they are the contract's text, the same for programs and people; the page around them (heading,
-plain-words explanation, buttons) is translated. An English string is its own key, so a page never shows a
-missing translation: a string absent from a catalog stays English.
+plain-words explanation, buttons) is translated. An English string is its own key; every string the pages
+use is in every catalog (``tests/unit/test_i18n.py`` reads the templates and the code to make sure), so English
+shows only for words that come from elsewhere (a run state Dify adds one day).
 """
 
 from collections.abc import Callable
@@ -15,6 +16,22 @@ LANGUAGES = {"en": "en", "zh": "zh_Hans", "ja": "ja_JP", "pt": "pt_BR"}
 HTML_LANG = {"en": "en", "zh_Hans": "zh-Hans", "ja_JP": "ja", "pt_BR": "pt"}
 
 Translate = Callable[[str], str]
+
+STATUS_WORDS = (
+    "running",
+    "succeeded",
+    "failed",
+    "stopped",
+    "partial-succeeded",
+    "exception",
+    "retry",
+    "paused",
+    "unknown",
+)
+"""The states of a run or a node as Dify names them (and the page's own "running"), shown translated.
+
+Dify may add states; one the catalogs lack is shown as Dify wrote it.
+"""
 
 _ZH = {
     "Chat app": "聊天应用",
@@ -51,6 +68,16 @@ _ZH = {
     "Continue": "继续",
     "Workflow progress": "工作流进度",
     "running": "运行中",
+    "succeeded": "成功",
+    "failed": "失败",
+    "stopped": "已停止",
+    "partial-succeeded": "部分成功",
+    "exception": "异常",
+    "retry": "重试",
+    "paused": "已暂停",
+    "unknown": "未知",
+    "(file)": "（文件）",
+    "({} files)": "（{} 个文件）",
     "Earlier in this conversation": "本次对话的先前内容",
     "Technical details": "技术细节",
     "This form cannot send these inputs: {}.": "此表单无法发送这些输入：{}。",
@@ -72,6 +99,10 @@ _ZH = {
     ),
     "This app looks like a chat app:": "这个应用看起来是聊天应用：",
     "open it as a chat": "以聊天方式打开",
+    "This is a chat app:": "这是一个聊天应用：",
+    "This is a workflow app:": "这是一个工作流应用：",
+    "This is a completion app:": "这是一个文本生成应用：",
+    "open it at its own path": "在它自己的路径下打开",
     "Input needed": "需要输入",
     "The app waits for a person to fill in a form in Dify.": "应用正在等待有人在 Dify 中填写表单。",
     "Input given": "已输入",
@@ -119,6 +150,16 @@ _JA = {
     "Continue": "続ける",
     "Workflow progress": "ワークフローの進行状況",
     "running": "実行中",
+    "succeeded": "成功",
+    "failed": "失敗",
+    "stopped": "停止",
+    "partial-succeeded": "一部成功",
+    "exception": "例外",
+    "retry": "再試行",
+    "paused": "一時停止",
+    "unknown": "不明",
+    "(file)": "（ファイル）",
+    "({} files)": "（ファイル {} 件）",
     "Earlier in this conversation": "この会話のこれまで",
     "Technical details": "技術的な詳細",
     "This form cannot send these inputs: {}.": "このフォームでは次の入力を送信できません：{}。",
@@ -141,6 +182,10 @@ _JA = {
     ),
     "This app looks like a chat app:": "このアプリはチャットアプリのようです：",
     "open it as a chat": "チャットとして開く",
+    "This is a chat app:": "これはチャットアプリです：",
+    "This is a workflow app:": "これはワークフローアプリです：",
+    "This is a completion app:": "これはテキスト生成アプリです：",
+    "open it at its own path": "専用のパスで開く",
     "Input needed": "入力が必要です",
     "The app waits for a person to fill in a form in Dify.": "アプリは Dify でフォームが入力されるのを待っています。",
     "Input given": "入力済み",
@@ -188,6 +233,16 @@ _PT = {
     "Continue": "Continuar",
     "Workflow progress": "Progresso do workflow",
     "running": "em execução",
+    "succeeded": "sucesso",
+    "failed": "falhou",
+    "stopped": "interrompido",
+    "partial-succeeded": "sucesso parcial",
+    "exception": "exceção",
+    "retry": "nova tentativa",
+    "paused": "pausado",
+    "unknown": "desconhecido",
+    "(file)": "(arquivo)",
+    "({} files)": "({} arquivos)",
     "Earlier in this conversation": "Antes nesta conversa",
     "Technical details": "Detalhes técnicos",
     "This form cannot send these inputs: {}.": "Este formulário não pode enviar estas entradas: {}.",
@@ -209,6 +264,10 @@ _PT = {
     ),
     "This app looks like a chat app:": "Este app parece ser um app de chat:",
     "open it as a chat": "abrir como chat",
+    "This is a chat app:": "Este é um app de chat:",
+    "This is a workflow app:": "Este é um app de workflow:",
+    "This is a completion app:": "Este é um app de geração de texto:",
+    "open it at its own path": "abrir no endereço dele",
     "Input needed": "Entrada necessária",
     "The app waits for a person to fill in a form in Dify.": "O app aguarda que alguém preencha um formulário no Dify.",
     "Input given": "Entrada recebida",

@@ -12,8 +12,8 @@ from typing import Any
 from relay.core.apps import AppKind
 from relay.native.formats.html.page import StreamedPage
 from relay.native.formats.markdown import render_markdown
-from relay.native.pages import fragments, render_page
-from relay.native.pages.i18n import translator
+from relay.native.pages import app_title, fragments, page_title, render_page
+from relay.native.pages.i18n import Translate, translator
 from relay.native.transcript import Turn, write_transcript
 
 KEEPALIVE = b"<!-- keep-alive -->"
@@ -47,25 +47,25 @@ class HtmlEncoder:
     def __init__(self, info: PageInfo) -> None:
         self.info = info
         self.macros = fragments(info.language)
-        self.page = StreamedPage(
-            self.macros, translator(info.language), chat=info.kind.takes_query, show_cost=info.show_cost
-        )
+        self.t = translator(info.language)
+        self.page = StreamedPage(self.macros, self.t, chat=info.kind.takes_query, show_cost=info.show_cost)
 
     def start(self) -> bytes:
         info = self.info
+        kind_label = self.t(info.kind.label.capitalize())
         head = render_page(
             "page_start.html",
             info.language,
-            title=info.kind.label.capitalize(),
+            title=page_title(info.app_name, info.app_id, kind_label),
             kind=info.kind.name,
-            app_id=info.app_id,
-            app_name=info.app_name,
+            app_title=app_title(info.app_name, info.app_id),
+            kind_label=kind_label,
         )
         head += str(self.macros.earlier([(asked, render_markdown(answer)) for asked, answer in info.transcript]))
         if info.query:
             head += str(self.macros.question(info.query))
         if info.inputs and not info.kind.takes_query:
-            used = [(name, _shown(value)) for name, value in info.inputs.items() if value not in ("", None)]
+            used = [(name, _shown(value, self.t)) for name, value in info.inputs.items() if value not in ("", None)]
             head += str(self.macros.inputs_used(used))
         return _utf8(head)
 
@@ -81,7 +81,7 @@ class HtmlEncoder:
 
     def end(self) -> bytes:
         info, page = self.info, self.page
-        ending = page.close_block()
+        ending = page.close_block() + page.pending_run_facts()
         if not (page.failed or page.paused):
             ending += str(self.macros.done())
         if info.kind.takes_query:
@@ -93,20 +93,21 @@ class HtmlEncoder:
                 )
             )
         elif info.form is not None:
-            values = {name: _shown(value) for name, value in info.inputs.items()}
+            values = {name: _shown(value, self.t) for name, value in info.inputs.items()}
             ending += str(self.macros.run_again(info.form, info.carried, values))
         return _utf8(ending + render_page("page_end.html", info.language))
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, t: Translate) -> str:
+    """An input as the page lists it: files by how many there were (their content went to Dify, not here)."""
     if isinstance(value, dict) and "transfer_method" in value:
-        return "(file)"
+        return t("(file)")
     if (
         isinstance(value, list)
         and value
         and all(isinstance(item, dict) and "transfer_method" in item for item in value)
     ):
-        return f"({len(value)} files)"
+        return t("({} files)").format(len(value))
     return value if isinstance(value, str) else str(value)
 
 

@@ -4,6 +4,10 @@ Text deltas go into an open block (the answer, a workflow's streamed text) as ma
 completes (``relay.native.formats.markdown``); any other event closes that block and shows its own (a tool call, the
 node list, a result). A node's row is written when it starts and again when it finishes; the stylesheet hides
 the first once the second is there, so each node reads as one row that changes state.
+
+Each thing shows once: a workflow's Result that repeats the text streamed above marks itself so the stylesheet
+hides the streamed card, and a chatflow's run adds only its status under the answer, whose usage says the tokens
+and the time (or, when no usage comes, the page's end says them).
 """
 
 from typing import Any
@@ -42,6 +46,12 @@ class StreamedPage:
         """Whether the run paused for a person: not done either."""
         self.nodes: dict[str, int] = {}
         """Node run id -> the index that pairs its running row with its finished row."""
+        self.text: list[str] = []
+        """A workflow's text as the page shows it (streamed, or its replacement), to tell if the Result repeats it."""
+        self.run_facts: tuple[float | None, Any] | None = None
+        """A chatflow run's seconds and tokens, shown only if no usage with the answer says them."""
+        self.usage_shown = False
+        """Whether an answer's usage (tokens, time) is on the page already."""
 
     def add(self, event: Any) -> str:
         if not isinstance(event, dict):
@@ -77,6 +87,8 @@ class StreamedPage:
         """Append ``text`` to the answer or streamed-text block, opening it if another block is open."""
         if block == "answer":
             self.answer.append(text)
+        else:
+            self.text.append(text)
         return self.switch_to(block) + self.markdown.feed(text)
 
     # -- chat, agent and completion events ---------------------------------------------------------------
@@ -120,14 +132,15 @@ class StreamedPage:
 
     def _usage(self, usage: dict[str, Any]) -> str:
         """Tokens and time for everyone; the price only where the endpoint's ``show_usage_cost`` says so."""
+        self.usage_shown, self.run_facts = True, None  # a chatflow run's own facts would say the same again
         items: list[tuple[str, Any]] = []
         if usage.get("total_tokens") is not None:
-            items.append(("tokens", usage["total_tokens"]))
+            items.append((self.t("tokens"), usage["total_tokens"]))
         latency = number_of(usage.get("latency"))
         if latency is not None:
-            items.append(("elapsed", f"{latency:.2f} s"))
+            items.append((self.t("elapsed"), f"{latency:.2f} s"))
         if self.show_cost and usage.get("total_price") not in (None, "", "0", "0.0000000"):
-            items.append(("price", f"{usage['total_price']} {usage.get('currency') or ''}".strip()))
+            items.append((self.t("price"), f"{usage['total_price']} {usage.get('currency') or ''}".strip()))
         return str(self.macros.usage(items)) if items else ""
 
     # -- workflow events (workflow apps and chatflows) ---------------------------------------------------
@@ -195,7 +208,9 @@ class StreamedPage:
 
     def _on_text_replace(self, event: dict[str, Any]) -> str:
         # Dify replaces the text streamed so far (moderation, for one); without script the page shows the new one.
-        return self.switch_to(None) + str(self.macros.replaced(render_markdown(str(data_of(event).get("text") or ""))))
+        text = str(data_of(event).get("text") or "")
+        self.text = [text]
+        return self.switch_to(None) + str(self.macros.replaced(render_markdown(text), text_card=True))
 
     def _on_workflow_finished(self, event: dict[str, Any]) -> str:
         data = data_of(event)
@@ -203,10 +218,20 @@ class StreamedPage:
         seconds, tokens = number_of(data.get("elapsed_time")), data.get("total_tokens")
         if self.chat and self.answer:
             # A chatflow's result is the answer the page already shows: say only how the run went.
-            return self.switch_to(None) + str(self.macros.run_status(status, seconds, tokens))
+            self.run_facts = None if self.usage_shown else (seconds, tokens)
+            return self.switch_to(None) + str(self.macros.run_status(status))
         outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
         items = [(name, output_html(value)) for name, value in outputs.items()]
-        return self.switch_to(None) + str(self.macros.outputs(status, items, data.get("error") or "", seconds, tokens))
+        shown = "".join(self.text).strip()
+        repeats = bool(shown) and any(isinstance(value, str) and value.strip() == shown for value in outputs.values())
+        return self.switch_to(None) + str(
+            self.macros.outputs(status, items, data.get("error") or "", seconds, tokens, repeats_text=repeats)
+        )
+
+    def pending_run_facts(self) -> str:
+        """A chatflow run's tokens and time when no usage said them (a failed run sends none)."""
+        facts, self.run_facts = self.run_facts, None
+        return str(self.macros.run_facts(*facts)) if facts else ""
 
     # -- pauses for a person ---------------------------------------------------------------------------------
 
@@ -214,19 +239,19 @@ class StreamedPage:
         data = data_of(event)
         title = data.get("form_title") or data.get("title") or data.get("node_title")
         text = self.t("The app waits for a person to fill in a form in Dify.")
-        return self.switch_to(None) + str(self.macros.notice("Input needed", f"{text} {title or ''}".strip()))
+        return self.switch_to(None) + str(self.macros.notice(self.t("Input needed"), f"{text} {title or ''}".strip()))
 
     def _on_human_input_form_filled(self, event: dict[str, Any]) -> str:
-        return self.switch_to(None) + str(self.macros.notice("Input given", self.t("The form was filled in.")))
+        return self.switch_to(None) + str(self.macros.notice(self.t("Input given"), self.t("The form was filled in.")))
 
     def _on_human_input_form_timeout(self, event: dict[str, Any]) -> str:
         text = self.t("Nobody filled in the form in time.")
-        return self.switch_to(None) + str(self.macros.notice("Input timed out", text))
+        return self.switch_to(None) + str(self.macros.notice(self.t("Input timed out"), text))
 
     def _on_workflow_paused(self, event: dict[str, Any]) -> str:
         self.paused = True
         text = self.t("The run is paused until a person answers in Dify; it goes on there, not on this page.")
-        return self.switch_to(None) + str(self.macros.notice("Paused", text))
+        return self.switch_to(None) + str(self.macros.notice(self.t("Paused"), text))
 
     # -- errors ------------------------------------------------------------------------------------------
 

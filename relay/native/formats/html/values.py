@@ -66,17 +66,30 @@ def _is_file(value: Any) -> bool:
 
 
 def safe_url(value: Any) -> str:
-    """Only http(s) and same-site links: a ``javascript:`` URL would survive escaping.
+    """Only http(s) and same-site links, as a browser will read them: a ``javascript:`` URL would survive escaping.
 
-    ``//host`` and ``/\\host`` look site-relative but browsers read both as another host.
+    The URL standard drops leading and trailing C0 controls and spaces and every tab and newline inside a URL
+    before parsing it, so the check looks at that cleaned text (and returns it): a slash, a tab, a slash and a
+    host is ``//host`` to a browser. ``//host`` and ``/\\host`` look site-relative but browsers read both as
+    another host.
     """
     if not isinstance(value, str):
         return ""
+    cleaned = _as_browsers_read(value)
     try:
-        scheme = urlsplit(value).scheme.lower()
+        parts = urlsplit(cleaned)
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return ""
-    if scheme in ("http", "https"):
-        return value
-    same_site = not scheme and value.startswith("/") and value[1:2] not in ("/", "\\")
-    return value if same_site else ""
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return cleaned
+    same_site = not parts.scheme and not parts.netloc and cleaned.startswith("/") and cleaned[1:2] not in ("/", "\\")
+    return cleaned if same_site else ""
+
+
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+
+
+def _as_browsers_read(url: str) -> str:
+    """The URL standard's first steps: strip C0 controls and spaces at both ends, remove tabs and newlines."""
+    return url.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
