@@ -670,15 +670,17 @@ class DemoApps:
         count = min(max(int(inputs.get("sections") or 3), 1), len(titles))
         lines = [f"Outline for “{topic}” ({tone} tone, {count} sections):"]
         lines += [f"{number}. {title.format(t=topic)}" for number, title in enumerate(titles[:count], 1)]
+        # What follows the list is a paragraph of its own each (in markdown, a line right after an item continues it).
+        after: list[str] = []
         if inputs.get("notes"):
-            lines.append(f"Notes taken into account: {inputs['notes']}")
+            after.append(f"Notes taken into account: {inputs['notes']}")
         if inputs.get("with_summary"):
-            lines.append(f"Summary: {count} sections that take a reader from zero to {topic} fan.")
+            after.append(f"Summary: {count} sections that take a reader from zero to {topic} fan.")
         if inputs.get("attachment"):
-            lines.append(self._read_attachment(inputs["attachment"]))
+            after.append(self._read_attachment(inputs["attachment"]))
         for source in inputs.get("sources") or []:
-            lines.append("Source. " + self._read_attachment(source))
-        text = "\n".join(lines)
+            after.append("Source. " + self._read_attachment(source))
+        text = "\n".join(lines) + "".join(f"\n\n{paragraph}" for paragraph in after)
         return _Graph(self, run, words, chat=False).run(inputs, {"topic": topic}, text, [topic, inputs.get("notes")])
 
     def _read_attachment(self, value: dict[str, Any]) -> str:

@@ -40,6 +40,8 @@ class _Exchange:
     output: Format
     cors: dict[str, str]
     language: str
+    carried: dict[str, str]
+    """The api key a form POST carries on (the html pages'), to carry it further."""
 
 
 def relay_request(
@@ -54,27 +56,33 @@ def relay_request(
     language = language_of(request)
     # A browser gets its error as a page even when what it asked for is the thing that is wrong (?format=xml).
     output = parsing.accepted_format(request)
+    carried: dict[str, str] = {}
     try:
         # Who is asking comes first: nothing costly happens for a caller without the key. Then an endpoint not
         # (or wrongly) set up says so to every request.
         catalog = access.admit(request, settings, rules)
+        check_body_size(request)
+        # A key typed into the html 401 page travels on in every later form POST, never in a URL: error pages too.
+        carried = _carried_key(request, rules)
         output = parsing.choose_format(request)
-        exchange = _Exchange(session, request, settings, rules, kind, output, cors, language)
+        exchange = _Exchange(session, request, settings, rules, kind, output, cors, language, carried)
         return _answer(exchange, str(values.get("app_id", "")), catalog)
     except RelayError as error:
-        return error_response(error, output, cors, language)
+        return error_response(error, output, cors, language, carried=carried)
     except Exception:
         logger.exception("unexpected failure while relaying a %s request", request.method)
         return error_response(internal_error(), output, cors, language)
 
 
 def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
-    request, kind, output, cors = exchange.request, exchange.kind, exchange.output, exchange.cors
-    check_body_size(request)
+    request, kind, output, cors, carried = (
+        exchange.request,
+        exchange.kind,
+        exchange.output,
+        exchange.cors,
+        exchange.carried,
+    )
     app = catalog.resolve(reference, kind)
-
-    # A key typed into the html 401 page travels on in every later form POST, never in a URL.
-    carried = _carried_key(request, exchange.rules)
     fields = parsing.read_fields(request)
     if output is Format.HTML and _wants_form(request, fields, kind):
         form = app_form(fetch_parameters(exchange.session, app.app_id))

@@ -42,14 +42,22 @@ _EXPLANATIONS = {
 }
 
 
-def error_response(error: RelayError, output: Format, extra_headers: dict[str, str], language: str = "en") -> Response:
-    """The contract's error body (JSON), or for html a page saying the same, with the same status."""
+def error_response(
+    error: RelayError,
+    output: Format,
+    extra_headers: dict[str, str],
+    language: str = "en",
+    *,
+    carried: dict[str, str] | None = None,
+) -> Response:
+    """The contract's error body (JSON), or for html a page saying the same, with the same status. ``carried``: the
+    api key the page's links must carry on (they become small POST forms)."""
     headers = {**error.headers, **extra_headers}
     if output is Format.HTML:
         page = render_page(
             "error.html",
             language,
-            title=f"{error.status} {error.code}",
+            carried=carried or {},
             ask_key=error.status == 401,
             status=error.status,
             code=error.code,
@@ -58,7 +66,8 @@ def error_response(error: RelayError, output: Format, extra_headers: dict[str, s
             link=error.link,
             heading=_HEADINGS_BY_CODE.get(error.code) or _HEADINGS.get(error.status, "Something went wrong"),
         )
-        return whole_response(page, error.status, headers | SECURITY_HEADERS, CONTENT_TYPES[Format.HTML])
+        private = PRIVATE if carried else {}
+        return whole_response(page, error.status, headers | SECURITY_HEADERS | private, CONTENT_TYPES[Format.HTML])
     return json_response(error.body(), error.status, headers)
 
 

@@ -436,6 +436,7 @@ def expected_answer(slug: str, result) -> None:
             "Outline for “Green tea” (playful tone, 2 sections):",
             "1. Green tea: the origin story",
             "2. Things nobody tells you about Green tea",
+            "",
             "Summary: 2 sections that take a reader from zero to Green tea fan.",
         ]
         assert result.structured_content == {"text": text}

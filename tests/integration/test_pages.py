@@ -192,3 +192,18 @@ def test_a_chat_app_under_the_workflow_path_points_to_its_chat_url(plugin):
     page = plugin.request("POST", "/workflow/chatbot", headers=FORM, body=b"inputs.name=Ann", settings=settings)
     assert page.status == 502
     assert '<a href="../chat/chatbot">' in page.text()
+
+
+def test_an_error_pages_link_carries_the_typed_key_on_without_a_url():
+    settings = {"allowed_apps": "chat:chatbot=8c2f0a6e-3b1d-4f7a-9e52-1d6c4b8a7f30", "api_key": "k-42"}
+    with PluginProcess(ROOT, DemoApps(token_delay=0)) as plugin:
+        # A key typed on the 401 page, then the app opened under the wrong path: the hint to the right one is a
+        # small POST form that carries the key along, and the page is not to be stored.
+        page = plugin.request(
+            "POST", "/workflow/chatbot", headers=FORM, body=b"api_key=k-42&inputs.name=Ann", settings=settings
+        )
+        text = page.text()
+    assert page.status == 400
+    assert '<form class="inline" method="post" action="../chat/chatbot"' in text
+    assert '<input type="hidden" name="api_key" value="k-42">' in text
+    assert "k-42" not in page.header("Location", "") and page.header("Cache-Control") == "no-store"
