@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import yaml
 
 from devkit.daemon.process import DEFAULT_HOOK_ID, AppBackend, PluginError, PluginProcess
-from devkit.daemon.server import DevDaemonServer
+from devkit.daemon.server import EXECUTION_TIMEOUT_ENV, DevDaemonServer
 from devkit.daemon.supervisor import PluginSupervisor
 from devkit.demo.apps import DEMO_ALLOWED_APPS, DEMO_APPS, DEMO_SETTINGS, DemoApp, DemoApps
 
@@ -75,6 +75,8 @@ def create_server(
             on_log=plugin_log,
             app_read_timeout=app_read_timeout,
             max_invocation_timeout=max_invocation_timeout,
+            # The daemon starts local plugins with its own environment, its request time limit included.
+            env={EXECUTION_TIMEOUT_ENV: f"{max_execution_timeout:g}"} if max_execution_timeout is not None else None,
         ),
         console=console,
         start_timeout=start_timeout,
@@ -225,6 +227,11 @@ def format_banner(
     ]
     if settings:
         lines.append("Settings: " + ", ".join(sorted(settings)))
+    if _closed(settings, declared_settings(plugin_dir) if plugin_dir else None):
+        lines.append(
+            "allowed_apps is empty: the endpoint serves no app, and every link below answers 403"
+            " endpoint_not_configured. Name apps, or --setting 'allowed_apps=*' for all of them."
+        )
     if api_key:
         lines += [
             "api_key is set: every request must carry one of its keys. The curl lines below send $KEY:",
@@ -279,13 +286,30 @@ def _surfaces(endpoint_url: str, declared: set[str], shown: list[DemoApp], api_k
             f".chat.completions.create(model={chat.slug!r}, messages=[...])",
         ]
     if "/mcp" in declared:
-        headers = ', "headers": {"Authorization": "Bearer <key>"}' if api_key else ""
+        url = endpoint_url + "/mcp"
+        headers = {"headers": {"Authorization": "Bearer <key>"}} if api_key else {}
+        # Hosts that speak remote MCP take the URL; Claude Desktop starts local servers only, hence the bridge.
+        # mcp-remote takes the header's value from env, as it documents: spaces inside args break on Windows.
+        bridge: dict[str, Any] = {"command": "npx", "args": ["mcp-remote", url]}
+        if api_key:
+            bridge["args"] += ["--header", "Authorization:${AUTH_HEADER}"]
+            bridge["env"] = {"AUTH_HEADER": "Bearer <key>"}
+        by_url = {"mcpServers": {"dify-apps": {"url": url, **headers}}}
+        by_bridge = {"mcpServers": {"dify-apps": bridge}}
         lines += [
             "",
-            f"MCP server (Streamable HTTP): {endpoint_url}/mcp; the tools are the app names above",
-            '  client configuration: {"mcpServers": {"dify-apps": {"url": "' + endpoint_url + '/mcp"' + headers + "}}}",
+            f"MCP server (Streamable HTTP): {url}; the tools are the app names above",
+            f"  Cursor (~/.cursor/mcp.json) and hosts that take a URL: {json.dumps(by_url)}",
+            f"  Claude Desktop, through the mcp-remote bridge: {json.dumps(by_bridge)}",
         ]
     return lines
+
+
+def _closed(settings: Mapping[str, Any], declared: set[str] | None) -> bool:
+    """The plugin has an ``allowed_apps`` setting (it declares one, or is given one when its declaration is not
+    known) and its value is empty: then the plugin serves no app."""
+    has_setting = "allowed_apps" in (settings if declared is None else declared)
+    return has_setting and not str(settings.get("allowed_apps") or "").replace(",", " ").strip()
 
 
 def load_settings(

@@ -9,7 +9,10 @@ plugin's unique identifier) and then the package path as the very last line.
 
 A package of the manifest's name and version that is already in the output directory (plain or signed) is
 removed first, whatever happens next: a build that fails leaves no package of that version behind to be uploaded
-by mistake, and one that succeeds replaces it (``replaced <path>`` on stdout).
+by mistake, and one that succeeds replaces it (``replaced <path>`` on stdout). A manifest that is not valid YAML
+still names its package by its top-level ``name:`` and ``version:`` lines; one that does not say them at all
+removes nothing, and the failed build names every package left in the output directory (``warning: <path>: left
+as it was …``).
 
 With ``--sign-key`` the package is also signed (``devkit.packaging.sign``) and the signed file is the one reported: its
 checksum differs, because the signature adds ``.verification.dify.json`` to the entries.
@@ -18,6 +21,7 @@ checksum differs, because the signature adds ``.verification.dify.json`` to the 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,20 +87,21 @@ def main(argv: list[str]) -> int:
         return 1
     # Whatever happens next, no package of this version built from earlier sources stays to be uploaded.
     removed = remove_previous_packages(plugin_dir, output_dir)
+    left = packages_left_as_they_are(plugin_dir, output_dir)
     private_key = None
     if args.sign_key is not None:
         try:
             private_key = load_private_key(args.sign_key.read_bytes())
         except (SigningError, OSError) as error:
             print(f"error: {args.sign_key}: {error}", file=sys.stderr)
-            _report_removed(removed)
+            _report_removed(removed, left=left)
             return 1
 
     result = build(plugin_dir, max_bytes=args.max_size_mb * 1024 * 1024)
     for problem in result.problems:
         print(problem, file=sys.stderr)
     if result.archive is None:
-        _report_removed(removed)
+        _report_removed(removed, left=left)
         count = len(errors(result.problems))
         print(f"package not written: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
@@ -130,17 +135,12 @@ def main(argv: list[str]) -> int:
 
 def remove_previous_packages(plugin_dir: Path, output_dir: Path) -> list[Path]:
     """Delete the packages a build of the manifest's current name and version writes (plain, signed, and what an
-    interrupted write left); return those that were there. A manifest that cannot be read names none."""
-    try:
-        manifest = yaml.safe_load((plugin_dir / "manifest.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    interrupted write left); return those that were there. A manifest that names no package removes none (see
+    ``packages_left_as_they_are``)."""
+    identity = package_identity(plugin_dir)
+    if identity is None:
         return []
-    if not isinstance(manifest, dict):
-        return []
-    name, version = manifest.get("name"), manifest.get("version")
-    if not isinstance(name, str) or not isinstance(version, str):
-        return []
-    filename = f"{name}-{version}.difypkg"
+    filename = f"{identity[0]}-{identity[1]}.difypkg"
     if Path(filename).name != filename or filename.startswith("."):
         return []  # not a plain file name: nothing of ours
     removed = []
@@ -151,18 +151,56 @@ def remove_previous_packages(plugin_dir: Path, output_dir: Path) -> list[Path]:
     return removed
 
 
+def packages_left_as_they_are(plugin_dir: Path, output_dir: Path) -> list[Path]:
+    """When the manifest names no package, every package in ``output_dir``: none of them can be told to be of
+    this plugin's version, so none is removed, and each must be named to whoever might upload it."""
+    if package_identity(plugin_dir) is not None or not output_dir.is_dir():
+        return []
+    return sorted(path for path in output_dir.glob("*.difypkg") if path.is_file())
+
+
+_TOP_LEVEL_SCALAR = r"^{key}[ \t]*:[ \t]*(['\"]?)([A-Za-z0-9._-]+)\1[ \t]*(?:#.*)?$"
+
+
+def package_identity(plugin_dir: Path) -> tuple[str, str] | None:
+    """The manifest's ``name`` and ``version``, which name its package; ``None`` when it does not say them.
+
+    A manifest that is not valid YAML is read line by line: a mistake elsewhere in it (a description badly
+    indented) must not hide which package the previous build wrote.
+    """
+    try:
+        text = (plugin_dir / "manifest.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        manifest = yaml.safe_load(text)
+    except yaml.YAMLError:
+        found = [re.search(_TOP_LEVEL_SCALAR.format(key=key), text, re.MULTILINE) for key in ("name", "version")]
+        return (found[0][2], found[1][2]) if found[0] and found[1] else None
+    if not isinstance(manifest, dict):
+        return None
+    name, version = manifest.get("name"), manifest.get("version")
+    return (name, version) if isinstance(name, str) and isinstance(version, str) else None
+
+
 def _outputs(package_path: Path) -> list[Path]:
     """Every file a build of ``package_path`` may write."""
     signed = signed_path(package_path)
     return [package_path, signed, *(path.with_name(path.name + ".tmp") for path in (package_path, signed))]
 
 
-def _report_removed(removed: list[Path], written: tuple[Path, ...] = ()) -> None:
+def _report_removed(removed: list[Path], written: tuple[Path, ...] = (), left: list[Path] | None = None) -> None:
     for path in removed:
         if path in written:
             print(f"replaced {path}")
         else:
             print(f"removed {path}: built from earlier sources, it must not be uploaded", file=sys.stderr)
+    for path in left or []:
+        print(
+            f"warning: {path}: left as it was (manifest.yaml names no package, so none could be told to be of this"
+            " version); it was not built from these sources, do not upload it",
+            file=sys.stderr,
+        )
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

@@ -4,7 +4,9 @@
   name is not translated), ``created_at`` (now), and the reference to the endpoint group;
 * the endpoint group's file, renamed ``group/<name>.yaml``;
 * every text file of the plugin that names it (documents, pages, icons' labels, workflows, tests): the old name
-  as a whole word (``dist/<name>-<version>.difypkg``, ``group/<name>.yaml``, key file names) and the old labels.
+  as a whole word (``dist/<name>-<version>.difypkg``, ``group/<name>.yaml``, key file names), upper-cased as the
+  prefix of environment variables (``MY_PLUGIN_KEEPALIVE_SECONDS``), hyphenated (``my-plugin-bench-``), and
+  the old labels.
   ``CHANGELOG.md`` keeps the names its history was written with.
 
 The manifest is edited as text, line by line, so that its comments, order and quoting stay as they were; the
@@ -204,15 +206,38 @@ def rename(
 
 
 def name_replacements(current: Current, identity: Identity) -> list[tuple[re.Pattern[str], str]]:
-    """The old name as a whole word, then the old labels (longest first), each with its new text."""
+    """The old name in each of its spellings, then the old labels (longest first), each with its new text.
+
+    The spellings, for a plugin called ``my_plugin``: as written, a whole word (``dist/my_plugin-0.1.0.difypkg``);
+    upper-case with ``_``, alone or as a prefix (``MY_PLUGIN_KEEPALIVE_SECONDS``: the plugin's environment
+    variables carry its name); with ``-`` for ``_``, alone or as a prefix (``my-plugin-bench-``: temporary folders).
+    """
     found: list[tuple[re.Pattern[str], str]] = []
     if current.name and current.name != identity.name:
         word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(current.name)}(?![A-Za-z0-9_])")
         found.append((word, identity.name))
+        for old, new, joiner in (
+            (_upper(current.name), _upper(identity.name), "_"),
+            (_hyphenated(current.name), _hyphenated(identity.name), "-"),
+        ):
+            # Only a name of several words: a one-word name in capitals (DEMO_, ACME_) may well be something else.
+            if joiner in old and old != current.name:
+                # A prefix ends at its joiner: MY_PLUGIN_X and my-plugin-x are renamed, MY_PLUGINS is not.
+                spelling = re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(old)}(?=$|{joiner}|[^A-Za-z0-9_-])")
+                found.append((spelling, new))
     for label in sorted(set(current.labels.values()), key=len, reverse=True):
         if label.strip() and label != identity.label:
             found.append((re.compile(re.escape(label)), identity.label.replace("\\", "\\\\")))
     return found
+
+
+def _upper(name: str) -> str:
+    """``my-plugin`` -> ``MY_PLUGIN``: the spelling of an environment variable's prefix."""
+    return name.upper().replace("-", "_")
+
+
+def _hyphenated(name: str) -> str:
+    return name.replace("_", "-")
 
 
 def text_files(plugin_dir: Path) -> Iterator[str]:

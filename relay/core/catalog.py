@@ -11,11 +11,14 @@ refused with the right path in the message. Nothing here calls Dify.
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 from relay.core.apps import KINDS, AppKind
 from relay.core.errors import (
+    PageLink,
+    RelayError,
     app_not_allowed,
     app_not_found,
     endpoint_misconfigured,
@@ -96,9 +99,7 @@ class Catalog:
             raise endpoint_not_configured()
         app = self._find(reference)
         if app.kind is not None and app.kind is not kind:
-            raise invalid_request(
-                f"{app.label} is a {app.kind.label}: call it at /{app.kind.name}/{app.label}, not /{kind.name}/."
-            )
+            raise _wrong_path(app, app.kind, kind)
         return app
 
     def _find(self, reference: str) -> App:
@@ -116,6 +117,24 @@ class Catalog:
         raise app_not_found(
             f"{shown(reference)} is neither a Dify app id (a UUID) nor the name of an app this endpoint serves."
         )
+
+
+_RIGHT_TYPE = {
+    "chat": "This is a chat app:",
+    "workflow": "This is a workflow app:",
+    "completion": "This is a completion app:",
+}
+"""What an html error page says above the link to the right path (fixed sentences, so pages can translate them)."""
+
+
+def _wrong_path(app: App, declared: AppKind, called: AppKind) -> RelayError:
+    """A typed app called through another type's path: the message names the right path, a page links to it."""
+    error = invalid_request(
+        f"{app.label} is a {declared.label}: call it at /{declared.name}/{app.label}, not /{called.name}/."
+    )
+    # Relative to the page that was opened, /<called>/<app>: the same endpoint, whatever its base URL.
+    href = f"../{declared.name}/{quote(app.label, safe='')}"
+    return replace(error, link=PageLink(_RIGHT_TYPE[declared.name], "open it at its own path", href))
 
 
 def _parse_entry(entry: str) -> App:
@@ -137,6 +156,12 @@ def _parse_entry(entry: str) -> App:
         raise endpoint_misconfigured(
             f"allowed_apps entry {shown(entry)}: a name is 1 to 64 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit."
+        )
+    if APP_ID.fullmatch(match["name"]):
+        # An id is looked up before a name, so this name could never be reached: refuse it rather than hide it.
+        raise endpoint_misconfigured(
+            f"allowed_apps entry {shown(entry)}: the name {shown(match['name'])} is an app id; a name must not be "
+            "one, or the app id would shadow it."
         )
     if not APP_ID.fullmatch(match["id"]):
         raise endpoint_misconfigured(f"allowed_apps entry {shown(entry)}: {shown(match['id'])} is not an app id.")

@@ -2,8 +2,9 @@
 
 Each copy holds the repository's files (tracked, or new and not ignored), is renamed with the real command, gets
 an endpoint and a setting exactly as the README's "make it yours" steps say, and must then pass its own lint and
-its own declaration and packaging tests, run by pytest inside the copy. The minimal copy must also pass the test
-of its example endpoint, through the real plugin process.
+its own test suite, run by pytest inside the copy: everything ``make test`` runs but the browser tests (they need
+a Chromium, and this repository's own run has them), the fuzzing (``make fuzz``) and this file (which would copy
+the copy). The minimal copy's suite includes the test of its example endpoint, through the real plugin process.
 """
 
 import datetime
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 from devkit.scaffold.minimal import GONE_MODULES, files_importing
-from devkit.scaffold.rename import set_top_level, text_files
+from devkit.scaffold.rename import Current, Identity, name_replacements, set_top_level, text_files
 from tests import declarations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,15 +28,10 @@ NAME, AUTHOR, LABEL = "acme_greeter", "acme", "Acme Greeter"
 OLD_NAME = declarations.manifest()["name"]
 OLD_LABEL = declarations.manifest()["label"]["en_US"]
 COPY_IGNORES = (".git", ".venv", "venv", "dist", "test-output", "__pycache__", ".pytest_cache", ".ruff_cache")
-OWN_TESTS = (
-    "tests/test_plugin_declaration.py",
-    "tests/devkit/packaging/test_rules.py",
-    "tests/devkit/packaging/test_package_command.py",
-    "tests/devkit/packaging/test_package_runs.py",
-    "tests/devkit/packaging/test_signing.py",
-)
-"""The declaration and packaging tests that read the plugin's own files (manifest, group, endpoints): what renaming,
-a new endpoint and a new setting could break. (The other packaging tests build their own trees.)"""
+SUITE = ("--ignore=tests/browser", "--ignore=tests/fuzz", f"--ignore={Path(__file__).relative_to(ROOT).as_posix()}")
+"""What of a copy's own suite does not run here: see the module's docstring."""
+SUITE_TIMEOUT = 1800
+"""Seconds for a copy's whole suite, a few minutes on two cores: only a hung run should meet it."""
 
 ENDPOINT_SOURCE = '''"""``GET /scaffold-check``: answers with the ``scaffold_check_word`` setting."""
 
@@ -51,6 +47,28 @@ class ScaffoldCheckEndpoint(Endpoint):
         body = json.dumps({"word": settings.get("scaffold_check_word") or "checked"})
         return Response(body, status=200, content_type="application/json")
 '''
+ADMITTING_ENDPOINT_SOURCE = '''"""``GET /scaffold-check``: the setting ``scaffold_check_word``, to admitted callers."""
+
+from collections.abc import Mapping
+
+from dify_plugin import Endpoint
+from werkzeug import Request, Response
+
+from relay.core import access
+from relay.core.errors import RelayError
+from relay.core.responses import json_response
+
+
+class ScaffoldCheckEndpoint(Endpoint):
+    def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
+        try:
+            access.admit(r, settings, access.AccessSettings.from_settings(settings))
+        except RelayError as error:
+            return json_response(error.body(), error.status, error.headers)
+        return json_response({"word": settings.get("scaffold_check_word") or "checked"}, 200, {})
+'''
+"""The same endpoint in a copy that keeps the relay: there, as the README says, every endpoint checks the key and
+``allowed_apps`` first, like the relay's own (the copy's tests hold every declared route to it)."""
 ENDPOINT_DECLARATION = (
     'path: "/scaffold-check"\nmethod: "GET"\nextra:\n  python:\n    source: "endpoints/scaffold_check.py"\n'
 )
@@ -88,7 +106,8 @@ def in_copy(copy: Path, *args: str, timeout: float = 300) -> subprocess.Complete
 
 def add_endpoint_and_setting(copy: Path) -> None:
     """The README's steps: an endpoint file with one Endpoint subclass, its YAML listed in the group, a setting."""
-    (copy / "endpoints" / "scaffold_check.py").write_text(ENDPOINT_SOURCE, encoding="utf-8")
+    source = ADMITTING_ENDPOINT_SOURCE if (copy / "relay").is_dir() else ENDPOINT_SOURCE
+    (copy / "endpoints" / "scaffold_check.py").write_text(source, encoding="utf-8")
     (copy / "endpoints" / "scaffold_check_get.yaml").write_text(ENDPOINT_DECLARATION, encoding="utf-8")
     group_file = copy / f"group/{NAME}.yaml"
     group = yaml.safe_load(group_file.read_text(encoding="utf-8"))
@@ -97,23 +116,32 @@ def add_endpoint_and_setting(copy: Path) -> None:
     group_file.write_text(yaml.safe_dump(group, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-def scaffolded(tmp_path_factory: pytest.TempPathFactory, *options: str) -> tuple[Path, subprocess.CompletedProcess]:
+def scaffolded(tmp_path_factory: pytest.TempPathFactory, *options: str) -> "Scaffolded":
     copy = copy_repository(tmp_path_factory.mktemp("copy") / "plugin")
+    spelled = {}
+    for relative in text_files(copy):
+        content = (copy / relative).read_text(encoding="utf-8")
+        found = [old for old in spellings(OLD_NAME)[1:] if old in content]  # the spellings besides the name
+        if found and relative != "CHANGELOG.md":
+            spelled[relative] = found
     result = in_copy(copy, "-m", "devkit", "scaffold", "--name", NAME, "--author", AUTHOR, "--label", LABEL, *options)
     assert result.returncode == 0, result.stdout + result.stderr
-    return copy, result
+    return Scaffolded(copy, result, spelled)
 
 
-def own_checks(copy: Path, *tests: str) -> list[subprocess.CompletedProcess]:
-    """What the copy's ``make test`` runs, limited to ``tests``: ruff, then pytest."""
+def own_checks(copy: Path) -> list[subprocess.CompletedProcess]:
+    """What the copy's ``make test`` runs: ruff, then pytest (see ``SUITE``)."""
     lint = in_copy(copy, "-m", "ruff", "check", ".")
-    return [lint, in_copy(copy, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests)]
+    tests = in_copy(copy, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SUITE, timeout=SUITE_TIMEOUT)
+    return [lint, tests]
 
 
 @dataclass
 class Scaffolded:
     copy: Path
     scaffold: subprocess.CompletedProcess
+    spelled: dict[str, list[str]]
+    """Before the command: each text file that wrote the old name, and in which of its spellings."""
     checks: list[subprocess.CompletedProcess] = field(default_factory=list)
     """The copy's own checks, once an endpoint and a setting were added."""
 
@@ -122,14 +150,13 @@ class Scaffolded:
 def copies(tmp_path_factory) -> dict[str, Scaffolded]:
     """Both kinds of copy, renamed, then extended as the README says; their own checks run side by side."""
     made = {
-        "renamed": Scaffolded(*scaffolded(tmp_path_factory)),
-        "minimal": Scaffolded(*scaffolded(tmp_path_factory, "--minimal")),
+        "renamed": scaffolded(tmp_path_factory),
+        "minimal": scaffolded(tmp_path_factory, "--minimal"),
     }
-    tests = {"renamed": OWN_TESTS, "minimal": (*OWN_TESTS, "tests/test_hello_endpoint.py")}
     for made_copy in made.values():
         add_endpoint_and_setting(made_copy.copy)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        running = {kind: pool.submit(own_checks, made[kind].copy, *tests[kind]) for kind in made}
+        running = {kind: pool.submit(own_checks, made[kind].copy) for kind in made}
         for kind, future in running.items():
             made[kind].checks = future.result()
     return made
@@ -147,13 +174,21 @@ def assert_renamed(copy: Path) -> None:
     assert datetime.datetime.now(datetime.UTC) - created < datetime.timedelta(minutes=10)
     assert manifest["plugins"]["endpoints"] == [f"group/{NAME}.yaml"]
     assert sorted(path.name for path in (copy / "group").iterdir()) == [f"{NAME}.yaml"]
+    old = [*spellings(OLD_NAME), OLD_LABEL]
     still_named = [
-        relative
-        for relative in text_files(copy)
-        if relative != "CHANGELOG.md"
-        and (OLD_NAME in (text := (copy / relative).read_text(encoding="utf-8")) or OLD_LABEL in text)
+        relative for relative in text_files(copy) if relative != "CHANGELOG.md" and named(copy, relative, old)
     ]
     assert still_named == []
+
+
+def spellings(name: str) -> list[str]:
+    """The ways a plugin's name is written in it: as is, as an environment variable's prefix, hyphenated."""
+    return list(dict.fromkeys([name, name.upper().replace("-", "_"), name.replace("_", "-")]))
+
+
+def named(folder: Path, relative: str, texts: list[str]) -> bool:
+    content = (folder / relative).read_text(encoding="utf-8")
+    return any(text in content for text in texts)
 
 
 def assert_passed(checks: list[subprocess.CompletedProcess]) -> None:
@@ -168,10 +203,48 @@ def test_the_renamed_copy_names_the_new_plugin_everywhere_and_says_what_comes_ne
     assert_renamed(copy)
     assert f"{NAME}-{manifest_of(copy)['version']}.difypkg can be built" in result.stdout
     assert "Next:" in result.stdout and "make test" in result.stdout
+    assert "relay.core.access.admit" in result.stdout  # what an endpoint added next to the relay must do
     assert f"dist/{NAME}-<version>.difypkg" in (copy / "README.md").read_text(encoding="utf-8")
     # The plugin's code stays: every endpoint source it had, and no file removed.
     assert all((copy / route.source).is_file() for route in declarations.routes())
     assert "removed" not in result.stdout
+
+
+def test_every_spelling_of_the_name_is_renamed_where_the_repository_has_it(copies):
+    """The upper-case spelling (the prefix of the plugin's environment variables) is renamed alike in the code
+    that reads a variable, the tests that set it and the README that documents it; the hyphenated one too."""
+    renamed = copies["renamed"]
+    assert renamed.spelled  # this repository writes its name in more than one way
+    for relative, old_spellings in renamed.spelled.items():
+        for old, new in zip(spellings(OLD_NAME), spellings(NAME), strict=True):
+            if old in old_spellings:
+                assert named(renamed.copy, relative, [new]), f"{relative}: {old} was not renamed {new}"
+
+
+def renamed_text(text: str, old: str, new: str) -> str:
+    current = Current(old, "someone", {"en_US": "Old Label"}, f"group/{old}.yaml", "0.1.0")
+    for pattern, replacement in name_replacements(current, Identity(new, "me", "New Label")):
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def test_each_spelling_is_renamed_as_a_whole_word_or_a_prefix():
+    text = (
+        "DATA_PUMP_KEEPALIVE_SECONDS=15 data-pump-bench- dist/data_pump-0.1.0.difypkg group/data_pump.yaml "
+        "DATA_PUMPS MY_DATA_PUMP_X data-pumped not_data_pump Old Label"
+    )
+    assert renamed_text(text, "data_pump", "my-plugin") == (
+        "MY_PLUGIN_KEEPALIVE_SECONDS=15 my-plugin-bench- dist/my-plugin-0.1.0.difypkg group/my-plugin.yaml "
+        "DATA_PUMPS MY_DATA_PUMP_X data-pumped not_data_pump New Label"
+    )
+
+
+def test_a_one_word_name_in_capitals_is_left_alone():
+    """``DEMO_APPS`` is the devkit's, not a plugin called ``demo``'s: only names of several words get the
+    upper-case and hyphenated spellings."""
+    assert renamed_text("DEMO_APPS demo-x group/demo.yaml", "demo", "acme_greeter") == (
+        "DEMO_APPS acme_greeter-x group/acme_greeter.yaml"
+    )
 
 
 def test_the_renamed_copy_with_an_endpoint_and_a_setting_passes_its_own_tests(copies):
@@ -193,6 +266,7 @@ def test_the_minimal_copy_is_one_example_endpoint_without_the_relay(copies):
     assert files_importing(copy, GONE_MODULES) == []
     assert not (copy / "tests" / "unit").exists() and not (copy / "tests" / "browser").exists()
     assert "fuzz:" not in (copy / "Makefile").read_text(encoding="utf-8")
+    assert "relay" not in result.stdout.split("Next:")[1]  # nothing to say about a relay that is gone
     removed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("  removed  ")]
     written = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("  wrote    ")]
     assert removed and "endpoints/hello.py" in written

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS
-from devkit.serve import demo_curl, demo_curls, demo_links, format_banner, load_settings, main
+from devkit.serve import ROOT, default_settings, demo_curl, demo_curls, demo_links, format_banner, load_settings, main
+from tests import declarations
 from tests.devkit.conftest import ECHO_PLUGIN
 
 ENDPOINT = "http://127.0.0.1:5002/e/0123456789abcdef0123456789abcdef"
@@ -144,11 +145,70 @@ def test_the_command_line_reports_a_plugin_that_cannot_start(tmp_path, capsys):
     assert "not a plugin" in capsys.readouterr().err
 
 
-def test_the_banner_shows_the_openai_base_url_and_the_mcp_url_with_a_client_configuration():
-    from devkit.serve import ROOT
+DECLARED_PATHS = {route.path for route in declarations.routes()}
+"""What this plugin declares: a copy made with ``make scaffold --minimal`` has neither ``/v1/`` nor ``/mcp``."""
 
-    banner = format_banner(ENDPOINT, plugin_dir=ROOT, settings=DEMO_SETTINGS)
+
+def test_the_banner_shows_the_openai_base_url_when_the_plugin_declares_it():
+    banner = format_banner(ENDPOINT, plugin_dir=ROOT, settings=default_settings(ROOT))
+    if "/v1/chat/completions" not in DECLARED_PATHS:
+        assert "OpenAI" not in banner and "/v1/" not in banner
+        return
+    chat = next(app for app in DEMO_APPS if app.takes_query)
     assert f"base URL {ENDPOINT}/v1" in banner
-    assert f"{ENDPOINT}/v1/chat/completions" in banner and '"model": "chatbot"' in banner
-    assert f"MCP server (Streamable HTTP): {ENDPOINT}/mcp" in banner
-    assert f'{{"mcpServers": {{"dify-apps": {{"url": "{ENDPOINT}/mcp"}}}}}}' in banner
+    assert f"{ENDPOINT}/v1/chat/completions" in banner and f'"model": "{chat.slug}"' in banner
+
+
+def mcp_configurations(banner: str) -> dict[str, dict]:
+    """The MCP client configurations of the banner, by the label printed before each."""
+    found = {}
+    for line in banner.splitlines():
+        label, separator, document = line.strip().partition(": {")
+        if separator and '"mcpServers"' in document:
+            found[label] = json.loads("{" + document)
+    return found
+
+
+@pytest.mark.parametrize("api_key", [None, "secret-one"])
+def test_the_banner_shows_the_mcp_url_and_a_labelled_configuration_per_kind_of_host(api_key):
+    settings = default_settings(ROOT) | ({"api_key": api_key} if api_key else {})
+    banner = format_banner(ENDPOINT, plugin_dir=ROOT, settings=settings)
+    if "/mcp" not in DECLARED_PATHS:
+        assert "MCP" not in banner and "mcpServers" not in banner
+        return
+    url = f"{ENDPOINT}/mcp"
+    assert f"MCP server (Streamable HTTP): {url}" in banner
+    by_label = mcp_configurations(banner)
+    assert list(by_label) == [
+        "Cursor (~/.cursor/mcp.json) and hosts that take a URL",
+        "Claude Desktop, through the mcp-remote bridge",
+    ]
+    by_url, by_bridge = (entry["mcpServers"]["dify-apps"] for entry in by_label.values())
+    assert by_url["url"] == url
+    assert by_bridge["command"] == "npx" and by_bridge["args"][:2] == ["mcp-remote", url]
+    if api_key:  # the key's place is shown, never the key; mcp-remote takes the header's value from env
+        assert by_url["headers"] == {"Authorization": "Bearer <key>"}
+        assert by_bridge["args"][2:] == ["--header", "Authorization:${AUTH_HEADER}"]
+        assert by_bridge["env"] == {"AUTH_HEADER": "Bearer <key>"}
+        assert api_key not in banner
+    else:
+        assert "headers" not in by_url and by_bridge["args"] == ["mcp-remote", url] and "env" not in by_bridge
+
+
+DECLARES_ALLOWED_APPS = "allowed_apps" in {setting["name"] for setting in declarations.settings()}
+
+
+@pytest.mark.parametrize("plugin_dir", [None, *([ROOT] if DECLARES_ALLOWED_APPS else [])], ids=str)
+@pytest.mark.parametrize("empty", ["", " ", ", "])
+def test_the_banner_says_when_the_endpoint_is_closed(plugin_dir, empty):
+    closed = format_banner(ENDPOINT, plugin_dir=plugin_dir, settings={"allowed_apps": empty})
+    [warning] = [line for line in closed.splitlines() if line.startswith("allowed_apps is empty")]
+    assert "403 endpoint_not_configured" in warning and "allowed_apps=*" in warning
+    for serving in (DEMO_SETTINGS, {"allowed_apps": "*"}):
+        assert "allowed_apps is empty" not in format_banner(ENDPOINT, plugin_dir=plugin_dir, settings=serving)
+
+
+def test_a_plugin_without_an_allowed_apps_setting_is_not_said_to_be_closed():
+    """The echo plugin declares no allowed_apps: a value given for it changes nothing."""
+    banner = format_banner(ENDPOINT, plugin_dir=ECHO_PLUGIN, settings={"allowed_apps": ""})
+    assert "allowed_apps is empty" not in banner

@@ -10,13 +10,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from devkit.demo.apps import DemoApps
+from devkit.demo.apps import DEMO_APPS, DemoApps
 from devkit.serve import create_server, declared_settings, default_settings, format_banner
-from tests.devkit.conftest import ECHO_PLUGIN, ROOT
+from tests.devkit.conftest import ECHO_PLUGIN, ROOT, call
 from tests.devkit.shell import assert_worked, run
 
 KEY = "k-second"
@@ -142,3 +142,42 @@ def test_the_plugin_is_not_left_running():
     assert serve.stop(signal.SIGTERM) == 0
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+SERVES_APPS = "allowed_apps" in (declared_settings(ROOT) or set())
+"""The plugin opens apps by the ``allowed_apps`` setting, as the relay does (a minimal scaffold does not)."""
+
+if SERVES_APPS:
+
+    def test_with_allowed_apps_empty_the_banner_says_so_and_every_printed_line_answers_403(served, tmp_path):
+        server, console = served
+        server.settings = default_settings(ROOT) | {"allowed_apps": ""}
+        banner = format_banner(server.endpoint_url, plugin_dir=ROOT, settings=server.settings)
+        assert "allowed_apps is empty" in banner
+        for command in printed_curls(banner):
+            outcome = run(command, env={"PATH": os.environ["PATH"]}, cwd=tmp_path, console=console)
+            assert outcome.statuses == [403] and b"endpoint_not_configured" in outcome.body, outcome.command
+
+    def test_a_demo_app_opened_under_another_types_path_links_to_its_own(served):
+        """``outline`` is a workflow (``workflow:outline=…``): a browser that opens ``/chat/outline`` gets a page
+        that says so and links to ``/workflow/outline``, which shows the app's form."""
+        server, _ = served
+        server.settings = default_settings(ROOT)
+        wrong = f"{urlsplit(server.endpoint_url).path}/chat/outline"
+        page = call(server, "GET", wrong, headers={"Accept": "text/html"})
+        assert page.status == 400
+        [href] = re.findall(r'<a href="([^"]+)">open it at its own path</a>', page.body.decode())
+        assert "This is a workflow app:" in page.body.decode()
+        right = urljoin(wrong, href)
+        assert right.endswith("/workflow/outline")
+        form = call(server, "GET", right, headers={"Accept": "text/html"})
+        assert form.status == 200 and b"<form" in form.body
+
+    def test_a_name_shaped_like_an_app_id_is_reported_naming_the_entry(served):
+        server, _ = served
+        chatbot, outline = (app.app_id for app in DEMO_APPS if app.slug in ("chatbot", "outline"))
+        server.settings = {"allowed_apps": f"chat:chatbot={chatbot}, {outline}={chatbot}"}
+        reply = call(server, "GET", f"{urlsplit(server.endpoint_url).path}/chat/chatbot?query=hi")
+        error = json.loads(reply.body)["error"]
+        assert (reply.status, error["code"]) == (500, "endpoint_misconfigured")
+        assert f"{outline}={chatbot}" in error["message"] and "is an app id" in error["message"]

@@ -1,10 +1,13 @@
 """allowed_apps: which apps an endpoint serves, by id, name and type."""
 
+import re
+
 import pytest
 
-from relay.core.apps import CHAT, COMPLETION, WORKFLOW
-from relay.core.catalog import App, Catalog
+from relay.core.apps import CHAT, COMPLETION, KINDS, WORKFLOW
+from relay.core.catalog import APP_NAME, App, Catalog
 from relay.core.errors import RelayError
+from tests import declarations
 
 SUPPORT = "0e2b7d38-91c4-4f0a-8c57-3a6d1e9b2f44"
 TRANSLATE = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
@@ -36,6 +39,24 @@ def test_a_typed_app_through_another_path_names_the_right_path():
     error = refusal(lambda: catalog.resolve("translate", CHAT))
     assert (error.status, error.code) == (400, "invalid_request")
     assert "/workflow/translate" in error.message
+
+
+@pytest.mark.parametrize(
+    ("entry", "opened_as", "right_path"),
+    [
+        (f"workflow:translate={TRANSLATE}", CHAT, "workflow"),
+        (f"chat:support={SUPPORT}", COMPLETION, "chat"),
+        (f"completion:blurb={PLAIN}", WORKFLOW, "completion"),
+    ],
+)
+def test_a_page_for_a_typed_app_through_another_path_links_to_the_right_path(entry, opened_as, right_path):
+    catalog = Catalog.from_setting(entry)
+    name = entry.split(":")[1].split("=")[0]
+    link = refusal(lambda: catalog.resolve(name, opened_as)).link
+    assert link is not None
+    # Relative to /<opened_as>/<name>, the page that was opened: the same endpoint, whatever its base URL.
+    assert link.href == f"../{right_path}/{name}"
+    assert right_path in link.text and link.label == "open it at its own path"
 
 
 def test_unknown_names_are_404_and_unlisted_ids_403():
@@ -71,9 +92,34 @@ def test_an_empty_list_serves_nothing(empty):
         ("x=123", "'123' is not an app id"),
         (f"x={SUPPORT} x={PLAIN}", "names 'x' twice"),
         (f"chat:{SUPPORT}", "is not <app id>"),
+        (f"{SUPPORT}={PLAIN}", f"the name '{SUPPORT}' is an app id"),
+        (f"workflow:{SUPPORT}={PLAIN}", f"the name '{SUPPORT}' is an app id"),
     ],
 )
 def test_a_malformed_list_is_reported_with_the_offending_entry(setting, needle):
     error = refusal(lambda: Catalog.from_setting(setting))
     assert (error.status, error.code) == (500, "endpoint_misconfigured")
     assert needle in error.message
+
+
+def test_a_name_shaped_like_an_app_id_is_refused_because_the_id_would_shadow_it():
+    # Ids are looked up before names: /chat/<SUPPORT> would reach SUPPORT (or be refused), never PLAIN.
+    error = refusal(lambda: Catalog.from_setting(f"*, {SUPPORT}={PLAIN}"))
+    assert (error.status, error.code) == (500, "endpoint_misconfigured")
+    assert f"{SUPPORT}={PLAIN}" in error.message  # the entry to fix is named
+
+
+ALLOWED_APPS_HELP = next(s for s in declarations.settings() if s["name"] == "allowed_apps")["help"]
+
+
+@pytest.mark.parametrize("language", sorted(ALLOWED_APPS_HELP))
+def test_the_settings_help_gives_the_name_rule_and_a_path_for_every_type(language):
+    """What the form in Dify tells the admin matches what this module enforces, in each language."""
+    text = ALLOWED_APPS_HELP[language]
+    assert "64" in text and "-" in text and "_" in text  # the name rule: 1 to 64 of [a-z0-9_-]
+    for kind in KINDS:  # a name answers under its own type's path, not only /chat/
+        assert f"/{kind}/" in text
+    assert "/chat/name" not in text and "/chat/名" not in text and "/chat/nome" not in text
+    assert "403" in text and "401" in text  # closed until configured; the key is checked first
+    examples = re.findall(r"/(?:chat|workflow|completion)/(\w*)", text)
+    assert examples and all(APP_NAME.fullmatch(name) for name in examples)  # examples that follow the rule
