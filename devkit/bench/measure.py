@@ -337,11 +337,16 @@ def loaded_ttfb(
 # -- memory and start-up -----------------------------------------------------------------------------------------
 
 
+RSS_WARM_UP = 10_000
+"""Events of the stream that warms a plugin up (its caches, its allocator's pools) before its RSS is measured."""
+
+
 def rss_growth(drivers: Drivers, variant: Variant, events: int) -> int:
-    """The peak of VmRSS during a stream of ``events`` minus VmRSS before it, once a first stream of the same
-    length warmed up: what a long answer holds at its largest, not only what it leaves behind."""
+    """The peak of VmRSS during a stream of ``events`` minus VmRSS before it, once a first stream (of at most
+    ``RSS_WARM_UP`` events) warmed the plugin up: what a long answer holds at its largest, not only what it leaves
+    behind."""
     pid = drivers.pid(variant)
-    drivers.run(variant, Script(events))
+    drivers.run(variant, Script(min(events, RSS_WARM_UP)))
     before = plugin_rss(pid)
     peak_reset = _reset_peak_rss(pid)
     drivers.run(variant, Script(events))

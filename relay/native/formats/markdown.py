@@ -11,10 +11,13 @@ the whole answer is rendered once more, in context (a list split by blank lines 
 final twin replaces the streamed blocks (``.md-stream:has(+ .md-final)``).
 """
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _FENCES = ("```", "~~~")
 
@@ -30,7 +33,11 @@ def _image_as_link(renderer: Any, tokens: list[Any], index: int, options: Any, e
     return str(Markup('<a href="{}" rel="noreferrer noopener nofollow">{}</a>').format(source, label))
 
 
-def _parser() -> MarkdownIt:
+@cache
+def _parser() -> "MarkdownIt":
+    """Built on first use: only html pages need it, and importing markdown-it costs a plugin's start-up 50 ms."""
+    from markdown_it import MarkdownIt
+
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     parser.enable(["table", "strikethrough"])
     parser.validateLink = _web_link  # type: ignore[method-assign]
@@ -44,12 +51,9 @@ def _parser() -> MarkdownIt:
     return parser
 
 
-_MARKDOWN = _parser()
-
-
 def render_markdown(text: str) -> Markup:
     """Safe HTML for ``text``: the library escapes everything, raw HTML included."""
-    return Markup(_MARKDOWN.render(text))  # noqa: S704 - markdown-it output with html off is escaped HTML
+    return Markup(_parser().render(text))  # noqa: S704 - markdown-it output with html off is escaped HTML
 
 
 class MarkdownStream:
