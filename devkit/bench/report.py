@@ -182,7 +182,8 @@ def markdown(results: Results) -> str:
         f"- **Run**: bursts of {setup.events:,} events, median of {_n(setup.rounds, 'round')}; time to first "
         f"byte over {_n(setup.requests, 'sequential request')} ({setup.short}), alone and with "
         f"{_n(setup.concurrent, 'stream')} in flight ({setup.paced}); RSS over a {setup.rss_events:,}-event "
-        f"stream after a warm-up one of at most 10,000 events; {_n(setup.startups, 'start-up')} per plugin; `{machine['command']}` took "
+        "stream after a warm-up one of at most 10,000 events; "
+        f"{_n(setup.startups, 'start-up')} per plugin; `{machine['command']}` took "
         f"{_duration(results.elapsed)}.",
         "",
     ]
