@@ -198,3 +198,17 @@ def test_the_work_grows_with_the_answer_not_with_its_square(monkeypatch, deltas)
     length = sum(map(len, deltas))
     assert markdown.chars_read == length
     assert renderer.characters <= 2 * length
+
+
+def test_an_answer_past_the_final_render_limit_stays_as_its_blocks():
+    from relay.native.formats.markdown import FINAL_RENDER_CHARS
+
+    short, long = MarkdownStream(), MarkdownStream()
+    paragraph = "**word** " * 20 + "\n\n"
+    short.feed(paragraph)
+    assert '<div class="md-final">' in short.close()
+    pieces = [long.feed(paragraph) for _ in range(FINAL_RENDER_CHARS // len(paragraph) + 1)]
+    ending = long.close()
+    assert '<div class="md-final">' not in ending  # its blocks, rendered as it streamed, are the answer
+    assert sum(piece.count("<strong>word</strong>") for piece in pieces) >= FINAL_RENDER_CHARS // len(paragraph)
+    assert long.text.count("**word**") == 20 * len(pieces)

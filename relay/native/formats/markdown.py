@@ -11,6 +11,7 @@ the whole answer is rendered once more, in context (a list split by blank lines 
 final twin replaces the streamed blocks (``.md-stream:has(+ .md-final)``).
 """
 
+import io
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,11 @@ def render_markdown(text: str) -> Markup:
     return Markup(_parser().render(text))  # noqa: S704 - markdown-it output with html off is escaped HTML
 
 
+FINAL_RENDER_CHARS = 64 * 1024
+"""Longest answer rendered whole again at its end: rendering costs about 50 bytes of memory per character of
+answer while it runs (20 MB for 400 KB), and blocks rendered one by one already show a longer answer well."""
+
+
 class MarkdownStream:
     """One answer arriving in deltas, as HTML pieces: raw text at once, each complete block rendered after it.
 
@@ -65,7 +71,8 @@ class MarkdownStream:
     """
 
     def __init__(self) -> None:
-        self.whole: list[str] = []
+        self.whole = io.StringIO()
+        """The answer so far, kept as one text (not as its deltas: a long answer has a hundred thousand)."""
         self.pending: list[str] = []
         """The block in progress, in pieces: text after the last complete block (what the open raw span shows)."""
         self.line: list[str] = []
@@ -82,7 +89,7 @@ class MarkdownStream:
 
     def feed(self, delta: str) -> str:
         """The HTML that shows ``delta``: escaped text, and rendered blocks as they complete."""
-        self.whole.append(delta)
+        self.whole.write(delta)
         cut = self._last_boundary(delta)
         if cut is None:
             self.pending.append(delta)
@@ -99,17 +106,19 @@ class MarkdownStream:
         )
 
     def close(self) -> str:
-        """The end of the answer: the stream closed and the whole answer rendered as its final twin."""
+        """The end of the answer: the stream closed and the whole answer rendered as its final twin, when it is no
+        longer than ``FINAL_RENDER_CHARS``; a longer one stays as its blocks were rendered while it streamed."""
         tail = ""
         block = "".join(self.pending)
         if block.strip():
             tail = f'<div class="md-block">{render_markdown(block)}</div>'
-        whole = "".join(self.whole)
-        return f'</span>{tail}</div><div class="md-final">{render_markdown(whole)}</div>'
+        whole = self.whole.getvalue()
+        final = f'<div class="md-final">{render_markdown(whole)}</div>' if len(whole) <= FINAL_RENDER_CHARS else ""
+        return f"</span>{tail}</div>{final}"
 
     @property
     def text(self) -> str:
-        return "".join(self.whole)
+        return self.whole.getvalue()
 
     def _last_boundary(self, delta: str) -> int | None:
         """Where in ``delta`` the last block it completes ends (after a blank line outside a fence), if any."""

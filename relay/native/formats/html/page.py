@@ -10,6 +10,7 @@ hides the streamed card, and a chatflow's run adds only its status under the ans
 and the time (or, when no usage comes, the page's end says them).
 """
 
+import io
 from typing import Any
 
 from relay.native.formats.html.values import (
@@ -37,7 +38,7 @@ class StreamedPage:
         self.show_cost = show_cost
         self.open_block: str | None = None
         self.markdown = MarkdownStream()
-        self.answer: list[str] = []
+        self.answer = io.StringIO()
         """The answer's text as it streamed, for the transcript the reply form carries on."""
         self.conversation_id: str | None = None
         self.failed = False
@@ -46,7 +47,7 @@ class StreamedPage:
         """Whether the run paused for a person: not done either."""
         self.nodes: dict[str, int] = {}
         """Node run id -> the index that pairs its running row with its finished row."""
-        self.text: list[str] = []
+        self.text = io.StringIO()
         """A workflow's text as the page shows it (streamed, or its replacement), to tell if the Result repeats it."""
         self.run_facts: tuple[float | None, Any] | None = None
         """A chatflow run's seconds and tokens, shown only if no usage with the answer says them."""
@@ -86,9 +87,9 @@ class StreamedPage:
     def write(self, block: str, text: str) -> str:
         """Append ``text`` to the answer or streamed-text block, opening it if another block is open."""
         if block == "answer":
-            self.answer.append(text)
+            self.answer.write(text)
         else:
-            self.text.append(text)
+            self.text.write(text)
         return self.switch_to(block) + self.markdown.feed(text)
 
     # -- chat, agent and completion events ---------------------------------------------------------------
@@ -122,7 +123,8 @@ class StreamedPage:
 
     def _on_message_replace(self, event: dict[str, Any]) -> str:
         replacement = str(event.get("answer") or "")
-        self.answer = [replacement]
+        self.answer = io.StringIO(replacement)
+        self.answer.seek(0, io.SEEK_END)
         return self.switch_to(None) + str(self.macros.replaced(render_markdown(replacement)))
 
     def _on_message_end(self, event: dict[str, Any]) -> str:
@@ -209,20 +211,21 @@ class StreamedPage:
     def _on_text_replace(self, event: dict[str, Any]) -> str:
         # Dify replaces the text streamed so far (moderation, for one); without script the page shows the new one.
         text = str(data_of(event).get("text") or "")
-        self.text = [text]
+        self.text = io.StringIO(text)
+        self.text.seek(0, io.SEEK_END)
         return self.switch_to(None) + str(self.macros.replaced(render_markdown(text), text_card=True))
 
     def _on_workflow_finished(self, event: dict[str, Any]) -> str:
         data = data_of(event)
         status = css_word(data.get("status") or "succeeded")
         seconds, tokens = number_of(data.get("elapsed_time")), data.get("total_tokens")
-        if self.chat and self.answer:
+        if self.chat and self.answer.tell():
             # A chatflow's result is the answer the page already shows: say only how the run went.
             self.run_facts = None if self.usage_shown else (seconds, tokens)
             return self.switch_to(None) + str(self.macros.run_status(status))
         outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
         items = [(name, output_html(value)) for name, value in outputs.items()]
-        shown = "".join(self.text).strip()
+        shown = self.text.getvalue().strip()
         repeats = bool(shown) and any(isinstance(value, str) and value.strip() == shown for value in outputs.values())
         return self.switch_to(None) + str(
             self.macros.outputs(status, items, data.get("error") or "", seconds, tokens, repeats_text=repeats)
