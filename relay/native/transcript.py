@@ -39,7 +39,9 @@ def read_transcript(value: Any) -> list[Turn]:
 
 def write_transcript(turns: list[Turn]) -> str:
     """``turns`` as the hidden field's value: the most recent ones, shortened where needed to fit the bounds."""
-    kept = [(_readable(question), _readable(answer)) for question, answer in turns[-MAX_TURNS:]]
+    # No text longer than the whole field can fit whole: cut it first, so that a long answer is not copied whole
+    # (as JSON, as bytes) while it is shortened.
+    kept = [(_readable(question[:MAX_BYTES]), _readable(answer[:MAX_BYTES])) for question, answer in turns[-MAX_TURNS:]]
     while kept:
         fitted = _fitted(kept)
         if fitted is not None:

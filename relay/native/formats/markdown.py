@@ -57,6 +57,24 @@ def render_markdown(text: str) -> Markup:
     return Markup(_parser().render(text))  # noqa: S704 - markdown-it output with html off is escaped HTML
 
 
+class GrowingText:
+    """A text that grows by small pieces, kept compact: as UTF-8 (a Python string with one emoji in it takes four
+    bytes per character), and as one buffer (an answer of a hundred thousand deltas would be as many objects)."""
+
+    def __init__(self, start: str = "") -> None:
+        self._buffer = io.BytesIO()
+        self.length = 0
+        """Characters so far."""
+        self.write(start)
+
+    def write(self, piece: str) -> None:
+        self._buffer.write(piece.encode("utf-8", "surrogatepass"))
+        self.length += len(piece)
+
+    def value(self) -> str:
+        return self._buffer.getvalue().decode("utf-8", "surrogatepass")
+
+
 FINAL_RENDER_CHARS = 64 * 1024
 """Longest answer rendered whole again at its end: rendering costs about 50 bytes of memory per character of
 answer while it runs (20 MB for 400 KB), and blocks rendered one by one already show a longer answer well."""
@@ -71,7 +89,7 @@ class MarkdownStream:
     """
 
     def __init__(self) -> None:
-        self.whole = io.StringIO()
+        self.whole = GrowingText()
         """The answer so far, kept as one text (not as its deltas: a long answer has a hundred thousand)."""
         self.pending: list[str] = []
         """The block in progress, in pieces: text after the last complete block (what the open raw span shows)."""
@@ -112,13 +130,13 @@ class MarkdownStream:
         block = "".join(self.pending)
         if block.strip():
             tail = f'<div class="md-block">{render_markdown(block)}</div>'
-        whole = self.whole.getvalue()
-        final = f'<div class="md-final">{render_markdown(whole)}</div>' if len(whole) <= FINAL_RENDER_CHARS else ""
+        whole = self.whole.value() if self.whole.length <= FINAL_RENDER_CHARS else None
+        final = f'<div class="md-final">{render_markdown(whole)}</div>' if whole is not None else ""
         return f"</span>{tail}</div>{final}"
 
     @property
     def text(self) -> str:
-        return self.whole.getvalue()
+        return self.whole.value()
 
     def _last_boundary(self, delta: str) -> int | None:
         """Where in ``delta`` the last block it completes ends (after a blank line outside a fence), if any."""

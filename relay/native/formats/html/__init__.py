@@ -86,7 +86,7 @@ class HtmlEncoder:
             ending += str(self.macros.done())
         if info.kind.takes_query:
             # With JavaScript off a form is the only way to go on; it carries the conversation on.
-            turns = [*info.transcript, (info.query or "", page.answer.getvalue())]
+            turns = [*info.transcript, (info.query or "", page.answer.value())]
             ending += str(
                 self.macros.follow_up(
                     page.conversation_id or "", info.carried, write_transcript(turns), info.restart_href

@@ -10,7 +10,6 @@ hides the streamed card, and a chatflow's run adds only its status under the ans
 and the time (or, when no usage comes, the page's end says them).
 """
 
-import io
 from typing import Any
 
 from relay.native.formats.html.values import (
@@ -22,7 +21,7 @@ from relay.native.formats.html.values import (
     safe_url,
     title_of,
 )
-from relay.native.formats.markdown import MarkdownStream, render_markdown
+from relay.native.formats.markdown import GrowingText, MarkdownStream, render_markdown
 from relay.native.pages import MAX_TRACKED_NODES
 from relay.native.pages.i18n import Translate
 
@@ -38,7 +37,7 @@ class StreamedPage:
         self.show_cost = show_cost
         self.open_block: str | None = None
         self.markdown = MarkdownStream()
-        self.answer = io.StringIO()
+        self.answer = GrowingText()
         """The answer's text as it streamed, for the transcript the reply form carries on."""
         self.conversation_id: str | None = None
         self.failed = False
@@ -47,7 +46,7 @@ class StreamedPage:
         """Whether the run paused for a person: not done either."""
         self.nodes: dict[str, int] = {}
         """Node run id -> the index that pairs its running row with its finished row."""
-        self.text = io.StringIO()
+        self.text = GrowingText()
         """A workflow's text as the page shows it (streamed, or its replacement), to tell if the Result repeats it."""
         self.run_facts: tuple[float | None, Any] | None = None
         """A chatflow run's seconds and tokens, shown only if no usage with the answer says them."""
@@ -123,8 +122,7 @@ class StreamedPage:
 
     def _on_message_replace(self, event: dict[str, Any]) -> str:
         replacement = str(event.get("answer") or "")
-        self.answer = io.StringIO(replacement)
-        self.answer.seek(0, io.SEEK_END)
+        self.answer = GrowingText(replacement)
         return self.switch_to(None) + str(self.macros.replaced(render_markdown(replacement)))
 
     def _on_message_end(self, event: dict[str, Any]) -> str:
@@ -211,21 +209,20 @@ class StreamedPage:
     def _on_text_replace(self, event: dict[str, Any]) -> str:
         # Dify replaces the text streamed so far (moderation, for one); without script the page shows the new one.
         text = str(data_of(event).get("text") or "")
-        self.text = io.StringIO(text)
-        self.text.seek(0, io.SEEK_END)
+        self.text = GrowingText(text)
         return self.switch_to(None) + str(self.macros.replaced(render_markdown(text), text_card=True))
 
     def _on_workflow_finished(self, event: dict[str, Any]) -> str:
         data = data_of(event)
         status = css_word(data.get("status") or "succeeded")
         seconds, tokens = number_of(data.get("elapsed_time")), data.get("total_tokens")
-        if self.chat and self.answer.tell():
+        if self.chat and self.answer.length:
             # A chatflow's result is the answer the page already shows: say only how the run went.
             self.run_facts = None if self.usage_shown else (seconds, tokens)
             return self.switch_to(None) + str(self.macros.run_status(status))
         outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
         items = [(name, output_html(value)) for name, value in outputs.items()]
-        shown = self.text.getvalue().strip()
+        shown = self.text.value().strip()
         repeats = bool(shown) and any(isinstance(value, str) and value.strip() == shown for value in outputs.values())
         return self.switch_to(None) + str(
             self.macros.outputs(status, items, data.get("error") or "", seconds, tokens, repeats_text=repeats)
