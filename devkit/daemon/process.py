@@ -161,15 +161,28 @@ class _Session:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.items: queue.Queue[tuple[str, Any, float]] = queue.Queue()
+        self._held: tuple[str, Any, float] | None = None
 
     def put(self, kind: str, value: Any = None) -> None:
         self.items.put((kind, value, time.monotonic()))
 
     def get(self, timeout: float) -> tuple[str, Any, float]:
+        if self._held is not None:
+            held, self._held = self._held, None
+            return held
         try:
             return self.items.get(timeout=timeout)
         except queue.Empty:
             raise PluginSilent(f"the plugin sent nothing for {timeout:g} s") from None
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a message came within ``timeout`` seconds (it stays for ``get``)."""
+        if self._held is None:
+            try:
+                self._held = self.items.get(timeout=timeout)
+            except queue.Empty:
+                return False
+        return True
 
 
 class PluginResponse:
@@ -197,6 +210,10 @@ class PluginResponse:
     @property
     def session_id(self) -> str:
         return self._session.session_id
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the plugin said something more (a chunk, its end, an error) within ``timeout`` seconds."""
+        return self._finished or self._session.wait(timeout)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """A response header, matched case-insensitively."""

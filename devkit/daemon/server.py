@@ -38,6 +38,8 @@ import contextlib
 import html
 import os
 import re
+import select
+import socket
 import sys
 import threading
 import time
@@ -67,6 +69,8 @@ the daemon gives up on a request; ``DevDaemonServer`` reads the variable from th
 EXECUTION_TIMEOUT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"
 
 KILLED_BY_TIMEOUT = daemon_error_body("killed by timeout")
+CLIENT_CHECK = 0.25
+"""Seconds between two looks at whether a waiting client is still there (the daemon is told at once)."""
 """What the daemon appends to a body when the execution timeout fires (``internal/service/endpoint.go``)."""
 
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -207,6 +211,14 @@ class DaemonHandler(BaseHTTPRequestHandler):
         status = self._invoke(hook_id, target, headers, body)
         self.server.console(f'"{self.requestline}" {status} ({time.monotonic() - started:.2f} s)')
 
+    def _client_left(self) -> bool:
+        """Whether the client closed its connection: readable with nothing to read (a pipelined request is data)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _redirect_to_slash(self, path: str, query: str) -> None:
         """gin's ``RedirectTrailingSlash``: ``/e/<hook>`` matches the route once a slash is added, so gin redirects
         there, 301 for GET (with Go's ``http.Redirect`` link page) and 307 for the other methods."""
@@ -280,6 +292,13 @@ class DaemonHandler(BaseHTTPRequestHandler):
                 if remaining <= 0:
                     body.write(KILLED_BY_TIMEOUT)
                     break
+                if not response.wait(min(remaining, CLIENT_CHECK)):
+                    if self._client_left():
+                        # gin's CloseNotify: the daemon returns at once, which drops the session and cancels
+                        # the plugin's app call; nothing more is written.
+                        self.close_connection = True
+                        return response.status
+                    continue
                 try:
                     chunk = next(response.chunks(timeout=remaining), None)
                 except PluginSilent:

@@ -30,7 +30,7 @@ DESCRIPTION = {
 RELAY_ONLY = (
     "relay",
     "endpoints",
-    "docs",
+    "_assets/screenshots",
     "bench",
     "devkit/bench",
     "tests/unit",

@@ -277,3 +277,20 @@ def test_a_killed_plugin_is_restarted_and_the_next_request_succeeds(apps):
         assert server.supervisor.restarts == 1
         assert any("died" in line and "restarting" in line for line in lines)
         assert any("plugin restarted" in line for line in lines)
+
+
+def test_a_client_that_leaves_is_noticed_while_the_plugin_is_silent(server, apps, console):
+    # The daemon notices a departed client at once (gin's CloseNotify) and drops the request, which cancels the
+    # plugin's app call; it does not wait for the plugin's next chunk to find out.
+    apps.gate.clear()
+    connection = http.client.HTTPConnection(server.display_host, server.server_port, timeout=30)
+    connection.request("POST", f"/e/hook/app/chat/{GATED_APP_ID}", body=b'{"query": "left"}')
+    response = connection.getresponse()
+    assert json.loads(response.readline())["answer"] == "first"
+    connection.close()  # the client is gone; the app still waits on its gate
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(f"/app/chat/{GATED_APP_ID}" in line for line in console):
+        time.sleep(0.05)
+    assert any(f"/app/chat/{GATED_APP_ID}" in line for line in console), "the request was not ended"
+    assert not apps.finished.is_set()  # ended before the app said anything more
+    apps.gate.set()
