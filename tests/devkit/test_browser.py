@@ -16,12 +16,12 @@ def test_chromium_names_the_one_to_use_and_only_that_one():
     assert f"{CHROMIUM_ENV}=/opt/chromium/chrome names no file" in missing_chromium(env)
 
 
-def test_then_the_path_then_the_usual_places_then_playwrights_own_download():
+def test_then_the_path_then_the_usual_places_then_playwrights_own_download(tmp_path):
     on_path = {"chromium-browser": "/usr/bin/chromium-browser"}
     assert find_chromium({}, which=on_path.get, exists=lambda _: False).executable == "/usr/bin/chromium-browser"
     mac = PLACES[0]
     assert find_chromium({}, which=nothing, exists=lambda path: path == mac).executable == mac
-    downloaded = "/root/.cache/ms-playwright/chromium-1/chrome-linux/chrome"
+    downloaded = str(tmp_path / "ms-playwright" / "chromium-1" / "chrome-linux" / "chrome")  # never read: a name
     found = find_chromium(
         {}, which=nothing, exists=lambda path: path == downloaded, playwright_executable=lambda: downloaded
     )
