@@ -5,9 +5,10 @@ from collections.abc import Mapping
 from dify_plugin import Endpoint
 from werkzeug import Request, Response
 
-import relay
+import relay.native
+from relay.core.apps import CHAT
 
 
 class ChatEndpoint(Endpoint):
     def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
-        return relay.relay_request(self.session, r, values, settings, relay.CHAT)
+        return relay.native.serve(self.session, r, values, settings, CHAT)

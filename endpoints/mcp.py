@@ -10,4 +10,4 @@ import relay.mcp_server
 
 class McpEndpoint(Endpoint):
     def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
-        return relay.mcp_server.serve_mcp(self.session, r, settings)
+        return relay.mcp_server.serve(self.session, r, values, settings)

@@ -10,4 +10,4 @@ import relay.openai_compat
 
 class OpenAIModelsEndpoint(Endpoint):
     def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
-        return relay.openai_compat.list_models(self.session, r, settings)
+        return relay.openai_compat.serve(self.session, r, values, settings, relay.openai_compat.MODELS)

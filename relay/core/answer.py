@@ -7,13 +7,12 @@ else in its outputs (the single string output, or all outputs as JSON). Agent th
 part of the answer and are left out.
 """
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from relay.core.apps import AppKind
 from relay.core.think import ThinkSplitter
+from relay.core.wire import json_text
 
 
 @dataclass
@@ -120,23 +119,9 @@ class Answer:
 
 
 def output_text(outputs: Any) -> str:
-    """A workflow's answer: its one string output, or all its outputs as JSON."""
+    """A workflow's answer: its one string output, or all its outputs as JSON (strict: see ``relay.core.wire``)."""
     if isinstance(outputs, dict):
         strings = [value for value in outputs.values() if isinstance(value, str)]
         if len(outputs) == 1 and len(strings) == 1:
             return strings[0]
-    value = outputs if outputs is not None else {}
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except ValueError:  # an infinite or NaN number: JSON has none, so it reads as null, as browsers write it
-        return json.dumps(_finite(value), ensure_ascii=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
+    return json_text(outputs if outputs is not None else {})

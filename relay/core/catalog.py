@@ -5,25 +5,22 @@ Each entry is ``<uuid>``, ``<name>=<uuid>`` or ``<type>:<name>=<uuid>`` (type ``
 empty setting serves nothing: an endpoint is closed until its admin says which apps it opens.
 
 A name works wherever an app id does (``/chat/support``). The type matters where no path says which kind of app
-is called (the OpenAI-compatible models, the MCP tools); a typed app called through another type's path is
-refused with the right path in the message. Nothing here calls Dify.
+is called (a surface's models or tools); a typed app called through another type's path is refused,
+naming its type. Nothing here calls Dify.
 """
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from relay.core.apps import KINDS, AppKind
 from relay.core.errors import (
-    PageLink,
     RelayError,
     app_not_allowed,
     app_not_found,
     endpoint_misconfigured,
     endpoint_not_configured,
-    invalid_request,
     shown,
 )
 
@@ -119,22 +116,16 @@ class Catalog:
         )
 
 
-_RIGHT_TYPE = {
-    "chat": "This is a chat app:",
-    "workflow": "This is a workflow app:",
-    "completion": "This is a completion app:",
-}
-"""What an html error page says above the link to the right path (fixed sentences, so pages can translate them)."""
-
-
 def _wrong_path(app: App, declared: AppKind, called: AppKind) -> RelayError:
-    """A typed app called through another type's path: the message names the right path, a page links to it."""
-    error = invalid_request(
-        f"{app.label} is a {declared.label}: call it at /{declared.name}/{app.label}, not /{called.name}/."
+    """A typed app called as another type: the error names the app's own type, for the surface to advise."""
+    return RelayError(
+        400,
+        "invalid_request",
+        f"{app.label} is a {declared.label}, not a {called.label}.",
+        reason="wrong_app_type",
+        app=app.label,
+        app_kind=declared.name,
     )
-    # Relative to the page that was opened, /<called>/<app>: the same endpoint, whatever its base URL.
-    href = f"../{declared.name}/{quote(app.label, safe='')}"
-    return replace(error, link=PageLink(_RIGHT_TYPE[declared.name], "open it at its own path", href))
 
 
 def _parse_entry(entry: str) -> App:

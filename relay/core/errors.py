@@ -6,27 +6,28 @@ from typing import Any
 from relay.core.limits import MAX_ECHO_CHARS
 
 
-@dataclass(frozen=True)
-class PageLink:
-    """Where an html error page points a person: a sentence, a link's label and its address."""
-
-    text: str
-    label: str
-    href: str
-
-
 @dataclass
 class RelayError(Exception):
-    """A failure that becomes an HTTP status and ``{"error": {"code", "message"}}``."""
+    """A refusal or a failure, as data: each surface renders it in its own shape (a status and a JSON error, an
+    html page with a link, OpenAI's error object, a JSON-RPC error or a tool result).
+
+    The core says what happened and to what; advice in a protocol's own words (a path, a field of its request
+    format, a link) is the surface's to add, from ``reason``, ``app`` and ``app_kind``.
+    """
 
     status: int
     code: str
     message: str
     headers: dict[str, str] = field(default_factory=dict)
-    link: PageLink | None = None
-    """What the html page offers to click (JSON clients read the same hint in ``message``)."""
-    param: str | None = None
-    """The request field at fault, for surfaces whose error format names it (OpenAI's ``param``)."""
+    request_field: str | None = None
+    """The field of the request at fault, in the surface's own naming (OpenAI's error object calls it ``param``)."""
+    reason: str | None = None
+    """A finer reason than ``code``, for surfaces that advise: ``wrong_app_type`` (the app is of another type),
+    ``blocking_unsupported`` and ``blocking_hides_error`` (what Dify does with a blocking call)."""
+    app: str | None = None
+    """The app concerned, as the endpoint names it."""
+    app_kind: str | None = None
+    """The type of app ``reason`` refers to (``chat``, ``workflow``, ``completion``)."""
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -41,8 +42,8 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
 
 
-def invalid_request(message: str) -> RelayError:
-    return RelayError(400, "invalid_request", message)
+def invalid_request(message: str, request_field: str | None = None) -> RelayError:
+    return RelayError(400, "invalid_request", message, request_field=request_field)
 
 
 def unauthorized(message: str) -> RelayError:

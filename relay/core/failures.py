@@ -17,7 +17,7 @@ Any other exception type was raised by this process itself: its text is for the 
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from relay.core.errors import GENERIC_FAILURE, RelayError, app_not_found, conversation_not_found, invocation_failed
@@ -122,7 +122,17 @@ def refusal(
     if conversation_id and failure.code == "invalid_param" and not failure.message:
         # Dify's ConversationNotExistsError has no text: an unknown id, or another app's conversation.
         return conversation_not_found(conversation_id)
-    return invocation_failed(_client_sentence(failure, blocking=blocking))
+    error = invocation_failed(_client_sentence(failure))
+    if blocking and failure.status == 500 and failure.message == "Internal Server Error":
+        return replace(
+            error,
+            message="Dify answered 'Internal Server Error': in blocking mode it hides the app's own error (a "
+            "model's, for one).",
+            reason="blocking_hides_error",
+        )
+    if "does not support blocking mode" in failure.message:
+        return replace(error, reason="blocking_unsupported")
+    return error
 
 
 def stream_error(exc: BaseException) -> dict[str, Any]:
@@ -134,20 +144,13 @@ def stream_error(exc: BaseException) -> dict[str, Any]:
     return {"event": "error", "code": "invocation_failed", "message": _client_sentence(failure)}
 
 
-def _client_sentence(failure: Failure, *, blocking: bool = False) -> str:
+def _client_sentence(failure: Failure) -> str:
     if failure.internal:
         return GENERIC_FAILURE
     if failure.time_limit:
         return failure.time_limit
     if failure.network:
         return UNREACHABLE
-    if blocking and failure.status == 500 and failure.message == "Internal Server Error":
-        return (
-            "Dify answered 'Internal Server Error': in blocking mode it hides the app's own error (a model's, "
-            "for one). Send the same request with response_mode=streaming to read it."
-        )
-    if "does not support blocking mode" in failure.message:
-        return f"{failure.message}. Use response_mode=streaming (ndjson, sse or html)."
     return failure.message or NO_MESSAGE
 
 

@@ -12,37 +12,31 @@ against the input's rules from the app's form (``allowed_file_types``, ``allowed
 file list takes), with a 400 naming the rule.
 """
 
+import base64
+import binascii
 import logging
 import mimetypes
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 from relay.core.errors import RelayError, invalid_request, shown
-from relay.core.invoke import fetch_parameters
 from relay.core.limits import MAX_FILE_NAME_BYTES, MAX_MIME_TYPE_CHARS
+from relay.core.parameters import InputField
+
+if TYPE_CHECKING:
+    from relay.core.dify import Dify
 
 logger = logging.getLogger(__name__)
 
-FILE_CONTROLS = ("file", "file-list")
 _TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
 
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 """``type/subtype`` in RFC 6838's restricted names, lower-cased as werkzeug gives it to Dify."""
 DEFAULT_MIME_TYPE = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class FileInput:
-    """An app's file input, as its form describes it."""
-
-    variable: str
-    many: bool
-    types: tuple[str, ...] = ()
-    extensions: tuple[str, ...] = ()
-    max_files: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,29 +58,6 @@ class Remote:
 
     url: str
     mimetype: str = ""
-
-
-def file_inputs(parameters: Mapping[str, Any]) -> dict[str, FileInput]:
-    """The file inputs of an app's form, by variable."""
-    found: dict[str, FileInput] = {}
-    form = parameters.get("user_input_form")
-    for entry in form if isinstance(form, list) else []:
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            continue
-        ((control, spec),) = entry.items()
-        if control not in FILE_CONTROLS or not isinstance(spec, Mapping) or not isinstance(spec.get("variable"), str):
-            continue
-        types = spec.get("allowed_file_types")
-        extensions = spec.get("allowed_file_extensions")
-        limit = spec.get("max_length")
-        found[spec["variable"]] = FileInput(
-            variable=spec["variable"],
-            many=control == "file-list",
-            types=tuple(str(kind) for kind in types) if isinstance(types, list) else (),
-            extensions=tuple(str(ext).lower() for ext in extensions) if isinstance(extensions, list) else (),
-            max_files=limit if type(limit) is int and limit > 0 else None,
-        )
-    return found
 
 
 def file_type(mimetype: str, filename: str = "") -> str:
@@ -124,48 +95,50 @@ def bounded(file: Upload | Remote) -> Upload | Remote:
     return replace(file, filename=name, mimetype=mimetype)
 
 
-def check_files(target: FileInput, files: list[Upload | Remote]) -> None:
+def check_files(target: InputField, files: list[Upload | Remote]) -> None:
     """Refuse, before uploading anything, files the app's input would refuse."""
     if not target.many and len(files) > 1:
         raise invalid_request(f"{target.variable} takes one file; {len(files)} were sent.")
-    if target.max_files is not None and len(files) > target.max_files:
+    if target.many and target.max_files is not None and len(files) > target.max_files:
         raise invalid_request(f"{target.variable} takes at most {target.max_files} files; {len(files)} were sent.")
     for file in files:
         name = file.filename if isinstance(file, Upload) else file.url
         kind = file_type(file.mimetype, name)
         extension = file.extension if isinstance(file, Upload) else _extension(file.url)
-        allowed_kind = not target.types or kind in target.types
-        allowed_extension = "custom" in target.types and extension in target.extensions
+        allowed_kind = not target.file_types or kind in target.file_types
+        allowed_extension = "custom" in target.file_types and extension in target.file_extensions
         if not (allowed_kind or allowed_extension):
-            rule = ", ".join(target.types) + (f" ({', '.join(target.extensions)})" if target.extensions else "")
+            rule = ", ".join(target.file_types) + (
+                f" ({', '.join(target.file_extensions)})" if target.file_extensions else ""
+            )
             raise invalid_request(f"{target.variable} takes {rule}; {shown(name)} is a {kind}.")
 
 
-def to_parameters(session: Any, target: FileInput, files: list[Upload | Remote]) -> Any:
+def to_parameters(dify: "Dify", target: InputField, files: list[Upload | Remote]) -> Any:
     """The input's value: each file uploaded (or named by URL); a list for a file list."""
-    values = [_parameter(session, target, file) for file in files]
+    values = [_parameter(dify, target, file) for file in files]
     return values if target.many else values[0]
 
 
-def dify_type(target: FileInput, file: Upload | Remote) -> str:
+def dify_type(target: InputField, file: Upload | Remote) -> str:
     """The ``type`` the app's input takes the file as: its kind when the input allows that kind, else ``custom``
     (it was let in by its extension). Dify refuses a file whose type the input does not list, unless it is
     ``custom``: a ``.md`` link sent as a document to an input that takes only ``custom`` ``.md`` files would fail."""
     kind = file_type(file.mimetype, file.filename if isinstance(file, Upload) else file.url)
-    return kind if not target.types or kind in target.types else "custom"
+    return kind if not target.file_types or kind in target.file_types else "custom"
 
 
-def _parameter(session: Any, target: FileInput, file: Upload | Remote) -> dict[str, Any]:
+def _parameter(dify: "Dify", target: InputField, file: Upload | Remote) -> dict[str, Any]:
     if isinstance(file, Remote):
         return {"type": dify_type(target, file), "transfer_method": "remote_url", "url": file.url}
     try:
-        uploaded = session.file.upload(file.filename, file.content, file.mimetype)
+        uploaded = dify.upload(file.filename, file.content, file.mimetype)
     except Exception as exc:
         logger.warning("uploading %s to Dify failed: %s", shown(file.filename), exc)
         raise RelayError(
             502, "invocation_failed", f"The file {shown(file.filename)} could not be uploaded to Dify."
         ) from None
-    return {**uploaded.to_app_parameter(), "type": dify_type(target, file)}
+    return {**uploaded, "type": dify_type(target, file)}
 
 
 def _extension(url: str) -> str:
@@ -173,12 +146,12 @@ def _extension(url: str) -> str:
     return ("." + tail.rsplit(".", 1)[-1].lower()) if "." in tail else ""
 
 
-def attach_files(session: Any, call: Any, files: Mapping[str, list[Upload | Remote]], app_label: str) -> Any:
+def attach_files(dify: "Dify", call: Any, files: Mapping[str, list[Upload | Remote]], app_label: str) -> Any:
     """``call`` with each named file input set: checked against the app's form, then uploaded."""
     if not files:
         return call
     files = {variable: [bounded(file) for file in sent] for variable, sent in files.items()}
-    known = file_inputs(fetch_parameters(session, call.app_id))
+    known = dify.parameters(call.app_id).file_inputs()
     for variable in files:
         if variable not in known:
             offered = ", ".join(known) or "none"
@@ -187,5 +160,19 @@ def attach_files(session: Any, call: Any, files: Mapping[str, list[Upload | Remo
         check_files(known[variable], sent)
     inputs = dict(call.inputs)
     for variable, sent in files.items():
-        inputs[variable] = to_parameters(session, known[variable], sent)
+        inputs[variable] = to_parameters(dify, known[variable], sent)
     return replace(call, inputs=inputs)
+
+
+def file_from_url(url: str, name: str, default_type: str = "") -> Upload | Remote:
+    """A file a client gives by URL: a ``data:`` URL is its content (uploaded to Dify, named ``name`` plus the
+    extension of its type), an http(s) URL Dify fetches itself."""
+    if not url.startswith("data:"):
+        return Remote(url, mimetypes.guess_type(url.split("?", 1)[0])[0] or default_type)
+    header, _, payload = url.partition(",")
+    mimetype = header[5:].split(";", 1)[0] or default_type or DEFAULT_MIME_TYPE
+    try:
+        content = base64.b64decode(payload, validate=True) if ";base64" in header else unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raise invalid_request(f"{name} is not a valid base64 data URL.") from None
+    return Upload(f"{name}{mimetypes.guess_extension(mimetype) or '.bin'}", content, mimetype)

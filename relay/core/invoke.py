@@ -12,6 +12,7 @@ from typing import Any
 
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, ResponseMode
+from relay.core.dify import Dify
 from relay.core.errors import invocation_failed
 from relay.core.failures import refusal, stream_error
 from relay.core.pump import SILENT, Batch, DeadlineReached, Failure, Pump, keepalive_seconds
@@ -54,7 +55,7 @@ class Invocation:
             yield [self.first]
             return
         try:
-            yield from self._pump.batches(keepalive, time.monotonic() + _response_budget())
+            yield from self._pump.batches(keepalive, response_deadline())
         except DeadlineReached:
             yield [_deadline_error()]
         except Exception as exc:  # the first read failed after the status went out: say it in the stream
@@ -68,7 +69,7 @@ class Invocation:
             self._pump.close()
 
 
-def start_invocation(session: Any, kind: AppKind, call: AppCall, *, patience: float | None = None) -> Invocation:
+def start_invocation(dify: Dify, kind: AppKind, call: AppCall, *, patience: float | None = None) -> Invocation:
     """Invoke the app and wait for its first event; raise ``RelayError`` if that already fails.
 
     ``patience``: how long to wait for that first event before answering without it (``None``: as long as it
@@ -77,7 +78,7 @@ def start_invocation(session: Any, kind: AppKind, call: AppCall, *, patience: fl
     """
     blocking = call.response_mode is ResponseMode.BLOCKING
     try:
-        result = _invoke(session, kind, call)
+        result = dify.invoke(kind, call)
     except Exception as exc:
         raise refusal(exc, app_id=call.app_id, conversation_id=call.conversation_id, blocking=blocking) from None
     if blocking:
@@ -97,24 +98,6 @@ def start_invocation(session: Any, kind: AppKind, call: AppCall, *, patience: fl
 def stream_patience() -> float:
     """How long a streamed response waits for the app's first event before it starts without it."""
     return keepalive_seconds()
-
-
-def fetch_parameters(session: Any, app_id: str) -> dict[str, Any]:
-    """The app's parameters (opening statement, inputs...), with the same error mapping as an invocation."""
-    try:
-        parameters = session.app.fetch_app(app_id)
-    except Exception as exc:
-        raise refusal(exc, app_id=app_id, fetching=True) from None
-    return dict(parameters) if isinstance(parameters, dict) else {}
-
-
-def _invoke(session: Any, kind: AppKind, call: AppCall) -> Any:
-    common = {"inputs": call.inputs, "response_mode": call.response_mode.value, "user": call.user}
-    if kind.takes_query:
-        return session.app.chat.invoke(
-            app_id=call.app_id, query=call.query, conversation_id=call.conversation_id, **common
-        )
-    return getattr(session.app, kind.name).invoke(app_id=call.app_id, **common)
 
 
 def _relayed(result: Any) -> Iterator[Event]:
@@ -139,6 +122,11 @@ def _relayed(result: Any) -> Iterator[Event]:
 
 def _is_final(event: Any) -> bool:
     return isinstance(event, dict) and isinstance(event.get("event"), str) and event["event"] in FINAL_EVENTS
+
+
+def response_deadline() -> float:
+    """The ``time.monotonic()`` by which this response must end: see ``_response_budget``."""
+    return time.monotonic() + _response_budget()
 
 
 def _response_budget() -> float:

@@ -5,13 +5,13 @@ kills a plugin whose message reaches 5 MiB: a 3 MB error text from Dify, or an a
 form page, would do it.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from werkzeug import Response
 
 from relay.core.stream import sliced
+from relay.core.wire import json_bytes
 
 NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -24,7 +24,11 @@ def whole_response(text: str, status: int, headers: dict[str, str], content_type
 
 
 def json_response(document: Any, status: int, headers: dict[str, str]) -> Response:
-    return whole_response(json.dumps(document, ensure_ascii=False), status, headers | NO_SNIFF, "application/json")
+    """A JSON document (strict JSON: see ``relay.core.wire``), sliced like every body."""
+    body = json_bytes(document)
+    return Response(
+        generator(sliced([body])), status=status, headers=headers | NO_SNIFF, content_type="application/json"
+    )
 
 
 def streamed_response(chunks: Iterable[bytes], status: int, headers: dict[str, str], content_type: str) -> Response:

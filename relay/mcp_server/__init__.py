@@ -1,5 +1,18 @@
 """The MCP surface: every app ``allowed_apps`` names is a tool, over MCP's Streamable HTTP transport."""
 
-from relay.mcp_server.handler import serve_mcp
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["serve_mcp"]
+from werkzeug import Request, Response
+
+from relay.core import shell
+from relay.core.dify import DifySession
+from relay.mcp_server.handler import MCP
+
+
+def serve(session: DifySession, request: Request, values: Mapping[str, Any], settings: Mapping[str, Any]) -> Response:
+    """Answer one request to ``/mcp``. Never raises."""
+    return shell.serve(MCP, session, request, values, settings)
+
+
+__all__ = ["serve"]

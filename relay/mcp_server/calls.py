@@ -16,11 +16,13 @@ from relay.core.answer import Answer
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, ResponseMode, check_call_size
 from relay.core.catalog import App, Catalog
+from relay.core.dify import Dify
 from relay.core.errors import GENERIC_FAILURE, RelayError, invalid_request, shown
-from relay.core.files import attach_files, file_inputs
+from relay.core.files import attach_files
 from relay.core.invoke import Invocation, start_invocation, stream_patience
 from relay.core.pump import keepalive_seconds
 from relay.core.stream import encode
+from relay.core.wire import SSE_KEEPALIVE
 from relay.mcp_server import arguments, tools
 from relay.mcp_server.methods import parameters
 from relay.mcp_server.progress import ProgressNotes
@@ -31,22 +33,24 @@ logger = logging.getLogger(__name__)
 
 Finish = Callable[[dict[str, Any]], dict[str, Any]]
 """What the era adds to a result before it goes out (``relay.mcp_server.modern.finish``)."""
-KEEPALIVE = b": keep-alive\n\n"
+MAX_TOKEN_BYTES = 256
+"""The longest ``progressToken`` accepted: it is repeated in every progress notice, so it must stay small."""
 
 
 def call_tool(
-    session: Any, catalog: Catalog, ident: Any, params: dict[str, Any], *, streams: bool, finish: Finish
+    dify: Dify, catalog: Catalog, ident: Any, params: dict[str, Any], *, streams: bool, finish: Finish
 ) -> dict[str, Any] | Iterator[bytes]:
     """The call's result (to be sent as JSON), or, when ``streams``, the SSE body that ends with it."""
     app = _tool(catalog, params.get("name"))
     kind = tools.tool_kind(app)
+    token = _progress_token(params)
     try:
-        call = _app_call(session, app, kind, params.get("arguments"))
-        invocation = start_invocation(session, kind, call, patience=stream_patience() if streams else None)
+        call = _app_call(dify, app, kind, params.get("arguments"))
+        invocation = start_invocation(dify, kind, call, patience=stream_patience() if streams else None)
     except RelayError as error:
         return finish(error_result(error.message))
     if streams:
-        stream = CallStream(ident, kind, _progress_token(params), finish, silent=invocation.first is None)
+        stream = CallStream(ident, kind, token, finish, silent=invocation.first is None)
         return encode(stream, invocation.batches(keepalive_seconds()), name="mcp")
     return finish(_run(kind, invocation))
 
@@ -58,12 +62,12 @@ def _tool(catalog: Catalog, name: Any) -> App:
     return found
 
 
-def _app_call(session: Any, app: App, kind: AppKind, given: Any) -> AppCall:
+def _app_call(dify: Dify, app: App, kind: AppKind, given: Any) -> AppCall:
     query, conversation_id, inputs = arguments.split_arguments(kind, given if isinstance(given, dict) else {})
     if kind.takes_query and not query:
         raise invalid_request("query is required: the message to send to the app.")
     # File inputs arrive as {url} or {data, mimeType, name} objects: taken out of the inputs, then uploaded.
-    file_variables = set(file_inputs(parameters(session, app))) if inputs else set()
+    file_variables = set(parameters(dify, app).file_inputs()) if inputs else set()
     files = arguments.file_arguments(inputs, file_variables)
     call = AppCall(
         app_id=app.app_id,
@@ -72,15 +76,20 @@ def _app_call(session: Any, app: App, kind: AppKind, given: Any) -> AppCall:
         conversation_id=conversation_id,
         response_mode=ResponseMode.STREAMING,
     )
-    call = attach_files(session, call, files, app.label)
+    call = attach_files(dify, call, files, app.label)
     check_call_size(call)
     return call
 
 
 def _progress_token(params: dict[str, Any]) -> str | int | None:
+    """The call's ``progressToken``: a string or an integer of at most ``MAX_TOKEN_BYTES``, else -32602."""
     meta = params.get("_meta")
     token = meta.get("progressToken") if isinstance(meta, dict) else None
-    return token if isinstance(token, str | int) and not isinstance(token, bool) else None
+    if token is None:
+        return None
+    if not isinstance(token, str | int) or isinstance(token, bool) or len(str(token).encode()) > MAX_TOKEN_BYTES:
+        raise RpcError(INVALID_PARAMS, f"A progressToken is a string or an integer of at most {MAX_TOKEN_BYTES} bytes.")
+    return token
 
 
 def _run(kind: AppKind, invocation: Invocation) -> dict[str, Any]:
@@ -112,7 +121,7 @@ class CallStream:
 
     def start(self) -> bytes:
         # A silent app has already used up one interval: its stream opens with a keep-alive, not a second wait.
-        return KEEPALIVE if self.silent else b""
+        return SSE_KEEPALIVE if self.silent else b""
 
     def event(self, event: Any) -> bytes:
         self.answer.read(event)
@@ -124,7 +133,7 @@ class CallStream:
         return sse(notification("notifications/progress", params))
 
     def keepalive(self) -> bytes:
-        return KEEPALIVE
+        return SSE_KEEPALIVE
 
     def failure(self, error: dict[str, Any]) -> bytes:
         self.answer.error = {"message": str(error.get("message")), "code": error.get("code")}

@@ -9,8 +9,9 @@ import logging
 from typing import Any
 
 from relay.core.catalog import App, Catalog
+from relay.core.dify import Dify
 from relay.core.errors import RelayError, shown
-from relay.core.invoke import fetch_parameters
+from relay.core.parameters import AppParameters
 from relay.mcp_server import tools
 from relay.mcp_server.identity import SERVER_INFO
 from relay.mcp_server.modern import Era
@@ -27,7 +28,7 @@ EMPTY_LISTS = {
 }
 
 
-def result_of(session: Any, catalog: Catalog, era: Era, method: Any, params: dict[str, Any]) -> dict[str, Any]:
+def result_of(dify: Dify, catalog: Catalog, era: Era, method: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The result of any method but ``tools/call``; ``RpcError`` for a method this era does not have."""
     if era is Era.HANDSHAKE and method == "initialize":
         return _initialized(params)
@@ -36,20 +37,20 @@ def result_of(session: Any, catalog: Catalog, era: Era, method: Any, params: dic
     if era is Era.MODERN and method == "server/discover":
         return {"supportedVersions": list(MODERN_VERSIONS), "capabilities": CAPABILITIES, "instructions": INSTRUCTIONS}
     if method == "tools/list":
-        return {"tools": [tools.describe(app, parameters(session, app)) for app in catalog.named()]}
+        return {"tools": [tools.describe(app, parameters(dify, app)) for app in catalog.named()]}
     if method in EMPTY_LISTS:
         return {EMPTY_LISTS[method]: []}
     raise RpcError(METHOD_NOT_FOUND, f"Method {shown(method)} is not offered by this server.")
 
 
-def parameters(session: Any, app: App) -> dict[str, Any]:
+def parameters(dify: Dify, app: App) -> AppParameters:
     """The app's parameters (its form...), or none when Dify cannot give them: its tool then takes no inputs
     but still runs, and Dify says what is missing."""
     try:
-        return fetch_parameters(session, app.app_id)
+        return dify.parameters(app.app_id)
     except RelayError as error:
         logger.warning("the form of app %s could not be read for its tool schema: %s", app.label, error.message)
-        return {}
+        return AppParameters()
 
 
 def _initialized(params: dict[str, Any]) -> dict[str, Any]:

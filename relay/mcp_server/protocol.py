@@ -6,11 +6,10 @@ client's capabilities in ``params._meta`` and in headers, and ``server/discover`
 speaks (``relay.mcp_server.modern``).
 """
 
-import json
-import math
 from typing import Any
 
 from relay.core.errors import shown
+from relay.core.wire import json_text, sse_json
 
 HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
 """Newest first: the revisions ``initialize`` negotiates, back to 2025-03-26."""
@@ -87,29 +86,11 @@ def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def dumps(message: Any) -> str:
-    """A message as JSON text every client can parse.
-
-    An app's events may hold floats JSON has no spelling for (``Infinity``, ``NaN``: Python's ``json`` reads
-    them from the daemon's lines); written as they are, they would make the whole answer unreadable, so they
-    become ``null``.
-    """
-    try:
-        return json.dumps(message, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(message), ensure_ascii=False, allow_nan=False)
+    """A message as strict JSON text (``relay.core.wire``): an app's ``NaN`` or ``Infinity`` reads as ``null``."""
+    return json_text(message)
 
 
 def sse(message: dict[str, Any]) -> bytes:
     """One message as a Server-Sent Event. No ``id:`` line: these streams cannot be resumed, and an id would
     invite a client to reconnect with GET when a stream breaks."""
-    return b"event: message\ndata: " + dumps(message).encode("utf-8", "replace") + b"\n\n"
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+    return sse_json(message, event="message")

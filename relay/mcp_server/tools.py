@@ -13,6 +13,7 @@ from typing import Any
 
 from relay.core.apps import CHAT, AppKind
 from relay.core.catalog import App
+from relay.core.parameters import AppParameters, InputField
 
 _STRINGS = frozenset({"text-input", "paragraph", "select"})
 _REFERENCES = frozenset({"$ref", "$dynamicRef", "$recursiveRef"})
@@ -41,69 +42,63 @@ def tool_kind(app: App) -> AppKind:
     return app.kind or CHAT
 
 
-def describe(app: App, parameters: dict[str, Any]) -> dict[str, Any]:
+def describe(app: App, parameters: AppParameters) -> dict[str, Any]:
     """The tool definition ``tools/list`` gives for an app."""
     kind = tool_kind(app)
-    opening = parameters.get("opening_statement")
-    description = opening.strip() if isinstance(opening, str) and opening.strip() else f"Dify {kind.label} {app.name}."
+    opening = parameters.opening_statement.strip()
     return {
         "name": app.name,
         "title": app.name,
-        "description": description,
-        "inputSchema": input_schema(kind, parameters.get("user_input_form")),
+        "description": opening or f"Dify {kind.label} {app.name}.",
+        "inputSchema": input_schema(kind, parameters.inputs),
     }
 
 
-def input_schema(kind: AppKind, form: Any) -> dict[str, Any]:
+def input_schema(kind: AppKind, inputs: tuple[InputField, ...]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     if kind.takes_query:
         properties["query"] = dict(QUERY_SCHEMA)
         properties["conversation_id"] = dict(CONVERSATION_SCHEMA)
         required.append("query")
-    for entry in form if isinstance(form, list) else []:
-        if not isinstance(entry, dict) or len(entry) != 1:
-            continue
-        ((control, spec),) = entry.items()
-        if not isinstance(spec, dict) or not isinstance(spec.get("variable"), str) or spec.get("hide"):
-            continue
-        variable = spec["variable"]
-        if variable in properties:
-            continue  # a form cannot shadow query or conversation_id, nor name an input twice
-        prop = _property(control, spec)
+    for item in inputs:
+        if item.hidden or item.variable in properties:
+            continue  # a form cannot shadow query or conversation_id
+        prop = _property(item)
         if prop is None:
             continue
-        properties[variable] = prop
-        if spec.get("required") is True:
-            required.append(variable)
+        properties[item.variable] = prop
+        if item.required:
+            required.append(item.variable)
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
     return schema
 
 
-def _property(control: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
-    prop = _typed(control, spec)
+def _property(item: InputField) -> dict[str, Any] | None:
+    prop = _typed(item)
     if prop is None:
         return None  # external data tools, and anything newer than this plugin: not offered rather than guessed
     # The label first, then the description newer Dify forms have, then what the type itself asks for.
-    description = _joined(spec.get("label"), spec.get("description"), prop.pop("description", None))
+    label = item.label if item.label != item.variable else None
+    description = _joined(label, item.description, prop.pop("description", None))
     if description:
         prop["description"] = description
-    default = spec.get("default")
-    if default not in (None, "") and _fits(control, prop, default):
-        prop["default"] = default
+    if item.default not in (None, "") and _fits(item.control, prop, item.default):
+        prop["default"] = item.default
     return prop
 
 
-def _typed(control: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
+def _typed(item: InputField) -> dict[str, Any] | None:
     """The JSON type (and its constraints) that Dify accepts for one kind of input."""
+    control = item.control
     if control in _STRINGS:
         prop: dict[str, Any] = {"type": "string"}
-        if control == "select" and isinstance(spec.get("options"), list):
-            prop["enum"] = [str(option) for option in spec["options"]]
-        if _positive(spec.get("max_length")):
-            prop["maxLength"] = spec["max_length"]
+        if control == "select" and item.options:
+            prop["enum"] = list(item.options)
+        if item.max_length is not None:
+            prop["maxLength"] = item.max_length
         return prop
     if control == "number":
         # Dify takes ints, floats and numeric strings; its forms carry no bounds for numbers.
@@ -111,13 +106,13 @@ def _typed(control: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
     if control == "checkbox":
         return {"type": "boolean"}
     if control == "json_object":
-        return _object(spec.get("json_schema"))
+        return _object(item.json_schema)
     if control == "file":
         return copy.deepcopy(FILE_SCHEMA)
     if control == "file-list":
         prop = {"type": "array", "items": copy.deepcopy(FILE_SCHEMA)}
-        if _positive(spec.get("max_length")):
-            prop["maxItems"] = spec["max_length"]
+        if item.max_length is not None:
+            prop["maxItems"] = item.max_length
         return prop
     return None
 
@@ -179,7 +174,3 @@ def _fits(control: Any, prop: dict[str, Any], value: Any) -> bool:
     if control == "json_object":
         return isinstance(value, dict)
     return False
-
-
-def _positive(value: Any) -> bool:
-    return type(value) is int and value > 0

@@ -7,11 +7,10 @@ JavaScript off: the answer is the streamed HTML page.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from relay.core.apps import AppKind
 from relay.core.catalog import App
-from relay.core.files import FILE_CONTROLS
+from relay.core.parameters import AppParameters, InputField
 from relay.native.formats.markdown import render_markdown
 from relay.native.pages import app_title, page_title, render_page
 from relay.native.pages.i18n import translator
@@ -58,68 +57,56 @@ class AppForm:
         return any(item.control == "file" for item in self.fields)
 
 
-def app_form(parameters: Mapping[str, Any]) -> AppForm:
+def app_form(parameters: AppParameters) -> AppForm:
+    """The form a person fills in, from the app's parameters: every input it can show, and the others named."""
     fields: list[FormField] = []
     unsupported: list[str] = []
-    for entry in _list(parameters.get("user_input_form")):
-        if not isinstance(entry, Mapping) or len(entry) != 1:
+    for item in parameters.inputs:
+        if item.hidden:
             continue
-        ((kind, spec),) = entry.items()
-        if not isinstance(spec, Mapping) or not spec.get("variable"):
+        if item.control not in _CONTROLS:
+            unsupported.append(item.label)
             continue
-        label = str(spec.get("label") or spec["variable"])
-        if spec.get("hide"):
-            continue
-        if kind not in _CONTROLS:
-            unsupported.append(label)
-            continue
-        max_length = spec.get("max_length")
-        if kind in FILE_CONTROLS:
+        if item.is_file:
             fields.append(
                 FormField(
                     control="file",
-                    variable=str(spec["variable"]),
-                    label=label,
-                    required=bool(spec.get("required")),
-                    accept=_accept(spec),
-                    multiple=kind == "file-list",
+                    variable=item.variable,
+                    label=item.label,
+                    required=item.required,
+                    accept=_accept(item),
+                    multiple=item.many,
                 )
             )
             continue
         fields.append(
             FormField(
-                control=_CONTROLS[kind],
-                variable=str(spec["variable"]),
-                label=label,
-                required=bool(spec.get("required")),
-                default="" if spec.get("default") is None else str(spec.get("default")),
-                max_length=max_length if type(max_length) is int and max_length > 0 else None,
-                options=tuple(str(option) for option in _list(spec.get("options"))),
+                control=_CONTROLS[item.control],
+                variable=item.variable,
+                label=item.label,
+                required=item.required,
+                default="" if item.default is None else str(item.default),
+                max_length=item.max_length,
+                options=item.options,
             )
         )
-    questions = [str(q) for q in _list(parameters.get("suggested_questions")) if str(q).strip()]
     return AppForm(
         fields=fields,
-        opening_statement=str(parameters.get("opening_statement") or ""),
-        suggested_questions=questions,
+        opening_statement=parameters.opening_statement,
+        suggested_questions=list(parameters.suggested_questions),
         unsupported=unsupported,
     )
 
 
-def _accept(spec: Mapping[str, Any]) -> str:
+def _accept(item: InputField) -> str:
     """The file picker's filter from the input's allowed types and extensions; empty (anything) for documents."""
-    types = _list(spec.get("allowed_file_types"))
+    types = item.file_types
     if not types or "document" in types:
         return ""
     accepted = [_ACCEPT[kind] for kind in types if kind in _ACCEPT]
     if "custom" in types:
-        accepted += [str(ext) for ext in _list(spec.get("allowed_file_extensions"))]
+        accepted += list(item.file_extensions)
     return ",".join(accepted)
-
-
-def _list(value: Any) -> list[Any]:
-    """A list Dify sent, or nothing: a form is built from what makes sense and ignores the rest."""
-    return value if isinstance(value, list) else []
 
 
 def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[str, str], language: str = "en") -> str:

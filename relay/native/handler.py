@@ -1,6 +1,9 @@
-"""The hallway: request -> checks -> Dify -> renderer -> response. Every endpoint class calls ``relay_request``."""
+"""The native surface: ``/chat|/workflow|/completion/<app>`` — request -> Dify -> one of four renderers.
 
-import logging
+The shell (``relay.core.shell``) has checked the caller (a form POST may carry the key: the pages' key field), the
+endpoint's apps and the body's size; this module reads the request, calls the app and chooses the renderer.
+"""
+
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -8,119 +11,106 @@ from urllib.parse import quote
 
 from werkzeug import Request, Response
 
-from relay.core import access
+from relay.core.access import header_key
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, check_call_size
-from relay.core.catalog import App, Catalog
-from relay.core.errors import PageLink, RelayError, internal_error, invalid_request, shown
+from relay.core.catalog import App
+from relay.core.errors import RelayError, invalid_request, shown
 from relay.core.files import Remote, Upload, attach_files
-from relay.core.http import check_body_size, form_fields, form_files, is_form
-from relay.core.invoke import fetch_parameters, start_invocation, stream_patience
+from relay.core.http import form_fields, form_files, is_form
+from relay.core.invoke import start_invocation, stream_patience
 from relay.core.pump import keepalive_seconds
+from relay.core.shell import Exchange
 from relay.native import request as parsing
 from relay.native.form import app_form, render_form_page
 from relay.native.formats import PageInfo, encode, render
 from relay.native.pages.i18n import language_of
 from relay.native.request import Format
-from relay.native.responses import body_response, error_response, page_response
+from relay.native.responses import PageLink, body_response, error_response, page_response
 from relay.native.transcript import read_transcript
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Exchange:
-    """One request and what the relay knows about it before it answers."""
+class NativeSurface:
+    """One app type's path: ``/<kind>/<app>``."""
 
-    session: Any
-    request: Request
-    settings: Mapping[str, Any]
-    rules: access.AccessSettings
     kind: AppKind
-    output: Format
-    cors: dict[str, str]
-    language: str
-    carried: dict[str, str]
-    """The api key a form POST carries on (the html pages'), to carry it further."""
+    name: str = "native"
+    methods: tuple[str, ...] = ("GET", "POST")
+    expose_headers: tuple[str, ...] = ()
+    vary: tuple[str, ...] = ("Accept", "Accept-Language")
+    """The format follows ``Accept``, a page's language ``Accept-Language``: caches must know."""
+    form_key: bool = True
+    """The html 401 page asks for the key in a form field, which then travels on in every form POST."""
+    foreign_origins: bool = True
+
+    def answer(self, exchange: Exchange) -> Response:
+        return _answer(exchange, self.kind)
+
+    def error(self, error: RelayError, exchange: Exchange) -> Response:
+        request = exchange.request
+        try:
+            output = parsing.choose_format(request)
+        except RelayError:  # a browser gets its error as a page even when what it asked for is wrong (?format=xml)
+            output = parsing.accepted_format(request)
+        carried = _carried_key(exchange) if exchange.admitted else {}
+        error, link = _advised(error, self.kind, output)
+        return error_response(error, output, exchange.cors, language_of(request), carried=carried, link=link)
 
 
-def relay_request(
-    session: Any, request: Request, values: Mapping[str, Any], settings: Mapping[str, Any], kind: AppKind
-) -> Response:
-    """Answer one HTTP request for an app of ``kind``. Never raises: every failure is a response."""
-    rules = access.AccessSettings.from_settings(settings)
-    if request.method == "OPTIONS":
-        return Response(status=204, headers=access.preflight_headers(request, rules))
-    cors = _negotiated(access.cors_headers(request, rules))
-
+def _answer(exchange: Exchange, kind: AppKind) -> Response:
+    request, cors, dify = exchange.request, exchange.cors, exchange.dify
+    carried = _carried_key(exchange)
     language = language_of(request)
-    # A browser gets its error as a page even when what it asked for is the thing that is wrong (?format=xml).
-    output = parsing.accepted_format(request)
-    carried: dict[str, str] = {}
-    try:
-        # Who is asking comes first: nothing costly happens for a caller without the key. Then an endpoint not
-        # (or wrongly) set up says so to every request.
-        catalog = access.admit(request, settings, rules)
-        check_body_size(request)
-        # A key typed into the html 401 page travels on in every later form POST, never in a URL: error pages too.
-        carried = _carried_key(request, rules)
-        output = parsing.choose_format(request)
-        exchange = _Exchange(session, request, settings, rules, kind, output, cors, language, carried)
-        return _answer(exchange, str(values.get("app_id", "")), catalog)
-    except RelayError as error:
-        return error_response(error, output, cors, language, carried=carried)
-    except Exception:
-        logger.exception("unexpected failure while relaying a %s request", request.method)
-        return error_response(internal_error(), output, cors, language)
-
-
-def _answer(exchange: _Exchange, reference: str, catalog: Catalog) -> Response:
-    request, kind, output, cors, carried = (
-        exchange.request,
-        exchange.kind,
-        exchange.output,
-        exchange.cors,
-        exchange.carried,
-    )
-    app = catalog.resolve(reference, kind)
+    output = parsing.choose_format(request)
+    app = exchange.apps.resolve(str(exchange.values.get("app_id", "")), kind)
     fields = parsing.read_fields(request)
     if output is Format.HTML and _wants_form(request, fields, kind):
-        form = app_form(fetch_parameters(exchange.session, app.app_id))
-        page = render_form_page(form, kind, app, carried, exchange.language)
+        form = app_form(dify.parameters(app.app_id))
+        page = render_form_page(form, kind, app, carried, language)
         return page_response(page, cors, private=bool(carried))
 
     call = parsing.parse_call(fields, app.app_id, kind, output)
     if request.method == "POST" and is_form(request):
-        call = attach_files(exchange.session, call, _files_by_input(form_files(request)), app.label)
+        call = attach_files(dify, call, _files_by_input(form_files(request)), app.label)
     check_call_size(call)
     if request.method == "HEAD":
         # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
         # for, the app.
         return body_response(iter(()), output, cors)
+    patience = stream_patience() if output.streams else None
     try:
-        patience = stream_patience() if output.streams else None
-        invocation = start_invocation(exchange.session, kind, call, patience=patience)
+        invocation = start_invocation(dify, kind, call, patience=patience)
     except RelayError as error:
-        raise _with_hint(error, app, kind) from None
+        raise replace(error, app=error.app or app.label) from None
     if not output.streams:
         # A JSON document is whole before its status goes out, so a fault while encoding it is still a 500.
         chunks = iter(list(render(output, invocation.events(), PageInfo(kind, app.app_id))))
         return body_response(chunks, output, cors)
-    page = _page_info(exchange, app, call, fields, carried) if output is Format.HTML else PageInfo(kind, app.app_id)
+    page = (
+        _page_info(exchange, kind, app, call, fields, carried, language)
+        if output is Format.HTML
+        else PageInfo(kind, app.app_id)
+    )
     # Through the pump: waiting events go out together, and a long silence gets a keep-alive.
     chunks = encode(output, invocation.batches(keepalive_seconds()), page)
     return body_response(chunks, output, cors, private=bool(carried), as_text=_browser_opened_a_link(request, output))
 
 
 def _page_info(
-    exchange: _Exchange, app: App, call: AppCall, fields: Mapping[str, Any], carried: dict[str, str]
+    exchange: Exchange,
+    kind: AppKind,
+    app: App,
+    call: AppCall,
+    fields: Mapping[str, Any],
+    carried: dict[str, str],
+    language: str,
 ) -> PageInfo:
     """What the html page shows around the answer: the conversation so far, or the inputs and a form to run again."""
-    kind = exchange.kind
     form = None
     if not kind.takes_query:
         try:
-            form = app_form(fetch_parameters(exchange.session, app.app_id))
+            form = app_form(exchange.dify.parameters(app.app_id))
         except RelayError:
             form = None  # no "Run again" then; the answer itself matters more
     return PageInfo(
@@ -129,7 +119,7 @@ def _page_info(
         app_name=app.name,
         query=call.query,
         carried=carried,
-        language=exchange.language,
+        language=language,
         transcript=tuple(read_transcript(fields.get("transcript"))) if kind.takes_query else (),
         inputs=call.inputs,
         form=form,
@@ -138,16 +128,38 @@ def _page_info(
     )
 
 
-def _with_hint(error: RelayError, app: App, kind: AppKind) -> RelayError:
-    """A chat app called through another path gets no query: say where it answers."""
-    if error.message != "missing query" or kind.takes_query:
-        return error
-    href = f"../chat/{quote(app.label)}"
-    return replace(
-        error,
-        message=f"missing query: {app.label} looks like a chat app; call it at /chat/{app.label}.",
-        link=PageLink("This app looks like a chat app:", "open it as a chat", href),
-    )
+_RIGHT_TYPE = {
+    "chat": "This is a chat app:",
+    "workflow": "This is a workflow app:",
+    "completion": "This is a completion app:",
+}
+"""What an html error page says above the link to the right path (fixed sentences, so pages can translate them)."""
+
+
+def _advised(error: RelayError, kind: AppKind, output: Format) -> tuple[RelayError, PageLink | None]:
+    """The core's error with this surface's advice: the path an app answers at, the response mode that works.
+    Links are relative to the page that was opened, /<kind>/<app>: the same endpoint, whatever its base URL."""
+    if error.reason == "wrong_app_type" and error.app and error.app_kind:
+        path = f"/{error.app_kind}/{error.app}"
+        message = f"{error.message} Call it at {path}, not /{kind.name}/."
+        link = PageLink(
+            _RIGHT_TYPE[error.app_kind], "open it at its own path", f"../{error.app_kind}/{quote(error.app)}"
+        )
+        return replace(error, message=message), link
+    if error.message == "missing query" and not kind.takes_query:
+        # A chat app called through another path gets no query: say where it answers.
+        app = error.app or ""
+        if not app:
+            return error, None
+        message = f"missing query: {app} looks like a chat app; call it at /chat/{app}."
+        link = PageLink("This app looks like a chat app:", "open it as a chat", f"../chat/{quote(app)}")
+        return replace(error, message=message), link
+    if error.reason == "blocking_unsupported":
+        return replace(error, message=f"{error.message}. Use response_mode=streaming (ndjson, sse or html)."), None
+    if error.reason == "blocking_hides_error":
+        advice = " Send the same request with response_mode=streaming to read it."
+        return replace(error, message=error.message + advice), None
+    return error, None
 
 
 def _files_by_input(parts: Mapping[str, list[Upload]]) -> dict[str, list[Upload | Remote]]:
@@ -159,13 +171,6 @@ def _files_by_input(parts: Mapping[str, list[Upload]]) -> dict[str, list[Upload 
             raise invalid_request(f"File parts must be named inputs.<name>, not {shown(name)}.")
         found[variable] = list(uploads)
     return found
-
-
-def _negotiated(headers: dict[str, str]) -> dict[str, str]:
-    """Every answer here depends on ``Accept`` (the format) and ``Accept-Language`` (the page's language): caches
-    must know, beside ``Origin`` when CORS is on. One header, as the daemon keeps one value per name."""
-    vary = ", ".join(filter(None, (headers.get("Vary"), "Accept", "Accept-Language")))
-    return headers | {"Vary": vary}
 
 
 def _browser_opened_a_link(request: Request, output: Format) -> bool:
@@ -182,8 +187,11 @@ def _enabled(value: Any) -> bool:
     return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
-def _carried_key(request: Request, rules: access.AccessSettings) -> dict[str, str]:
-    if not rules.api_keys or access.header_key(request) is not None or not is_form(request):
+def _carried_key(exchange: Exchange) -> dict[str, str]:
+    """The api key a form POST carries (typed into the html 401 page), to carry it on in every later form POST
+    and link: never in a URL."""
+    request = exchange.request
+    if not exchange.rules.api_keys or header_key(request) is not None or not is_form(request):
         return {}
     key = form_fields(request).get("api_key", "").strip()
     return {"api_key": key} if key else {}

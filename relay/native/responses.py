@@ -4,6 +4,7 @@ Every body leaves as a generator of small slices (``relay.core.responses``).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from werkzeug import Response
 
@@ -12,6 +13,16 @@ from relay.core.responses import NO_SNIFF, STREAM_HEADERS, json_response, stream
 from relay.native.formats import CONTENT_TYPES
 from relay.native.pages import SECURITY_HEADERS, render_page
 from relay.native.request import Format
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """Where an html error page points a person: a sentence, a link's label and its address."""
+
+    text: str
+    label: str
+    href: str
+
 
 PRIVATE = {"Cache-Control": "no-store"}
 """For pages that carry an api key in a hidden field: no cache, shared or not, may keep them."""
@@ -49,9 +60,11 @@ def error_response(
     language: str = "en",
     *,
     carried: dict[str, str] | None = None,
+    link: PageLink | None = None,
 ) -> Response:
     """The contract's error body (JSON), or for html a page saying the same, with the same status. ``carried``: the
-    api key the page's links must carry on (they become small POST forms)."""
+    api key the page's links must carry on (they become small POST forms); ``link``: what the page offers to click
+    (JSON clients read the same advice in the message)."""
     headers = {**error.headers, **extra_headers}
     if output is Format.HTML:
         page = render_page(
@@ -63,7 +76,7 @@ def error_response(
             code=error.code,
             message=error.message,
             explanation=_EXPLANATIONS.get(error.code),
-            link=error.link,
+            link=link,
             heading=_HEADINGS_BY_CODE.get(error.code) or _HEADINGS.get(error.status, "Something went wrong"),
         )
         private = PRIVATE if carried else {}

@@ -1,6 +1,5 @@
 """OpenAI's wire shapes: ``chat.completion`` objects, ``chat.completion.chunk`` SSE frames, error objects."""
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -8,9 +7,9 @@ from typing import Any
 
 from relay.core.answer import Answer, Delta
 from relay.core.errors import RelayError
+from relay.core.wire import SSE_KEEPALIVE, sse_event, sse_json
 
-DONE = b"data: [DONE]\n\n"
-KEEPALIVE = b": keep-alive\n\n"
+DONE = sse_event(b"[DONE]")
 
 # Our codes to OpenAI's error types (what its SDKs and clients look at), by HTTP status.
 _TYPES = {
@@ -21,6 +20,8 @@ _TYPES = {
     413: "invalid_request_error",
 }
 _CODES = {"app_not_found": "model_not_found", "unauthorized": "invalid_api_key"}
+_PARAMS = {"message": "messages"}
+"""The core's neutral names of request fields, where this surface's request calls them otherwise."""
 
 
 def error_object(message: str, status: int, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -35,7 +36,8 @@ def error_object(message: str, status: int, code: str | None, param: str | None 
 
 
 def error_of(error: RelayError) -> dict[str, Any]:
-    return error_object(error.message, error.status, error.code, error.param)
+    param = _PARAMS.get(error.request_field or "", error.request_field)
+    return error_object(error.message, error.status, error.code, param)
 
 
 def completion(answer: Answer, model: str) -> dict[str, Any]:
@@ -90,7 +92,7 @@ class ChunkEncoder:
         return frames
 
     def keepalive(self) -> bytes:
-        return KEEPALIVE
+        return SSE_KEEPALIVE
 
     def failure(self, error: dict[str, Any]) -> bytes:
         if self.failed:
@@ -107,7 +109,7 @@ class ChunkEncoder:
         tail += self._frame({}, finish_reason="stop")
         if self.include_usage:
             usage = answer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-            tail += _sse({**self._head(), "choices": [], "usage": usage})
+            tail += sse_json({**self._head(), "choices": [], "usage": usage})
         self.on_finished(answer)
         return tail + DONE
 
@@ -141,13 +143,9 @@ class ChunkEncoder:
 
     def _frame(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
-        return _sse({**self._head(), "choices": [choice]})
+        return sse_json({**self._head(), "choices": [choice]})
 
     def _error(self, error: dict[str, Any]) -> bytes:
         # After the first chunk a status can no longer say it: OpenAI's clients raise on a frame with "error".
         self.failed = True
-        return _sse(error_object(error["message"], 502, str(error.get("code") or "invocation_failed")))
-
-
-def _sse(document: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") + b"\n\n"
+        return sse_json(error_object(error["message"], 502, str(error.get("code") or "invocation_failed")))

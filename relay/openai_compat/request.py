@@ -6,43 +6,23 @@ meaning of the request (several choices, tools, audio or file parts) is a clear 
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from relay.core.chat import ChatInput, Message
 from relay.core.errors import RelayError, invalid_request, shown
+from relay.core.files import Remote, Upload, file_from_url
 
 ROLES = ("system", "developer", "user", "assistant")
 
 
 @dataclass(frozen=True)
-class Message:
-    role: str
-    text: str
-    images: tuple[str, ...] = ()
-    """``image_url`` parts: data URLs or http(s) URLs."""
-
-
-@dataclass(frozen=True)
 class ChatRequest:
     model: str
-    messages: tuple[Message, ...]
+    chat: ChatInput
+    """What the app is asked: the messages, inputs, conversation..., for the core's chat session."""
     stream: bool = False
     include_usage: bool = False
-    user: str | None = None
-    conversation_id: str | None = None
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    query_input: str | None = None
-    """For workflow and completion apps: the input that receives the last user message."""
-    file_input: str | None = None
-    """The file input that receives the last user message's images (else the app's only file input)."""
-
-    @property
-    def question(self) -> str:
-        return self.messages[-1].text
-
-    @property
-    def history(self) -> tuple[Message, ...]:
-        return self.messages[:-1]
 
 
 def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None) -> ChatRequest:
@@ -54,12 +34,14 @@ def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None)
         raise _invalid("messages must be a non-empty list.", "messages")
     parsed = tuple(_message(message, index) for index, message in enumerate(messages))
     last = parsed[-1]
-    if last.role != "user" or not (last.text.strip() or last.images):
+    if last.role != "user" or not (last.text.strip() or last.files):
         raise _invalid(
             "The last message must be a user message with text (or images): it is what the app is asked.", "messages"
         )
+    last = replace(last, files=tuple(_image(file.url, number) for number, file in enumerate(last.files, 1)))
+    parsed = (*(replace(message, files=()) for message in parsed[:-1]), last)
     n = body.get("n", 1)
-    if n not in (None, 1):
+    if n is not None and (type(n) is not int or n != 1):
         raise _invalid("n must be 1: a Dify app gives one answer per call.", "n")
     for name in ("tools", "functions"):
         if body.get(name):
@@ -75,16 +57,16 @@ def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None)
     inputs = {} if inputs is None else inputs
     if not isinstance(inputs, Mapping):
         raise _invalid("inputs must be an object: the app's input variables.", "inputs")
-    return ChatRequest(
-        model=model.strip(),
+    chat = ChatInput(
         messages=parsed,
-        stream=stream,
-        include_usage=options.get("include_usage") is True,
+        inputs=dict(inputs),
         user=_optional_string(body, "user"),
         conversation_id=_optional_string(body, "conversation_id") or (conversation_header or "").strip() or None,
-        inputs=dict(inputs),
         query_input=_optional_string(body, "query_input"),
         file_input=_optional_string(body, "file_input"),
+    )
+    return ChatRequest(
+        model=model.strip(), chat=chat, stream=stream, include_usage=options.get("include_usage") is True
     )
 
 
@@ -98,7 +80,15 @@ def _message(value: Any, index: int) -> Message:
     if role not in ROLES:
         raise _invalid(f"{where}.role {shown(role)} is not one of {', '.join(ROLES)}.", f"{where}.role")
     text, images = _content(value.get("content"), where)
-    return Message(role="system" if role == "developer" else role, text=text, images=images)
+    # Only the new message's images go to the app (earlier ones are history): kept as URLs until then.
+    return Message(
+        role="system" if role == "developer" else role, text=text, files=tuple(Remote(url) for url in images)
+    )
+
+
+def _image(url: str, number: int) -> Upload | Remote:
+    """An ``image_url``: a data URL is uploaded to Dify, an http(s) URL Dify fetches itself."""
+    return file_from_url(url, f"image-{number}", "image/png" if url.startswith("data:") else "image/*")
 
 
 def _content(content: Any, where: str) -> tuple[str, tuple[str, ...]]:
@@ -140,4 +130,4 @@ def _optional_string(body: Mapping[str, Any], name: str) -> str | None:
 
 
 def _invalid(message: str, param: str) -> RelayError:
-    return replace(invalid_request(message), param=param)
+    return invalid_request(message, param)

@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 import relay
+import relay.native
 from relay.native.formats import MAX_CHUNK_BYTES
 from tests import declarations
 from tests.fuzz import strategies as fuzz
@@ -134,7 +135,7 @@ def test_any_request_gets_a_contract_answer(
     dify = ScriptedDify(events, failure, fail_late, parameters)
     session = FakeSession(dify, parameters if isinstance(parameters, dict) else {})
 
-    response = relay.relay_request(session, request, {"app_id": app_id}, settings, KINDS[route.kind])
+    response = relay.native.serve(session, request, {"app_id": app_id}, settings, KINDS[route.kind])
 
     if response.status_code != 204:  # a preflight's answer has no body to stream
         assert isinstance(response.response, Generator), "a body the SDK would send as one message"

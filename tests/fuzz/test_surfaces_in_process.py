@@ -19,15 +19,15 @@ from tests import declarations
 from tests.fuzz import strategies as fuzz
 from tests.fuzz.conftest import EXAMPLES
 from tests.fuzz.test_relay_in_process import ScriptedDify
-from tests.unit.conftest import FakeSession
+from tests.unit.conftest import FakeSession, FakeStorage
 
 STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 413, 500, 502}
 REFUSED_BEFORE_DIFY = {400, 401, 403, 413}
 LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-packages")
 SURFACES = {
-    "/v1/chat/completions": relay.openai_compat.chat_completions,
-    "/v1/models": relay.openai_compat.list_models,
-    "/mcp": relay.mcp_server.serve_mcp,
+    "/v1/chat/completions": lambda *args: relay.openai_compat.serve(*args, relay.openai_compat.CHAT_COMPLETIONS),
+    "/v1/models": lambda *args: relay.openai_compat.serve(*args, relay.openai_compat.MODELS),
+    "/mcp": relay.mcp_server.serve,
 }
 
 messages = st.lists(
@@ -81,8 +81,8 @@ def test_the_other_surfaces_answer_anything_by_their_contracts(
     )
     parameters = {"user_input_form": [{"text-input": {"variable": "topic", "label": "Topic"}}]}
     session = FakeSession(ScriptedDify(events, failure, fail_late, parameters), parameters)
-    session.storage = _NoStorage()
-    response = SURFACES[path](session, request, settings)
+    session.storage = FakeStorage(writable=False, readable=False)  # as when the manifest does not enable it
+    response = SURFACES[path](session, request, {}, settings)
     if response.status_code not in (202, 204, 405):
         assert isinstance(response.response, Generator)
     chunks = list(response.response)
@@ -100,13 +100,3 @@ def test_the_other_surfaces_answer_anything_by_their_contracts(
     if response.status_code == 200 and response.mimetype == "text/event-stream":
         for frame in filter(None, text.split("\n\n")):
             assert all(line.startswith(("data: ", ":", "event: ")) for line in frame.split("\n")), frame[:200]
-
-
-class _NoStorage:
-    """Plugin storage that remembers nothing (as when the manifest does not enable it)."""
-
-    def get(self, key: str) -> bytes:
-        raise Exception("permission denied, you need to enable storage access in plugin manifest")
-
-    def set(self, key: str, value: bytes) -> None:
-        raise Exception("permission denied, you need to enable storage access in plugin manifest")

@@ -289,7 +289,7 @@ def test_the_key_and_the_origin_are_checked(mcp_url):
     assert refused_key.group_contains(MCPError, match="api key is not valid")
     refused = post(mcp_url, rpc("ping"), {"Origin": "https://evil.example"})
     allowed = post(mcp_url, rpc("ping"), {"Origin": "https://allowed.example"})
-    assert refused.status_code == 403 and refused.json()["error"]["data"] == {"code": "invalid_request"}
+    assert refused.status_code == 403 and refused.json()["error"]["data"] == {"code": "origin_not_allowed"}
     assert allowed.status_code == 200 and allowed.json()["result"] == {}
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://allowed.example"
 

@@ -3,7 +3,9 @@
 import pytest
 
 from relay.core.access import (
+    ANONYMOUS,
     AccessSettings,
+    Caller,
     check_api_key,
     cors_headers,
     preflight_headers,
@@ -26,8 +28,19 @@ def test_key_in_a_header_is_accepted(headers):
     check_api_key(make_request(headers=headers), KEYED)
 
 
-def test_key_in_a_form_field_is_accepted():
-    check_api_key(make_request(method="POST", data={"api_key": "s3cret", "query": "hi"}), KEYED)
+def test_key_in_a_form_field_is_accepted_where_a_surface_takes_it_so():
+    request = make_request(method="POST", data={"api_key": "s3cret", "query": "hi"})
+    assert check_api_key(request, KEYED, form=True) == Caller.of_key("s3cret")
+    with pytest.raises(RelayError) as caught:
+        check_api_key(make_request(method="POST", data={"api_key": "s3cret", "query": "hi"}), KEYED)
+    assert caught.value.status == 401
+
+
+def test_a_caller_is_the_fingerprint_of_its_key_and_keyless_endpoints_have_only_anonymous_callers():
+    caller = check_api_key(make_request(headers={"X-API-Key": "s3cret"}), KEYED)
+    assert caller.known and "s3cret" not in str(caller.fingerprint)
+    assert caller != check_api_key(make_request(headers={"X-API-Key": "other"}), AccessSettings(("s3cret", "other")))
+    assert check_api_key(make_request(headers={"X-API-Key": "s3cret"}), AccessSettings()) == ANONYMOUS
 
 
 def test_a_header_key_wins_and_the_form_is_then_never_parsed():
@@ -50,7 +63,7 @@ def test_a_header_key_wins_and_the_form_is_then_never_parsed():
 def test_an_unauthenticated_form_is_refused_without_being_parsed(body):
     request = make_request(method="POST", data=body, content_type="application/x-www-form-urlencoded")
     with pytest.raises(RelayError) as caught:
-        check_api_key(request, KEYED)
+        check_api_key(request, KEYED, form=True)
     assert (caught.value.status, caught.value.code) == (401, "unauthorized")
     assert "relay.form_fields" not in request.environ
 
@@ -71,7 +84,7 @@ def test_an_unauthenticated_form_is_refused_without_being_parsed(body):
 )
 def test_the_key_of_a_form_is_found_without_parsing_it(body, content_type):
     request = make_request(method="POST", data=body, content_type=content_type)
-    check_api_key(request, KEYED)
+    check_api_key(request, KEYED, form=True)
     assert "relay.form_fields" not in request.environ
 
 
@@ -123,7 +136,7 @@ def test_preflight_from_allowed_origin_gets_methods_headers_and_max_age():
     request = make_request(
         method="OPTIONS", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "POST"}
     )
-    headers = preflight_headers(request, rules)
+    headers = preflight_headers(request, rules, "GET, POST, OPTIONS")
     assert headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
     assert headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-API-Key"
     assert int(headers["Access-Control-Max-Age"]) > 0
@@ -149,7 +162,7 @@ def test_a_preflight_gets_the_headers_it_asks_for_when_they_are_header_names(ask
             "Access-Control-Request-Headers": asked,
         },
     )
-    assert preflight_headers(request, rules)["Access-Control-Allow-Headers"] == allowed
+    assert preflight_headers(request, rules, "GET, POST, OPTIONS")["Access-Control-Allow-Headers"] == allowed
 
 
 def test_preflight_from_other_origin_gets_no_cors_headers():
@@ -157,4 +170,6 @@ def test_preflight_from_other_origin_gets_no_cors_headers():
     request = make_request(
         method="OPTIONS", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "POST"}
     )
-    assert not any(name.startswith("Access-Control") for name in preflight_headers(request, rules))
+    assert not any(
+        name.startswith("Access-Control") for name in preflight_headers(request, rules, "GET, POST, OPTIONS")
+    )

@@ -7,6 +7,8 @@ import pytest
 from relay.core.apps import CHAT, COMPLETION, KINDS, WORKFLOW
 from relay.core.catalog import APP_NAME, App, Catalog
 from relay.core.errors import RelayError
+from relay.native.handler import _advised
+from relay.native.request import Format
 from tests import declarations
 
 SUPPORT = "0e2b7d38-91c4-4f0a-8c57-3a6d1e9b2f44"
@@ -34,11 +36,14 @@ def test_a_name_works_wherever_an_id_does():
     assert catalog.resolve("translate", WORKFLOW).label == "translate"
 
 
-def test_a_typed_app_through_another_path_names_the_right_path():
+def test_a_typed_app_through_another_path_is_refused_naming_its_type_as_data():
     catalog = Catalog.from_setting(f"workflow:translate={TRANSLATE}")
     error = refusal(lambda: catalog.resolve("translate", CHAT))
     assert (error.status, error.code) == (400, "invalid_request")
-    assert "/workflow/translate" in error.message
+    assert (error.reason, error.app, error.app_kind) == ("wrong_app_type", "translate", "workflow")
+    assert "workflow app" in error.message and "/" not in error.message  # the core speaks of no surface's paths
+    advised, _ = _advised(error, CHAT, Format.NDJSON)
+    assert "/workflow/translate" in advised.message
 
 
 @pytest.mark.parametrize(
@@ -52,7 +57,7 @@ def test_a_typed_app_through_another_path_names_the_right_path():
 def test_a_page_for_a_typed_app_through_another_path_links_to_the_right_path(entry, opened_as, right_path):
     catalog = Catalog.from_setting(entry)
     name = entry.split(":")[1].split("=")[0]
-    link = refusal(lambda: catalog.resolve(name, opened_as)).link
+    _, link = _advised(refusal(lambda: catalog.resolve(name, opened_as)), opened_as, Format.HTML)
     assert link is not None
     # Relative to /<opened_as>/<name>, the page that was opened: the same endpoint, whatever its base URL.
     assert link.href == f"../{right_path}/{name}"

@@ -2,8 +2,11 @@
 
 import pytest
 
+from relay.core.apps import CHAT
 from relay.core.errors import GENERIC_FAILURE, RelayError
 from relay.core.failures import UNREACHABLE, read_failure, refusal, stream_error
+from relay.native.handler import _advised
+from relay.native.request import Format
 from tests.unit.conftest import APP_ID
 
 
@@ -39,15 +42,18 @@ def test_an_empty_invalid_param_with_a_conversation_is_conversation_not_found():
 def test_blocking_mode_hides_model_errors_and_the_message_says_so():
     raised = dify_answer(500, '{"message": "Internal Server Error", "code": "unknown", "status": 500}')
     error = refusal(raised, app_id=APP_ID, blocking=True)
-    assert (error.status, error.code) == (502, "invocation_failed")
-    assert "response_mode=streaming" in error.message
+    assert (error.status, error.code, error.reason) == (502, "invocation_failed", "blocking_hides_error")
+    assert "blocking mode" in error.message
+    assert "response_mode=streaming" in _advised(error, CHAT, Format.JSON)[0].message  # the native surface's advice
 
 
 def test_an_agent_refusing_blocking_mode_is_told_what_to_do():
     raised = dify_answer(
         400, '{"code": "invalid_param", "message": "Agent Chat App does not support blocking mode", "status": 400}'
     )
-    assert "Use response_mode=streaming" in refusal(raised, app_id=APP_ID, blocking=True).message
+    error = refusal(raised, app_id=APP_ID, blocking=True)
+    assert error.reason == "blocking_unsupported"
+    assert "Use response_mode=streaming" in _advised(error, CHAT, Format.JSON)[0].message
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ import requests
 from werkzeug.formparser import parse_form_data
 
 from relay.core.errors import RelayError
-from relay.core.files import FileInput, Remote, Upload, bounded, dify_type
+from relay.core.files import Remote, Upload, bounded, dify_type
+from relay.core.parameters import InputField
 
 HUGE = "x" * (6 * 1024 * 1024)
 
@@ -103,9 +104,11 @@ def test_a_remote_file_is_left_as_it_is():
 
 
 def test_the_type_sent_is_the_kind_the_input_allows_else_custom():
-    custom_only = FileInput("sources", many=True, types=("custom",), extensions=(".md",))
-    documents = FileInput("attachment", many=False, types=("document", "custom"), extensions=(".md",))
-    anything = FileInput("any", many=False)
+    custom_only = InputField("sources", "file-list", "Sources", file_types=("custom",), file_extensions=(".md",))
+    documents = InputField(
+        "attachment", "file", "Attachment", file_types=("document", "custom"), file_extensions=(".md",)
+    )
+    anything = InputField("any", "file", "Any")
     link = Remote("https://files.example/notes.md")
     assert dify_type(custom_only, link) == "custom"
     assert dify_type(documents, link) == "document"

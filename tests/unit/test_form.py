@@ -3,7 +3,9 @@
 import re
 
 import relay
+import relay.native
 from relay.core.catalog import App
+from relay.core.parameters import AppParameters
 from relay.native.form import app_form, render_form_page
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 
@@ -41,13 +43,17 @@ PARAMETERS = {
 }
 
 
+def app_form_of(parameters):
+    return app_form(AppParameters.parse(parameters))
+
+
 def answer(session, request, settings=None, kind=relay.CHAT):
-    response = relay.relay_request(session, request, {"app_id": APP_ID}, serving(**(settings or {})), kind)
+    response = relay.native.serve(session, request, {"app_id": APP_ID}, serving(**(settings or {})), kind)
     return response, b"".join(response.response).decode()
 
 
 def test_user_input_form_maps_to_controls():
-    form = app_form(PARAMETERS)
+    form = app_form_of(PARAMETERS)
     assert [(f.control, f.variable) for f in form.fields] == [
         ("text", "name"),
         ("textarea", "notes"),
@@ -131,7 +137,7 @@ def test_a_key_sent_in_a_header_is_not_copied_into_pages():
 
 def test_parameters_of_the_wrong_types_give_a_form_of_what_makes_sense():
     # Found by make fuzz: suggested_questions as a boolean made the form page a 500.
-    form = app_form(
+    form = app_form_of(
         {
             "suggested_questions": True,
             "user_input_form": {"not": "a list"},
@@ -139,14 +145,14 @@ def test_parameters_of_the_wrong_types_give_a_form_of_what_makes_sense():
         }
     )
     assert form.fields == [] and form.suggested_questions == []
-    odd_field = app_form(
+    odd_field = app_form_of(
         {"user_input_form": [{"select": {"variable": "v", "options": "abc", "max_length": True}}, "junk", {}]}
     )
     assert [(f.variable, f.options, f.max_length) for f in odd_field.fields] == [("v", (), None)]
 
 
 def test_the_form_page_names_the_app_or_its_short_id_in_the_readers_language():
-    form = app_form(PARAMETERS)
+    form = app_form_of(PARAMETERS)
     named = render_form_page(form, relay.WORKFLOW, App(APP_ID, "outline"), {}, "ja_JP")
     assert "<h1>outline</h1>" in named and "<title>outline · ワークフローアプリ</title>" in named
     short = APP_ID.split("-")[0]

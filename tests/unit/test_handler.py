@@ -5,13 +5,14 @@ import json
 import pytest
 
 import relay
+import relay.native
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, failing, make_request, serving, stream_of
 
 VALUES = {"app_id": APP_ID}
 
 
 def answer(session, request, settings=None, kind=relay.CHAT, app_id=APP_ID):
-    response = relay.relay_request(session, request, {"app_id": app_id}, serving(**(settings or {})), kind)
+    response = relay.native.serve(session, request, {"app_id": app_id}, serving(**(settings or {})), kind)
     return response, b"".join(response.response)
 
 
@@ -27,7 +28,7 @@ def test_streamed_response_headers_and_body(chat_session):
 def test_body_is_a_real_generator_so_the_sdk_streams_it(chat_session):
     import types
 
-    response = relay.relay_request(chat_session, make_request(query={"query": "hi"}), VALUES, serving(), relay.CHAT)
+    response = relay.native.serve(chat_session, make_request(query={"query": "hi"}), VALUES, serving(), relay.CHAT)
     assert isinstance(response.response, types.GeneratorType)
 
 

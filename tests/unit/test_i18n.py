@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from jinja2 import nodes
 
-from relay.core import catalog
 from relay.core.apps import CHAT, KINDS, WORKFLOW
 from relay.core.catalog import Catalog
 from relay.core.errors import RelayError, unauthorized
+from relay.core.parameters import AppParameters
+from relay.native import handler as native_handler
 from relay.native import responses
 from relay.native.form import app_form, render_form_page
 from relay.native.formats import PageInfo, render
@@ -30,6 +31,10 @@ TRANSLATED = [language for language in CATALOGS if language != "en"]
 # The t(…) calls whose argument is not a literal, and where each one's values come from (checked below).
 TEMPLATE_VALUES = {"status", "heading", "explanation", "link.text", "link.label"}
 PYTHON_VALUES = {"info.kind.label.capitalize()", "kind.label.capitalize()"}
+
+
+def app_form_of(parameters):
+    return app_form(AppParameters.parse(parameters))
 
 
 def template_calls() -> Iterator[nodes.Expr]:
@@ -88,7 +93,7 @@ def words_of_values() -> set[str]:
         | set(responses._HEADINGS_BY_CODE.values())
         | set(responses._EXPLANATIONS.values())
         | {"Something went wrong"}
-        | set(catalog._RIGHT_TYPE.values())
+        | set(native_handler._RIGHT_TYPE.values())
     )
 
 
@@ -183,7 +188,7 @@ CHATFLOW_EVENTS = [
 
 
 def pages(language: str) -> Iterator[str]:
-    form = app_form(PARAMETERS)
+    form = app_form_of(PARAMETERS)
     carried = {"api_key": "k"}
     chat = PageInfo(CHAT, APP_ID, query="q", transcript=(("a", "b"),), carried=carried, language=language)
     chat_priced = PageInfo(CHAT, APP_ID, "q", language=language, show_cost=True)

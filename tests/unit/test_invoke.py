@@ -6,6 +6,7 @@ import pytest
 
 from relay.core.apps import CHAT, COMPLETION, WORKFLOW
 from relay.core.calls import AppCall, ResponseMode
+from relay.core.dify import Dify
 from relay.core.errors import GENERIC_FAILURE, RelayError
 from relay.core.invoke import start_invocation
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, failing, stream_of
@@ -14,7 +15,7 @@ from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, failing, strea
 def test_chat_call_carries_query_and_conversation():
     session = FakeSession(stream_of(*CHAT_EVENTS))
     call = AppCall(app_id=APP_ID, query="hi", conversation_id="c1", inputs={"a": 1}, user="u")
-    events = list(start_invocation(session, CHAT, call).events())
+    events = list(start_invocation(Dify(session), CHAT, call).events())
     assert events == list(CHAT_EVENTS)
     assert session.app.calls == [
         (
@@ -34,7 +35,7 @@ def test_chat_call_carries_query_and_conversation():
 @pytest.mark.parametrize("kind", [WORKFLOW, COMPLETION])
 def test_workflow_and_completion_calls_take_inputs_only(kind):
     session = FakeSession(stream_of({"event": "workflow_started"}))
-    start_invocation(session, kind, AppCall(app_id=APP_ID, inputs={"x": "1"}))
+    start_invocation(Dify(session), kind, AppCall(app_id=APP_ID, inputs={"x": "1"}))
     assert session.app.calls == [
         (kind.name, {"app_id": APP_ID, "inputs": {"x": "1"}, "response_mode": "streaming", "user": None})
     ]
@@ -43,7 +44,9 @@ def test_workflow_and_completion_calls_take_inputs_only(kind):
 def test_blocking_result_is_the_single_event():
     result = {"event": "message", "answer": "whole"}
     session = FakeSession(stream_of(result))
-    invocation = start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q", response_mode=ResponseMode.BLOCKING))
+    invocation = start_invocation(
+        Dify(session), CHAT, AppCall(app_id=APP_ID, query="q", response_mode=ResponseMode.BLOCKING)
+    )
     assert list(invocation.events()) == [result]
 
 
@@ -60,33 +63,33 @@ def test_blocking_result_is_the_single_event():
 def test_failure_before_the_first_event_becomes_a_status(raised, status, code, message, mode):
     session = FakeSession(failing(raised))
     with pytest.raises(RelayError) as caught:
-        start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q", response_mode=mode))
+        start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q", response_mode=mode))
     assert (caught.value.status, caught.value.code, caught.value.message) == (status, code, message)
 
 
 def test_an_empty_stream_is_a_502():
     with pytest.raises(RelayError) as caught:
-        start_invocation(FakeSession(stream_of()), WORKFLOW, AppCall(app_id=APP_ID))
+        start_invocation(Dify(FakeSession(stream_of())), WORKFLOW, AppCall(app_id=APP_ID))
     assert caught.value.status == 502
 
 
 def test_failure_mid_stream_ends_with_an_error_event():
     session = FakeSession(stream_of(*CHAT_EVENTS[:2], fail_with=Exception("read app failed: model overloaded")))
-    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    events = list(start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events[:2] == list(CHAT_EVENTS[:2])
     assert events[2] == {"event": "error", "code": "invocation_failed", "message": "model overloaded"}
 
 
 def test_internal_failure_mid_stream_hides_its_text():
     session = FakeSession(stream_of(CHAT_EVENTS[0], fail_with=RuntimeError("Traceback /srv/x.py line 3")))
-    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    events = list(start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events[-1]["message"] == GENERIC_FAILURE
 
 
 def test_dify_error_events_are_relayed_unchanged():
     dify_error = {"event": "error", "code": "provider_quota_exceeded", "message": "quota", "status": 400}
     session = FakeSession(stream_of(CHAT_EVENTS[0], dify_error))
-    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    events = list(start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events[-1] == dify_error
 
 
@@ -111,7 +114,7 @@ def test_dify_error_events_are_relayed_unchanged():
 def test_difys_refusals_over_http_are_reduced_to_its_sentence(raised, status, message):
     session = FakeSession(failing(Exception(raised)))
     with pytest.raises(RelayError) as caught:
-        start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q"))
+        start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q"))
     assert (caught.value.status, caught.value.message) == (status, message)
 
 
@@ -119,13 +122,13 @@ def test_audio_after_the_final_event_is_no_truncation():
     # With text-to-speech auto-play, Dify sends the last audio and tts_message_end after message_end.
     audio = ({"event": "tts_message", "audio": "QUJD"}, {"event": "tts_message_end", "audio": ""})
     session = FakeSession(stream_of(*CHAT_EVENTS, *audio))
-    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    events = list(start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events == [*CHAT_EVENTS, *audio]
 
 
 def test_a_stream_without_a_final_event_ends_truncated():
     session = FakeSession(stream_of(*CHAT_EVENTS[:2]))
-    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    events = list(start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events[-1]["code"] == "stream_truncated"
 
 
@@ -147,7 +150,7 @@ def _gated(gate: threading.Event, *events: dict, before: BaseException | None = 
 def test_an_app_silent_past_the_patience_is_answered_without_its_first_event():
     gate = threading.Event()
     invocation = start_invocation(
-        FakeSession(_gated(gate, *CHAT_EVENTS)), CHAT, AppCall(APP_ID, query="q"), patience=0.05
+        Dify(FakeSession(_gated(gate, *CHAT_EVENTS))), CHAT, AppCall(APP_ID, query="q"), patience=0.05
     )
     assert invocation.first is None
     batches = invocation.batches(keepalive=0.05)
@@ -160,7 +163,7 @@ def test_a_refusal_after_the_patience_arrives_in_the_stream():
     gate = threading.Event()
     refused = Exception("read app failed: request failed: app not found")
     session = FakeSession(_gated(gate, before=refused))
-    invocation = start_invocation(session, CHAT, AppCall(APP_ID, query="q"), patience=0.01)
+    invocation = start_invocation(Dify(session), CHAT, AppCall(APP_ID, query="q"), patience=0.01)
     gate.set()
     assert list(invocation.events()) == [{"event": "error", "code": "app_not_found", "message": "app not found"}]
 
@@ -170,14 +173,16 @@ def test_a_refusal_within_the_patience_is_still_a_status():
     gate.set()
     session = FakeSession(_gated(gate, before=Exception("read app failed: request failed: app not found")))
     with pytest.raises(RelayError) as caught:
-        start_invocation(session, CHAT, AppCall(APP_ID, query="q"), patience=5)
+        start_invocation(Dify(session), CHAT, AppCall(APP_ID, query="q"), patience=5)
     assert caught.value.status == 404
 
 
 def test_the_response_ends_with_a_timeout_error_before_the_daemon_cuts_it(monkeypatch):
     monkeypatch.setenv("PLUGIN_MAX_EXECUTION_TIMEOUT", "0.5")  # a margin of a tenth: the body ends at 0.45 s
     gate = threading.Event()
-    invocation = start_invocation(FakeSession(_gated(gate, *CHAT_EVENTS)), CHAT, AppCall(APP_ID, query="q"), patience=0)
+    invocation = start_invocation(
+        Dify(FakeSession(_gated(gate, *CHAT_EVENTS))), CHAT, AppCall(APP_ID, query="q"), patience=0
+    )
     batches = list(invocation.batches(keepalive=0.1))
     gate.set()
     assert batches[:-1] and all(batch == [] for batch in batches[:-1])  # keep-alives meanwhile

@@ -8,13 +8,14 @@ import pytest
 
 from relay.core.apps import CHAT
 from relay.core.calls import AppCall, check_call_size
+from relay.core.dify import Dify
 from relay.core.errors import RelayError, shown
 from relay.core.invoke import start_invocation
 from relay.core.limits import MAX_CALL_BYTES, MAX_ECHO_CHARS, MAX_FORM_FIELDS, MAX_INPUT_DEPTH
+from relay.native import serve as relay_request
 from relay.native.formats import MAX_CHUNK_BYTES, PageInfo, render
 from relay.native.formats.html.values import safe_url as _safe_url
 from relay.native.formats.ndjson import encode_event
-from relay.native.handler import relay_request
 from relay.native.request import Format, read_fields
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 
@@ -131,10 +132,10 @@ def test_a_renderer_fault_ends_the_stream_with_the_contract_error(output):
 
 def test_a_stream_without_a_final_event_ends_with_stream_truncated():
     session = FakeSession(stream_of(*CHAT_EVENTS[:2]))
-    events = list(start_invocation(session, CHAT, AppCall(app_id=APP_ID, query="q")).events())
+    events = list(start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="q")).events())
     assert events[-1]["code"] == "stream_truncated"
     whole = FakeSession(stream_of(*CHAT_EVENTS))
-    assert list(start_invocation(whole, CHAT, AppCall(app_id=APP_ID, query="q")).events()) == list(CHAT_EVENTS)
+    assert list(start_invocation(Dify(whole), CHAT, AppCall(app_id=APP_ID, query="q")).events()) == list(CHAT_EVENTS)
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/json"])

@@ -4,7 +4,8 @@ import json
 
 from relay.core.apps import CHAT
 from relay.core.stream import encode
-from relay.mcp_server.calls import KEEPALIVE, CallStream
+from relay.core.wire import SSE_KEEPALIVE as KEEPALIVE
+from relay.mcp_server.calls import CallStream
 from relay.mcp_server.modern import finish
 
 EVENTS = [

@@ -114,7 +114,7 @@ def test_numbers_json_cannot_spell_become_null_and_sse_frames_carry_no_id():
     assert json.loads(dumps({"a": [float("inf"), 1.5, float("nan")], "b": "é"})) == {"a": [None, 1.5, None], "b": "é"}
     assert "é" in dumps("é")
     frame = sse({"jsonrpc": "2.0", "method": "x", "params": {"v": float("-inf")}})
-    assert frame == b'event: message\ndata: {"jsonrpc": "2.0", "method": "x", "params": {"v": null}}\n\n'
+    assert frame == b'event: message\ndata: {"jsonrpc":"2.0","method":"x","params":{"v":null}}\n\n'
 
 
 def test_the_server_names_itself_after_the_manifest(tmp_path):

@@ -8,7 +8,7 @@ from tests.unit.conftest import FakeSession, make_request, stream_of
 
 def answer(settings, headers=None):
     request = make_request("/mcp", "POST", json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers)
-    response = relay.mcp_server.serve_mcp(FakeSession(stream_of()), request, settings)
+    response = relay.mcp_server.serve(FakeSession(stream_of()), request, {}, settings)
     return response.status_code, json.loads(b"".join(response.response))
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from relay.core.answer import Answer
 from relay.core.apps import CHAT, COMPLETION, WORKFLOW
+from relay.core.parameters import AppParameters
 from relay.mcp_server.results import error_result, tool_result
 from relay.mcp_server.tools import FILE_SCHEMA, MAX_EMBEDDED_SCHEMA_BYTES, input_schema
 
@@ -16,9 +17,13 @@ PERSON = {
 }
 
 
+def schema(kind, form):
+    return input_schema(kind, AppParameters.parse({"user_input_form": form}).inputs)
+
+
 def schema_of(control, **spec):
     spec = {"variable": "v", "label": "Value", **spec}
-    return input_schema(WORKFLOW, [{control: spec}])["properties"].get("v")
+    return schema(WORKFLOW, [{control: spec}])["properties"].get("v")
 
 
 def test_numbers_are_plain_numbers_because_difys_forms_give_them_no_bounds():
@@ -95,11 +100,11 @@ def test_hidden_unknown_and_clashing_inputs_are_left_out():
         "not an entry",
         {"text-input": {"variable": ["x"]}},
     ]
-    schema = input_schema(CHAT, form)
-    assert list(schema["properties"]) == ["query", "conversation_id", "shown"]
-    assert schema["properties"]["query"]["description"] == "The message to the app."
-    assert schema["properties"]["shown"]["description"] == "Shown"
-    assert schema["required"] == ["query"]
+    described = schema(CHAT, form)
+    assert list(described["properties"]) == ["query", "conversation_id", "shown"]
+    assert described["properties"]["query"]["description"] == "The message to the app."
+    assert described["properties"]["shown"]["description"] == "Shown"
+    assert described["required"] == ["query"]
 
 
 def answer_of(kind, *events):
@@ -118,7 +123,7 @@ def test_a_workflow_answers_with_its_text_then_its_outputs_as_json():
     )
     result = tool_result(WORKFLOW, answer)
     assert result == {
-        "content": [{"type": "text", "text": "An outline"}, {"type": "text", "text": json.dumps(outputs)}],
+        "content": [{"type": "text", "text": "An outline"}, {"type": "text", "text": json.dumps(outputs, separators=(",", ":"))}],
         "structuredContent": outputs,
         "isError": False,
     }
@@ -127,7 +132,7 @@ def test_a_workflow_answers_with_its_text_then_its_outputs_as_json():
 def test_a_workflow_whose_answer_is_its_json_says_it_once():
     outputs = {"a": 1, "b": "two"}
     answer = answer_of(WORKFLOW, {"event": "workflow_finished", "data": {"status": "succeeded", "outputs": outputs}})
-    assert tool_result(WORKFLOW, answer)["content"] == [{"type": "text", "text": json.dumps(outputs)}]
+    assert tool_result(WORKFLOW, answer)["content"] == [{"type": "text", "text": json.dumps(outputs, separators=(",", ":"))}]
 
 
 def test_a_chat_answer_comes_with_its_conversation_and_a_completion_with_its_text_alone():
@@ -137,7 +142,7 @@ def test_a_chat_answer_comes_with_its_conversation_and_a_completion_with_its_tex
         {"event": "message_end", "conversation_id": "c-1", "metadata": {}},
     )
     assert tool_result(CHAT, chat) == {
-        "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": '{"conversation_id": "c-1"}'}],
+        "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": '{"conversation_id":"c-1"}'}],
         "structuredContent": {"conversation_id": "c-1"},
         "isError": False,
     }

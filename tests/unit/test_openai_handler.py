@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from relay.openai_compat import chat_completions
-from tests.unit.conftest import APP_ID, FakeSession, make_request, stream_of
+import relay.openai_compat
+from tests.unit.conftest import APP_ID, FakeSession, FakeStorage, make_request, stream_of
 
 OTHER_APP = "0d4b5c6e-7f80-4c1e-9a2f-6f1c2a9e3b7d"
 QUOTA_ERROR = {"event": "error", "code": "provider_quota_exceeded", "message": "No quota left.", "status": 400}
@@ -17,20 +17,15 @@ TOPIC_FORM = {
 }
 
 
-class ForgetfulStorage:
-    """Plugin storage that remembers nothing: every history is new."""
-
-    def get(self, key: str) -> bytes:
-        raise Exception("load data failed, please check if the key is correct or you have not set it")
-
-    def set(self, key: str, value: bytes) -> None:
-        return None
-
-
 class Session(FakeSession):
+    """A session whose storage remembers nothing: every history is new."""
+
     def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.storage = ForgetfulStorage()
+        super().__init__(*args, storage=FakeStorage(writable=False, readable=False), **kwargs)
+
+
+def chat_completions(session, request, settings):
+    return relay.openai_compat.serve(session, request, {}, settings, relay.openai_compat.CHAT_COMPLETIONS)
 
 
 def post(session, body: dict, allowed_apps: str = f"support={APP_ID}, workflow:outline={OTHER_APP}"):

@@ -2,10 +2,12 @@
 
 import pytest
 
+from relay.core.chat import Message
+from relay.core.conversations import Turn, with_context
 from relay.core.errors import RelayError
+from relay.core.files import Remote
 from relay.core.think import ThinkSplitter
-from relay.openai_compat.conversations import history_key, with_context
-from relay.openai_compat.request import Message, parse_chat_request
+from relay.openai_compat.request import parse_chat_request
 
 
 def split(deltas: list[str]) -> tuple[str, str]:
@@ -53,6 +55,8 @@ def body(**fields):
         ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}, "messages"),
         ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]}, "messages[0]"),
         ({"n": 3}, "n"),
+        ({"n": True}, "n"),
+        ({"n": 1.0}, "n"),
         ({"tools": [{"type": "function"}]}, "tools"),
         ({"stream": "yes"}, "stream"),
         ({"inputs": []}, "inputs"),
@@ -64,16 +68,17 @@ def test_what_an_app_cannot_honour_is_a_400_naming_the_field(fields, param):
         parse_chat_request(body(**fields), None)
     assert caught.value.status == 400
     if param:
-        assert caught.value.param == param
+        assert caught.value.request_field == param
 
 
 def test_a_last_message_of_images_only_is_a_question_too():
     image = {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}}
     request = parse_chat_request(body(messages=[{"role": "user", "content": [image]}]), None)
-    assert request.question == "" and request.messages[-1].images == ("https://img.example/a.png",)
+    question = request.chat.question
+    assert question.text == "" and question.files == (Remote("https://img.example/a.png", "image/png"),)
     with pytest.raises(RelayError) as refused:
         parse_chat_request(body(messages=[{"role": "user", "content": [{"type": "text", "text": " "}]}]), None)
-    assert refused.value.param == "messages"
+    assert refused.value.request_field == "messages"
 
 
 def test_text_parts_are_joined_and_developer_counts_as_system():
@@ -86,28 +91,18 @@ def test_text_parts_are_joined_and_developer_counts_as_system():
         ),
         "conv-9",
     )
-    assert request.history == (Message("system", "Be brief."),)
-    assert request.question == "one\ntwo"
-    assert request.conversation_id == "conv-9"
-
-
-def test_a_history_key_depends_on_every_part_of_the_history():
-    history = [Message("user", "a"), Message("assistant", "b")]
-    key = history_key("endpoint", "app", "u", history)
-    assert key != history_key("endpoint", "app", "other user", history)
-    assert key != history_key("other endpoint", "app", "u", history)
-    assert key != history_key("endpoint", "app", "u", [*history[:1], Message("assistant", "b!")])
-    assert key == history_key("endpoint", "app", "u", list(history))
-    assert len(key) < 256 and ".." not in key
+    assert request.chat.history == (Message("system", "Be brief."),)
+    assert request.chat.question.text == "one\ntwo"
+    assert request.chat.conversation_id == "conv-9"
 
 
 def test_context_for_a_new_conversation_lists_what_was_said():
     assert with_context([], "q") == "q"
-    text = with_context([Message("user", "a"), Message("assistant", "b")], "q")
+    text = with_context([Turn("user", "a"), Turn("assistant", "b")], "q")
     assert text == "[Conversation so far]\nuser: a\nassistant: b\n\n[New message]\nq"
 
 
 def test_a_workflows_infinite_outputs_read_as_null():
     from relay.core.answer import output_text
 
-    assert output_text({"a": float("inf"), "b": [1.5, float("nan")]}) == '{"a": null, "b": [1.5, null]}'
+    assert output_text({"a": float("inf"), "b": [1.5, float("nan")]}) == '{"a":null,"b":[1.5,null]}'
