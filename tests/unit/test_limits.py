@@ -12,10 +12,10 @@ from relay.core.dify import Dify
 from relay.core.errors import RelayError, shown
 from relay.core.invoke import start_invocation
 from relay.core.limits import MAX_CALL_BYTES, MAX_ECHO_CHARS, MAX_FORM_FIELDS, MAX_INPUT_DEPTH
+from relay.core.wire import json_bytes as encode_event
 from relay.native import serve as relay_request
 from relay.native.formats import MAX_CHUNK_BYTES, PageInfo, render
 from relay.native.formats.html.values import safe_url as _safe_url
-from relay.native.formats.ndjson import encode_event
 from relay.native.request import Format, read_fields
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, make_request, serving, stream_of
 

@@ -123,7 +123,10 @@ def test_a_workflow_answers_with_its_text_then_its_outputs_as_json():
     )
     result = tool_result(WORKFLOW, answer)
     assert result == {
-        "content": [{"type": "text", "text": "An outline"}, {"type": "text", "text": json.dumps(outputs, separators=(",", ":"))}],
+        "content": [
+            {"type": "text", "text": "An outline"},
+            {"type": "text", "text": json.dumps(outputs, separators=(",", ":"))},
+        ],
         "structuredContent": outputs,
         "isError": False,
     }
@@ -132,7 +135,9 @@ def test_a_workflow_answers_with_its_text_then_its_outputs_as_json():
 def test_a_workflow_whose_answer_is_its_json_says_it_once():
     outputs = {"a": 1, "b": "two"}
     answer = answer_of(WORKFLOW, {"event": "workflow_finished", "data": {"status": "succeeded", "outputs": outputs}})
-    assert tool_result(WORKFLOW, answer)["content"] == [{"type": "text", "text": json.dumps(outputs, separators=(",", ":"))}]
+    assert tool_result(WORKFLOW, answer)["content"] == [
+        {"type": "text", "text": json.dumps(outputs, separators=(",", ":"))}
+    ]
 
 
 def test_a_chat_answer_comes_with_its_conversation_and_a_completion_with_its_text_alone():

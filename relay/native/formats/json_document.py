@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from relay.native.formats.ndjson import encode_event
+from relay.core.wire import json_bytes
 
 
 class JsonEncoder:
@@ -18,7 +18,7 @@ class JsonEncoder:
         if self.written:
             return b""
         self.written = True
-        return encode_event(event)
+        return json_bytes(event)
 
     def keepalive(self) -> bytes:
         return b""  # nothing may precede a JSON document; the README says to stream long runs

@@ -2,10 +2,7 @@
 
 from typing import Any
 
-from relay.native.formats.ndjson import encode_event
-
-KEEPALIVE = b": keep-alive\n\n"
-"""A comment line: EventSource ignores it, proxies see bytes flow."""
+from relay.core.wire import SSE_KEEPALIVE, json_bytes
 
 
 class SseEncoder:
@@ -13,10 +10,11 @@ class SseEncoder:
         return b""
 
     def event(self, event: Any) -> bytes:
-        return b"data: " + encode_event(event) + b"\n\n"
+        # Compact JSON is one line, so the frame is the one ``data:`` line the Service API writes.
+        return b"data: " + json_bytes(event) + b"\n\n"
 
     def keepalive(self) -> bytes:
-        return KEEPALIVE
+        return SSE_KEEPALIVE
 
     def failure(self, error: dict[str, Any]) -> bytes:
         return self.event(error)
