@@ -92,6 +92,10 @@ class Pump:
                     yield []
                     continue
                 batch: Batch = []
+                if self._backlog.empty():
+                    # One yield to the reader (a greenlet in the plugin): events already in the daemon's pipe join
+                    # this one, so a burst goes out in few large chunks; nothing waits on a clock.
+                    time.sleep(0)
                 while True:
                     if item is _END:
                         if batch:

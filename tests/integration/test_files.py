@@ -35,7 +35,13 @@ class RecordingDemo(DemoApps):
     def __init__(self) -> None:
         super().__init__(token_delay=0, sleep=self._sleep_or_wait, silence=GATE)
         self.calls: list[dict[str, Any]] = []
+        self.fetches = 0
+        """``fetch_app`` calls so far: a request asks for an app's parameters once at most."""
         self.gate = threading.Event()
+
+    def fetch_app(self, app_id: str) -> dict[str, Any]:
+        self.fetches += 1
+        return super().fetch_app(app_id)
 
     def invoke_app(self, request: dict[str, Any]) -> Any:
         self.calls.append(request)
@@ -108,6 +114,39 @@ def stored_named(demo, name: str):
 
 
 # -- one file, several, mixed with text, refused --------------------------------------------------------------
+
+
+PNG = base64.b64encode(SUN_PICTURE).decode()
+
+
+@pytest.mark.parametrize("surface", ["native multipart", "openai image", "mcp file", "form page"])
+def test_a_request_asks_dify_for_the_apps_parameters_once_at_most(plugin, demo, surface):
+    fetches, calls = demo.fetches, len(demo.calls)
+    if surface == "native multipart":
+        response = send(plugin, [("inputs.attachment", "notes.txt", "text/plain", b"hello")])
+    elif surface == "openai image":
+        content = [
+            {"type": "text", "text": "tea"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        ]
+        document = {"model": "outline", "messages": [{"role": "user", "content": content}]}
+        response = post_json(plugin, "/v1/chat/completions", document)
+    elif surface == "mcp file":
+        arguments = {"topic": "tea", "attachment": {"data": "aGk=", "mimeType": "text/plain", "name": "hi.txt"}}
+        message = {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {"name": "outline", "arguments": arguments},
+        }
+        response = post_json(plugin, "/mcp", message, {**MCP, "Accept": "application/json"})
+    else:
+        response = plugin.request("GET", "/workflow/outline", headers={"Accept": "text/html"}, settings=DEMO_SETTINGS)
+    assert response.status == 200, response.text()
+    if surface == "mcp file":
+        assert response.json()["result"]["isError"] is False, response.text()
+    assert demo.fetches - fetches == 1
+    assert len(demo.calls) - calls == (0 if surface == "form page" else 1)
 
 
 def test_a_file_reaches_the_app_as_its_file_input(plugin, demo):

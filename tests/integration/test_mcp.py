@@ -636,7 +636,7 @@ def test_hostile_events_end_as_a_tool_result(plugin, scripted, still_serving, ac
     assert result["isError"] is False
     assert result["content"] == [
         {"type": "text", "text": "a"},
-        {"type": "text", "text": '{"conversation_id": "conv-1"}'},
+        {"type": "text", "text": '{"conversation_id":"conv-1"}'},
     ]
     scripted.script = [{"event": "workflow_finished", "data": {"status": "succeeded", "outputs": {"n": 1e308 * 10}}}]
     workflow = result_of(call(plugin, "flow", {}, ACCEPTS[accept]))
