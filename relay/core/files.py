@@ -32,7 +32,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
+_TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"), ("text/", "document"))
+
+EXTENSIONS_BY_TYPE: dict[str, frozenset[str]] = {
+    "image": frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".svg"}),
+    "video": frozenset({".mp4", ".mov", ".mpeg", ".webm"}),
+    "audio": frozenset({".mp3", ".m4a", ".wav", ".amr", ".mpga"}),
+    "document": frozenset(
+        {".txt", ".markdown", ".md", ".mdx", ".pdf", ".html", ".htm", ".xlsx", ".xls", ".vtt", ".properties"}
+        | {".doc", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub"}
+    ),
+}
+"""Dify's own lists (``api/constants``, any case): the extension decides a file's type, as Dify decides it when it
+builds the input; an extension in none of them makes a ``custom`` file, which only a ``custom`` input lets in, by
+its extension. The document list is the larger one a Dify with the Unstructured ETL reads."""
 
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 """``type/subtype`` in RFC 6838's restricted names, lower-cased as werkzeug gives it to Dify."""
@@ -61,9 +74,15 @@ class Remote:
 
 
 def file_type(mimetype: str, filename: str = "") -> str:
-    """Dify's kind of file: image, video, audio, or document (everything else)."""
-    mimetype = mimetype or mimetypes.guess_type(filename)[0] or ""
-    return next((kind for prefix, kind in _TYPES_BY_PREFIX if mimetype.startswith(prefix)), "document")
+    """Dify's type of a file: by its extension in Dify's lists; a file without one by its MIME type (image, video,
+    audio, text: document); anything else ``custom``."""
+    extension = _extension(filename)
+    if extension:
+        return next((kind for kind, known in EXTENSIONS_BY_TYPE.items() if extension in known), "custom")
+    mimetype = mimetype or ""
+    if mimetype == "application/pdf":
+        return "document"
+    return next((kind for prefix, kind in _TYPES_BY_PREFIX if mimetype.startswith(prefix)), "custom")
 
 
 def bounded(file: Upload | Remote) -> Upload | Remote:
@@ -104,14 +123,15 @@ def check_files(target: InputField, files: list[Upload | Remote]) -> None:
     for file in files:
         name = file.filename if isinstance(file, Upload) else file.url
         kind = file_type(file.mimetype, name)
-        extension = file.extension if isinstance(file, Upload) else _extension(file.url)
+        extension = _extension(name)
         allowed_kind = not target.file_types or kind in target.file_types
         allowed_extension = "custom" in target.file_types and extension in target.file_extensions
         if not (allowed_kind or allowed_extension):
             rule = ", ".join(target.file_types) + (
                 f" ({', '.join(target.file_extensions)})" if target.file_extensions else ""
             )
-            raise invalid_request(f"{target.variable} takes {rule}; {shown(name)} is a {kind}.")
+            what = "of a type Dify does not know (custom)" if kind == "custom" else f"a {kind}"
+            raise invalid_request(f"{target.variable} takes {rule}; {shown(name)} is {what}.")
 
 
 def to_parameters(dify: "Dify", target: InputField, files: list[Upload | Remote]) -> Any:
@@ -141,8 +161,9 @@ def _parameter(dify: "Dify", target: InputField, file: Upload | Remote) -> dict[
     return {**uploaded, "type": dify_type(target, file)}
 
 
-def _extension(url: str) -> str:
-    tail = url.split("?", 1)[0].rsplit("/", 1)[-1]
+def _extension(name: str) -> str:
+    """A file name's or URL's extension, lower case with its dot; ``""`` when it has none."""
+    tail = name.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1]
     return ("." + tail.rsplit(".", 1)[-1].lower()) if "." in tail else ""
 
 

@@ -7,7 +7,7 @@ import requests
 from werkzeug.formparser import parse_form_data
 
 from relay.core.errors import RelayError
-from relay.core.files import Remote, Upload, bounded, dify_type
+from relay.core.files import Remote, Upload, bounded, check_files, dify_type, file_type
 from relay.core.parameters import InputField
 
 HUGE = "x" * (6 * 1024 * 1024)
@@ -115,3 +115,31 @@ def test_the_type_sent_is_the_kind_the_input_allows_else_custom():
     assert dify_type(anything, link) == "document"
     assert dify_type(custom_only, Upload("notes.md", b"x", "text/markdown")) == "custom"
     assert dify_type(documents, Upload("photo.png", b"x", "image/png")) == "custom"
+
+
+@pytest.mark.parametrize(
+    ("name", "mimetype", "kind"),
+    [
+        ("photo.PNG", "application/octet-stream", "image"),
+        ("talk.m4a", "", "audio"),
+        ("clip.mov", "", "video"),
+        ("notes.md", "text/markdown", "document"),
+        ("report.pdf", "", "document"),
+        ("setup.exe", "application/octet-stream", "custom"),
+        ("archive.tar.gz", "application/gzip", "custom"),
+        ("https://img.example/a.webp?size=2", "", "image"),
+        ("https://files.example/no-extension", "image/png", "image"),
+        ("https://files.example/no-extension", "application/zip", "custom"),
+    ],
+)
+def test_a_files_type_is_the_one_difys_extension_lists_give_it(name, mimetype, kind):
+    assert file_type(mimetype, name) == kind
+
+
+def test_an_exe_is_no_document_and_is_refused_before_any_upload():
+    documents = InputField("attachment", "file", "Attachment", file_types=("document",))
+    with pytest.raises(RelayError) as refused:
+        check_files(documents, [Upload("setup.exe", b"MZ", "application/octet-stream")])
+    assert refused.value.status == 400 and "custom" in refused.value.message
+    by_extension = InputField("binary", "file", "Binary", file_types=("custom",), file_extensions=(".exe",))
+    check_files(by_extension, [Upload("setup.exe", b"MZ", "application/octet-stream")])
