@@ -29,6 +29,7 @@ from relay.core.catalog import App
 from relay.core.conversations import ConversationStore, Turn, with_context
 from relay.core.dify import Dify
 from relay.core.errors import RelayError, invalid_request, shown
+from relay.core.failures import NO_RETRY
 from relay.core.files import Remote, Upload, attach_files
 from relay.core.parameters import AppParameters
 
@@ -189,6 +190,7 @@ def app_failure(error: Mapping[str, Any]) -> RelayError:
         502,
         code if isinstance(code, str) and code else "invocation_failed",
         str(message) if message else "The app failed.",
+        dict(NO_RETRY),  # a model's quota, missing credentials, a failed run: the same call fails the same way
     )
 
 

@@ -85,6 +85,11 @@ def payload_too_large(message: str) -> RelayError:
     return RelayError(413, "payload_too_large", message)
 
 
+def invalid_input(message: str) -> RelayError:
+    """Dify refused the call before the run, for something the caller sent (inputs, query, mode): Dify's sentence."""
+    return RelayError(400, "invalid_input", message, {"x-should-retry": "false"})
+
+
 def invocation_failed(message: str) -> RelayError:
     return RelayError(502, "invocation_failed", message)
 

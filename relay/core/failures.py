@@ -20,7 +20,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from relay.core.errors import GENERIC_FAILURE, RelayError, app_not_found, conversation_not_found, invocation_failed
+from relay.core.errors import (
+    GENERIC_FAILURE,
+    RelayError,
+    app_not_found,
+    conversation_not_found,
+    invalid_input,
+    invocation_failed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +46,18 @@ _NETWORK = re.compile(
     r"|server misbehaving|network is unreachable|TLS handshake",
     re.IGNORECASE,
 )
+
+_CALLERS_MISTAKE = re.compile(
+    r"in input form|is required|missing query|does not support blocking mode|must be (?:less|a |an |one of)"
+    r"|Invalid (?:file|upload file|input)|file type|Reached maximum retries|blocked by SSRF|ToolFile .* not found"
+    r"|not a valid|Invalid conversation",
+    re.IGNORECASE,
+)
+"""Dify's refusals before the run that the caller can fix (measured and read: ``_validate_inputs``, the file
+factory, the remote fetcher, the chat generators). Any other 400 (a failed run, the app's model or provider, an
+app type plugins cannot call) is no caller's mistake and stays a 502, which a retry cannot fix either."""
+NO_RETRY = {"x-should-retry": "false"}
+"""What OpenAI's clients (and others) read before retrying a 5xx: a retry cannot fix this one."""
 
 UNREACHABLE = "Dify could not be reached from the plugin; the plugin log has the details."
 NO_MESSAGE = "The app call failed without a message."
@@ -86,6 +105,11 @@ class Failure:
     def network(self) -> bool:
         return _NETWORK.search(self.raw) is not None
 
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later: only when the network or a time limit failed it."""
+        return self.network or self.time_limit is not None
+
 
 def read_failure(exc: BaseException) -> Failure:
     if type(exc) is not Exception:
@@ -122,7 +146,17 @@ def refusal(
     if conversation_id and failure.code == "invalid_param" and not failure.message:
         # Dify's ConversationNotExistsError has no text: an unknown id, or another app's conversation.
         return conversation_not_found(conversation_id)
+    if failure.status == 400 and not failure.internal and _CALLERS_MISTAKE.search(failure.message):
+        # Dify refused the call before the run: the inputs, the query, the mode the caller chose.
+        error = invalid_input(failure.message or NO_MESSAGE)
+        return (
+            replace(error, reason="blocking_unsupported")
+            if "does not support blocking mode" in error.message
+            else error
+        )
     error = invocation_failed(_client_sentence(failure))
+    if not failure.retryable:
+        error = replace(error, headers={**error.headers, **NO_RETRY})
     if blocking and failure.status == 500 and failure.message == "Internal Server Error":
         return replace(
             error,
@@ -130,8 +164,6 @@ def refusal(
             "model's, for one).",
             reason="blocking_hides_error",
         )
-    if "does not support blocking mode" in failure.message:
-        return replace(error, reason="blocking_unsupported")
     return error
 
 

@@ -124,7 +124,8 @@ def check_files(target: InputField, files: list[Upload | Remote]) -> None:
         name = file.filename if isinstance(file, Upload) else file.url
         kind = file_type(file.mimetype, name)
         extension = _extension(name)
-        allowed_kind = not target.file_types or kind in target.file_types
+        # "custom" in an input's types lets in the extensions it lists, not every file of no known type.
+        allowed_kind = not target.file_types or (kind != "custom" and kind in target.file_types)
         allowed_extension = "custom" in target.file_types and extension in target.file_extensions
         if not (allowed_kind or allowed_extension):
             rule = ", ".join(target.file_types) + (

@@ -15,6 +15,7 @@ from relay.core.access import header_key
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, check_call_size
 from relay.core.catalog import App
+from relay.core.dify import Dify
 from relay.core.errors import RelayError, invalid_request, shown
 from relay.core.files import Remote, Upload, attach_files
 from relay.core.http import form_fields, form_files, is_form
@@ -72,7 +73,10 @@ def _answer(exchange: Exchange, kind: AppKind) -> Response:
 
     call = parsing.parse_call(fields, app.app_id, kind, output)
     if request.method == "POST" and is_form(request):
-        call = attach_files(dify, call, _files_by_input(form_files(request)), app.label)
+        files = _files_by_input(form_files(request))
+        if request.mimetype == "multipart/form-data":
+            _check_no_text_for_files(dify, app, fields, files)
+        call = attach_files(dify, call, files, app.label)
     check_call_size(call)
     if request.method == "HEAD":
         # A HEAD (link previews, uptime checks) gets the headers a GET would, without running, and paying
@@ -160,6 +164,23 @@ def _advised(error: RelayError, kind: AppKind, output: Format) -> tuple[RelayErr
         advice = " Send the same request with response_mode=streaming to read it."
         return replace(error, message=error.message + advice), None
     return error, None
+
+
+def _check_no_text_for_files(
+    dify: Dify, app: App, fields: Mapping[str, Any], files: Mapping[str, list[Upload | Remote]]
+) -> None:
+    """A multipart text field for a file input is a file part gone wrong (a file name with a line break ends its
+    part's header early, and the part reads as text): refused here, before Dify is called."""
+    texts = {name.removeprefix("inputs.") for name in fields if name.startswith("inputs.")} - set(files)
+    if not texts:
+        return
+    file_inputs = set(dify.parameters(app.app_id).file_inputs())
+    wrong = sorted(texts & file_inputs)
+    if wrong:
+        raise invalid_request(
+            f"{shown(wrong[0])} is a file input of {app.label}, and its part holds no file: send the file as a part "
+            "with a file name (without line breaks or NUL), or leave the field out."
+        )
 
 
 def _files_by_input(parts: Mapping[str, list[Upload]]) -> dict[str, list[Upload | Remote]]:

@@ -103,8 +103,10 @@ def test_a_model_error_says_to_stream_when_blocking_hides_it(plugin):
 
 
 def test_difys_input_validation_wording_reaches_the_client(plugin):
-    status, code, message = error_of(ask(plugin, f"/workflow/{WORKFLOW_APP_ID}", {"inputs": {"topic": 42}}))
-    assert (status, code) == (502, "invocation_failed")
+    response = ask(plugin, f"/workflow/{WORKFLOW_APP_ID}", {"inputs": {"topic": 42}})
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "invalid_input")  # the caller's mistake, which no retry fixes
+    assert response.header("x-should-retry") == "false"
     assert message == "(type 'text-input') topic in input form must be a string"
 
 
@@ -175,7 +177,7 @@ def test_each_sequence_dify_sends_gives_a_json_document_or_a_contract_error(plug
 
 def test_an_agent_asked_for_one_document_says_to_stream(plugin):
     status, code, message = error_of(ask(plugin, f"/chat/{AGENT_APP_ID}", {"query": "umbrella?"}, fmt="json"))
-    assert (status, code) == (502, "invocation_failed")
+    assert (status, code) == (400, "invalid_input")
     assert message.startswith("Agent Chat App does not support blocking mode") and "streaming" in message
 
 

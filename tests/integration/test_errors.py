@@ -87,10 +87,10 @@ def test_unknown_app_is_404_with_difys_message(plugin, fmt):
     assert (status, code, message) == (404, "app_not_found", "app not found")
 
 
-def test_wrong_app_type_for_the_path_is_502(plugin):
+def test_wrong_app_type_for_the_path_is_400(plugin):
     # A chat app called through /workflow gets no query, and Dify refuses with "missing query".
     status, code, message = error_of(plugin.request("GET", f"/workflow/{CHAT_APP}?inputs.a=1"))
-    assert (status, code) == (502, "invocation_failed")
+    assert (status, code) == (400, "invalid_input")
     assert message.startswith("missing query") and f"call it at /chat/{CHAT_APP}" in message
     page = plugin.request("GET", f"/workflow/{CHAT_APP}?inputs.a=1", headers={"Accept": "text/html"}).text()
     assert f'<a href="../chat/{CHAT_APP}">' in page

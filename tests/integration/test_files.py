@@ -284,10 +284,10 @@ def test_files_with_text_fields_too_large_or_broken(plugin, demo):
 def test_the_largest_file_the_body_limit_allows_goes_through(plugin, demo, capsys):
     content = bytes(range(256)) * ((8 * MIB - 4096) // 256)
     started = time.perf_counter()
-    response = send(plugin, [("inputs.attachment", "big.bin", "application/octet-stream", content)])
+    response = send(plugin, [("inputs.attachment", "big.txt", "text/plain", content)])
     assert response.status == 200, response.text()
     elapsed = time.perf_counter() - started
-    assert stored_named(demo, "big.bin").content == content
+    assert stored_named(demo, "big.txt").content == content
     assert demo.calls[-1]["inputs"]["attachment"]["transfer_method"] == "tool_file"
     with capsys.disabled():  # the figure for the README's limits, not a condition of the test
         print(f"\n{len(content)} bytes uploaded through the local daemon and relayed in {elapsed:.2f} s")
@@ -458,3 +458,19 @@ def test_the_streamed_events_carry_the_same_files_the_page_links(plugin, demo):
     (cover,) = workflow[-1]["data"]["outputs"]["cover"]
     assert cover["dify_model_identity"] == "__dify__file__" and cover["filename"] == "cover.png"
     assert fetch(cover["url"])[2] == SUN_PICTURE
+
+
+@pytest.mark.parametrize("name", ["a\x00b.txt", "a\nb.txt", "a\rb.txt", "a\tb.txt"], ids=["nul", "lf", "cr", "tab"])
+def test_a_file_name_with_control_characters_is_400_before_any_upload(plugin, demo, name):
+    requests_made, calls = len(demo.files.upload_requests), len(demo.calls)
+    response = send(plugin, [("inputs.attachment", name, "text/plain", b"hi")])
+    assert response.status == 400, response.text()
+    assert len(demo.files.upload_requests) == requests_made and len(demo.calls) == calls
+
+
+def test_an_exe_sent_as_a_document_is_400_before_any_upload(plugin, demo):
+    requests_made, calls = len(demo.files.upload_requests), len(demo.calls)
+    response = send(plugin, [("inputs.attachment", "setup.exe", "application/octet-stream", b"MZ")])
+    status, message = error_of(response)
+    assert status == 400 and "setup.exe" in message and "custom" in message
+    assert len(demo.files.upload_requests) == requests_made and len(demo.calls) == calls

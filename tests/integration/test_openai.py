@@ -41,9 +41,21 @@ FORM_APP_PARAMETERS = {
 # -- the demo apps, as make run serves them (with a key and a CORS origin) -------------------------------------
 
 
+class CountingDemo(DemoApps):
+    """The demo apps, counting every run the plugin starts."""
+
+    def __init__(self) -> None:
+        super().__init__(token_delay=0)
+        self.runs = 0
+
+    def invoke_app(self, request: dict[str, Any]) -> Any:
+        self.runs += 1
+        return super().invoke_app(request)
+
+
 @pytest.fixture(scope="module")
-def demo() -> DemoApps:
-    return DemoApps(token_delay=0)
+def demo() -> CountingDemo:
+    return CountingDemo()
 
 
 @pytest.fixture(scope="module")
@@ -606,3 +618,21 @@ def test_an_app_with_several_optional_text_inputs_asks_for_query_input(scripted,
     assert "a (text-input), b (paragraph)" in refused.value.message
     scripted.chat.completions.create(model="form", messages=ask("hello"), extra_body={"query_input": "b"})
     assert apps.calls[-1]["inputs"] == {"b": "hello"}
+
+
+@pytest.mark.parametrize("question", ["quota", "no-credentials"])
+def test_the_official_client_at_its_default_retries_runs_a_failing_app_once(base_url, demo, question):
+    client = openai.OpenAI(base_url=base_url, api_key=KEY, timeout=30)  # max_retries left at its default, 2
+    before = demo.runs
+    with pytest.raises(openai.APIStatusError) as failed:
+        client.chat.completions.create(model="chatbot", messages=ask(question))
+    assert failed.value.status_code == 502
+    assert failed.value.response.headers["x-should-retry"] == "false"
+    assert demo.runs - before == 1  # one call, one app run: the client did not retry
+
+
+def test_the_official_client_gets_a_400_for_its_own_mistake_and_does_not_retry(base_url):
+    client = openai.OpenAI(base_url=base_url, api_key=KEY, timeout=30)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="outline", messages=ask("tea"), extra_body={"query_input": "nope"})
+    assert refused.value.body["param"] == "query_input"

@@ -1,5 +1,7 @@
 """What a failed Dify call tells the client, from the exact texts the SDK raises (see relay/core/failures.py)."""
 
+import json
+
 import pytest
 
 from relay.core.apps import CHAT
@@ -100,3 +102,34 @@ def test_a_newer_daemons_stream_timeout_is_named(phase, named):
     event = stream_error(raised)
     assert event["code"] == "timeout"
     assert named in event["message"] and "240 s" in event["message"]
+
+
+@pytest.mark.parametrize(
+    ("message", "status", "code", "retry"),
+    [
+        ("(type 'text-input') topic in input form must be a string", 400, "invalid_input", "false"),
+        ("topic is required in input form", 400, "invalid_input", "false"),
+        ("missing query", 400, "invalid_input", "false"),
+        ("Agent Chat App does not support blocking mode", 400, "invalid_input", "false"),
+        ("Reached maximum retries (3) for URL https://files.example/a.pdf", 400, "invalid_input", "false"),
+        ("Provider openai does not exist.", 502, "invocation_failed", "false"),
+        ("Run failed: the code node broke", 502, "invocation_failed", "false"),
+        ("unexpected app type", 502, "invocation_failed", "false"),
+    ],
+)
+def test_difys_refusals_before_the_run_are_the_callers_when_the_caller_can_fix_them(message, status, code, retry):
+    body = json.dumps({"code": "invalid_param", "message": message, "status": 400})
+    error = refusal(dify_answer(400, body), app_id=APP_ID)
+    assert (error.status, error.code, error.message) == (status, code, message)
+    assert error.headers.get("x-should-retry") == retry
+
+
+def test_only_the_network_and_time_limits_invite_a_retry():
+    unreachable = refusal(
+        Exception('invoke app failed: Post "http://api:5001/x": dial tcp: i/o timeout'), app_id=APP_ID
+    )
+    assert unreachable.status == 502 and "x-should-retry" not in unreachable.headers
+    generic = refusal(
+        dify_answer(500, '{"message": "Internal Server Error", "code": "unknown", "status": 500}'), app_id=APP_ID
+    )
+    assert generic.headers.get("x-should-retry") == "false"

@@ -105,7 +105,7 @@ def test_dify_error_events_are_relayed_unchanged():
         (
             'invoke app failed: request failed with status code: 400 and respond with: {"code": "invalid_param", '
             '"message": "missing query", "status": 400}',
-            502,
+            400,
             "missing query",
         ),
         ("invoke app failed: request failed with status code: 502 and respond with: Bad Gateway", 502, "Bad Gateway"),
