@@ -6,12 +6,13 @@ JavaScript off: the answer is the streamed HTML page.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from relay.core.apps import AppKind
 from relay.core.catalog import App
 from relay.core.parameters import AppParameters, InputField
 from relay.native.formats.markdown import render_markdown
+from relay.native.limits import MAX_OPENING_STATEMENT_CHARS, MAX_SUGGESTED_QUESTION_CHARS, MAX_SUGGESTED_QUESTIONS
 from relay.native.pages import app_title, page_title, render_page
 from relay.native.pages.i18n import translator
 
@@ -111,6 +112,7 @@ def _accept(item: InputField) -> str:
 
 def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[str, str], language: str = "en") -> str:
     """The whole form page. ``carried`` are hidden fields to send on (the api key a person typed)."""
+    form = _shown(form)
     kind_label = translator(language)(kind.label.capitalize())
     return render_page(
         "form.html",
@@ -125,3 +127,13 @@ def render_form_page(form: AppForm, kind: AppKind, app: App, carried: Mapping[st
         title=page_title(app.name, app.app_id, kind_label),
         carried=carried,
     )
+
+
+def _shown(form: AppForm) -> AppForm:
+    """``form`` as the page shows it: its opening statement and suggested questions within ``relay.native.limits``
+    (the page is rendered for every person who opens it; the app's settings may hold anything)."""
+    statement = form.opening_statement
+    if len(statement) > MAX_OPENING_STATEMENT_CHARS:
+        statement = statement[:MAX_OPENING_STATEMENT_CHARS] + "…"
+    questions = [question for question in form.suggested_questions if len(question) <= MAX_SUGGESTED_QUESTION_CHARS]
+    return replace(form, opening_statement=statement, suggested_questions=questions[:MAX_SUGGESTED_QUESTIONS])

@@ -2,8 +2,9 @@
 
 Stateless on purpose (the plugin keeps nothing between requests, and many copies of it may run): the reply form
 holds the transcript in a hidden field, and the next request hands it back. It is bounded (the last
-``MAX_TURNS`` turns, at most ``MAX_BYTES`` encoded) and only ever shown escaped, so a forged one can do no more
-than show the forger their own text. The api key is never part of it.
+``MAX_TURNS`` turns, at most ``MAX_BYTES`` encoded) both ways: read back, it is cut exactly as it would have been
+written, so a forged one costs the page no more than a genuine one. It is only ever shown escaped, so a forged one
+can do no more than show the forger their own text. The api key is never part of it.
 
 When the turns do not fit, a turn too long for its fair share of the bytes is shortened (its end replaced by
 ``…``) rather than the history dropped: one very long answer must not make every earlier turn disappear. Only
@@ -24,7 +25,8 @@ Turn = tuple[str, str]
 
 
 def read_transcript(value: Any) -> list[Turn]:
-    """The turns a reply form sent back; anything malformed is no transcript at all."""
+    """The turns a reply form sent back, within the bounds ``write_transcript`` keeps (a forged field may hold more,
+    or longer, turns than any page wrote); anything malformed is no transcript at all."""
     if not isinstance(value, str) or not value or len(value) > 2 * MAX_BYTES:
         return []
     try:
@@ -33,12 +35,18 @@ def read_transcript(value: Any) -> list[Turn]:
         return []
     if not isinstance(parsed, list):
         return []
-    turns = [(turn[0], turn[1]) for turn in parsed if _is_turn(turn)]
-    return turns[-MAX_TURNS:]
+    return bounded([(turn[0], turn[1]) for turn in parsed if _is_turn(turn)])
 
 
 def write_transcript(turns: list[Turn]) -> str:
     """``turns`` as the hidden field's value: the most recent ones, shortened where needed to fit the bounds."""
+    kept = bounded(turns)
+    return _encode(kept) if kept else ""
+
+
+def bounded(turns: list[Turn]) -> list[Turn]:
+    """The most recent of ``turns`` that fit ``MAX_TURNS`` and ``MAX_BYTES``, shortened where needed: what a
+    transcript written from ``turns`` holds. Bounded already, they come back unchanged."""
     # No text longer than the whole field can fit whole: cut it first, so that a long answer is not copied whole
     # (as JSON, as bytes) while it is shortened.
     kept = [(_readable(question[:MAX_BYTES]), _readable(answer[:MAX_BYTES])) for question, answer in turns[-MAX_TURNS:]]
@@ -47,23 +55,20 @@ def write_transcript(turns: list[Turn]) -> str:
         if fitted is not None:
             return fitted
         kept.pop(0)
-    return ""
+    return []
 
 
-def _fitted(turns: list[Turn]) -> str | None:
+def _fitted(turns: list[Turn]) -> list[Turn] | None:
     """All of ``turns`` within ``MAX_BYTES``, the longest shortened to a fair share; ``None`` if that is too little."""
-    encoded = _encode(turns)
-    if _size(encoded) <= MAX_BYTES:
-        return encoded
+    if _size(_encode(turns)) <= MAX_BYTES:
+        return turns
     sizes = [_turn_size(turn) for turn in turns]
     # The list's brackets and commas take one byte per turn, plus one.
     share = _fair_share(sizes, MAX_BYTES - len(turns) - 1)
     if share < MIN_SHARE:
         return None
-    encoded = _encode(
-        [turn if size <= share else _shortened(turn, share) for turn, size in zip(turns, sizes, strict=True)]
-    )
-    return encoded if _size(encoded) <= MAX_BYTES else None
+    fitted = [turn if size <= share else _shortened(turn, share) for turn, size in zip(turns, sizes, strict=True)]
+    return fitted if _size(_encode(fitted)) <= MAX_BYTES else None
 
 
 def _fair_share(sizes: list[int], budget: int) -> int:

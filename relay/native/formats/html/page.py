@@ -5,6 +5,9 @@ completes (``relay.native.formats.markdown``); any other event closes that block
 node list, a result). A node's row is written when it starts and again when it finishes; the stylesheet hides
 the first once the second is there, so each node reads as one row that changes state.
 
+All the markdown rendered for the text the page streams or replaces shares one budget (``MarkupBudget``), four
+times the text's bytes: the page stays in proportion to the answer, however the answer is made or cut.
+
 Each thing shows once: a workflow's Result that repeats the text streamed above marks itself so the stylesheet
 hides the streamed card, and a chatflow's run adds only its status under the answer, whose usage says the tokens
 and the time (or, when no usage comes, the page's end says them).
@@ -21,7 +24,7 @@ from relay.native.formats.html.values import (
     safe_url,
     title_of,
 )
-from relay.native.formats.markdown import GrowingText, MarkdownStream, render_markdown
+from relay.native.formats.markdown import GrowingText, MarkdownStream, MarkupBudget, render_within
 from relay.native.pages import MAX_TRACKED_NODES
 from relay.native.pages.i18n import Translate
 
@@ -36,7 +39,9 @@ class StreamedPage:
         """A chat page: a chatflow's result repeats its answer, so only its status is shown."""
         self.show_cost = show_cost
         self.open_block: str | None = None
-        self.markdown = MarkdownStream()
+        self.budget = MarkupBudget()
+        """What the rendering of the page's streamed and replaced text may still add (``relay.native.limits``)."""
+        self.markdown = MarkdownStream(self.budget)
         self.answer = GrowingText()
         """The answer's text as it streamed, for the transcript the reply form carries on."""
         self.conversation_id: str | None = None
@@ -72,7 +77,7 @@ class StreamedPage:
         piece = self.close_block()
         self.open_block = block
         if block in ("answer", "text"):
-            self.markdown = MarkdownStream()
+            self.markdown = MarkdownStream(self.budget)
             opener = self.macros.answer_open if block == "answer" else self.macros.text_open
             return piece + str(opener()) + self.markdown.open()
         return piece + (str(self.macros.nodes_open()) if block == "nodes" else "")
@@ -123,7 +128,7 @@ class StreamedPage:
     def _on_message_replace(self, event: dict[str, Any]) -> str:
         replacement = str(event.get("answer") or "")
         self.answer = GrowingText(replacement)
-        return self.switch_to(None) + str(self.macros.replaced(render_markdown(replacement)))
+        return self.switch_to(None) + str(self.macros.replaced(render_within(self.budget, replacement)))
 
     def _on_message_end(self, event: dict[str, Any]) -> str:
         metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
@@ -210,7 +215,7 @@ class StreamedPage:
         # Dify replaces the text streamed so far (moderation, for one); without script the page shows the new one.
         text = str(data_of(event).get("text") or "")
         self.text = GrowingText(text)
-        return self.switch_to(None) + str(self.macros.replaced(render_markdown(text), text_card=True))
+        return self.switch_to(None) + str(self.macros.replaced(render_within(self.budget, text), text_card=True))
 
     def _on_workflow_finished(self, event: dict[str, Any]) -> str:
         data = data_of(event)
