@@ -14,6 +14,10 @@ from relay.core.apps import AppKind
 from relay.core.think import ThinkSplitter
 from relay.core.wire import json_text
 
+PAUSED = "The run is paused until a person answers in Dify; it goes on there, not here."
+"""What a surface tells its client when the run waits for a person (a human-input node): the answer so far is all
+this call will get."""
+
 
 @dataclass
 class Delta:
@@ -37,6 +41,8 @@ class Answer:
     outputs: dict[str, Any] | None = None
     """A workflow's outputs, once it finished."""
     finished: bool = False
+    paused: bool = False
+    """The run stopped for a person to answer in Dify (``workflow_paused``): a plugin cannot answer for them."""
     error: dict[str, Any] | None = None
     conversation_id: str | None = None
     answer_id: str | None = None
@@ -76,6 +82,9 @@ class Answer:
             self.replaced = event["answer"]
         if name == "message_end":
             self._usage(event.get("metadata"))
+            return self.finish()
+        if name == "workflow_paused":
+            self.paused = True
             return self.finish()
         if name == "workflow_finished" and self.kind.name == "workflow":
             return self._workflow_finished(event.get("data") if isinstance(event.get("data"), dict) else {})

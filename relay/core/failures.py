@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.core.errors import (
     GENERIC_FAILURE,
@@ -28,6 +28,9 @@ from relay.core.errors import (
     invalid_input,
     invocation_failed,
 )
+
+if TYPE_CHECKING:
+    from relay.core.apps import AppKind
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +138,31 @@ def refusal(
     conversation_id: str | None = None,
     blocking: bool = False,
     fetching: bool = False,
+    kind: "AppKind | None" = None,
 ) -> RelayError:
-    """The HTTP error for a Dify call that failed before its first event (``fetching``: a ``fetch_app``)."""
+    """The HTTP error for a Dify call that failed before its first event (``fetching``: a ``fetch_app``; ``kind``:
+    the type of app the call was made as)."""
     failure = read_failure(exc)
     _log(failure)
+    generic_500 = failure.status == 500 and failure.message == "Internal Server Error"
+    if kind is not None and kind.name == "completion" and generic_500:
+        return RelayError(
+            502,
+            "app_type_unsupported",
+            "Dify could not run this completion app for a plugin: Dify's plugin path fails every completion call "
+            "with its generic 'Internal Server Error' (Dify 1.16 and earlier, streaming and blocking alike). A "
+            "workflow app with the same prompt works through this endpoint.",
+            dict(NO_RETRY),
+            reason="completion_unsupported",
+        )
+    if "unexpected app type" in failure.message.lower():
+        return RelayError(
+            502,
+            "app_type_unsupported",
+            "Dify does not run this type of app for plugins ('unexpected app type'): its newer Agent apps are not "
+            "dispatched to plugins. Chatbot, agent chat, chatflow, workflow and completion apps are.",
+            dict(NO_RETRY),
+        )
     if "app not found" in failure.message.lower():
         return app_not_found(failure.message)
     if fetching and failure.message == "data is nil":  # fetch_app's only answer for an unknown app
@@ -157,7 +181,7 @@ def refusal(
     error = invocation_failed(_client_sentence(failure))
     if not failure.retryable:
         error = replace(error, headers={**error.headers, **NO_RETRY})
-    if blocking and failure.status == 500 and failure.message == "Internal Server Error":
+    if blocking and generic_500:
         return replace(
             error,
             message="Dify answered 'Internal Server Error': in blocking mode it hides the app's own error (a "

@@ -6,6 +6,7 @@ with an empty body.
 """
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,11 +14,14 @@ from typing import Any
 from relay.core.apps import AppKind
 from relay.core.calls import AppCall, ResponseMode
 from relay.core.dify import Dify
-from relay.core.errors import invocation_failed
+from relay.core.errors import RelayError, conversation_not_found, invocation_failed
 from relay.core.failures import refusal, stream_error
 from relay.core.pump import SILENT, Batch, DeadlineReached, Failure, Pump, keepalive_seconds
 
 Event = dict[str, Any]
+
+CONVERSATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+"""Dify's conversation ids are UUIDs; any other id is refused before Dify is called."""
 
 FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused", "error"})
 """Events after which Dify sends nothing that matters: a stream that ends before one of them was cut short.
@@ -35,12 +39,18 @@ class Invocation:
     the status had to be chosen (a streamed response keeps a silent app's connection alive meanwhile)."""
 
     def __init__(
-        self, first: Event | None, pump: Pump | None = None, *, app_id: str = "", call: AppCall | None = None
+        self,
+        first: Event | None,
+        pump: Pump | None = None,
+        *,
+        app_id: str = "",
+        call: AppCall | None = None,
+        kind: AppKind | None = None,
     ) -> None:
         self.first = first
         self._pump = pump
-        self._app_id = app_id
-        self._call = call
+        self._call = call or AppCall(app_id=app_id)
+        self._kind = kind
 
     def events(self) -> Iterator[Event]:
         """Every event in order, however long they take. Never raises: a failure becomes a last ``error`` event."""
@@ -59,8 +69,7 @@ class Invocation:
         except DeadlineReached:
             yield [_deadline_error()]
         except Exception as exc:  # the first read failed after the status went out: say it in the stream
-            call = self._call
-            error = refusal(exc, app_id=self._app_id, conversation_id=call.conversation_id if call else None)
+            error = _first_failure(exc, self._call, self._kind)
             yield [{"event": "error", "code": error.code, "message": error.message}]
 
     def close(self) -> None:
@@ -77,22 +86,34 @@ def start_invocation(dify: Dify, kind: AppKind, call: AppCall, *, patience: floa
     its connection alive; Dify's refusals (unknown app, missing query...) come back at once, long before.
     """
     blocking = call.response_mode is ResponseMode.BLOCKING
+    if call.conversation_id is not None and not CONVERSATION_ID.fullmatch(call.conversation_id):
+        raise conversation_not_found(call.conversation_id)  # Dify answers any non-UUID id with its generic 500
     try:
         result = dify.invoke(kind, call)
     except Exception as exc:
-        raise refusal(exc, app_id=call.app_id, conversation_id=call.conversation_id, blocking=blocking) from None
+        raise refusal(
+            exc, app_id=call.app_id, conversation_id=call.conversation_id, blocking=blocking, kind=kind
+        ) from None
     if blocking:
+        if _replaced(result, call.conversation_id):
+            raise conversation_not_found(str(call.conversation_id))
         return Invocation(first=result)
-    pump = Pump(_relayed(result))
+    pump = Pump(_relayed(result, call.conversation_id))
     first = pump.first(patience)
     if first is SILENT:
-        return Invocation(first=None, pump=pump, app_id=call.app_id, call=call)
+        return Invocation(first=None, pump=pump, app_id=call.app_id, call=call, kind=kind)
     if isinstance(first, Failure):
         pump.close()
-        raise refusal(first.exc, app_id=call.app_id, conversation_id=call.conversation_id) from None
+        raise _first_failure(first.exc, call, kind) from None
     if first is None:
         raise invocation_failed("The app returned no events.")
-    return Invocation(first=first, pump=pump, app_id=call.app_id, call=call)
+    return Invocation(first=first, pump=pump, app_id=call.app_id, call=call, kind=kind)
+
+
+def _first_failure(exc: BaseException, call: AppCall, kind: AppKind | None) -> RelayError:
+    if isinstance(exc, ConversationReplaced):
+        return conversation_not_found(str(call.conversation_id))
+    return refusal(exc, app_id=call.app_id, conversation_id=call.conversation_id, kind=kind)
 
 
 def stream_patience() -> float:
@@ -100,13 +121,25 @@ def stream_patience() -> float:
     return keepalive_seconds()
 
 
-def _relayed(result: Any) -> Iterator[Event]:
+class ConversationReplaced(Exception):
+    """Dify answered a continued conversation in another one: a chatflow given an unknown (or another app's)
+    ``conversation_id`` runs in a new conversation without a word (measured), and its first event says which."""
+
+
+def _relayed(result: Any, conversation_id: str | None = None) -> Iterator[Event]:
     """The app's events as they come. A failure of the first read is raised (it is a refusal: Dify raises "app
-    not found" there); a later failure, or an end before any final event, ends the events with an error event."""
+    not found" there); a later failure, or an end before any final event, ends the events with an error event.
+    A first event in another conversation than ``conversation_id`` raises ``ConversationReplaced``, after closing
+    the app's stream so that Dify stops the run nobody asked for."""
     stream = iter(result)
     first = next(stream, None)
     if first is None:
         return
+    if _replaced(first, conversation_id):
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+        raise ConversationReplaced(conversation_id)
     yield first
     finished = _is_final(first)
     try:
@@ -118,6 +151,13 @@ def _relayed(result: Any) -> Iterator[Event]:
         return
     if not finished:
         yield {"event": "error", "code": "stream_truncated", "message": TRUNCATED}
+
+
+def _replaced(event: Any, conversation_id: str | None) -> bool:
+    if not conversation_id or not isinstance(event, dict):
+        return False
+    answered = event.get("conversation_id")
+    return isinstance(answered, str) and bool(answered) and answered != conversation_id
 
 
 def _is_final(event: Any) -> bool:

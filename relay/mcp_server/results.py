@@ -8,7 +8,7 @@ result too, with ``isError`` and the reason, which the model can read and act on
 
 from typing import Any
 
-from relay.core.answer import Answer
+from relay.core.answer import PAUSED, Answer
 from relay.core.apps import AppKind
 from relay.mcp_server.protocol import dumps
 
@@ -17,7 +17,7 @@ def tool_result(kind: AppKind, answer: Answer) -> dict[str, Any]:
     """The result of a run that ended (``relay.core.answer.Answer`` read its events)."""
     if answer.error is not None:
         return error_result(str(answer.error.get("message")))
-    text = answer.text
+    text = "\n\n".join(filter(None, (answer.text, PAUSED if answer.paused else "")))
     if kind.name == "workflow":
         structured: dict[str, Any] = answer.outputs if isinstance(answer.outputs, dict) else {}
     elif kind.takes_query:

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from relay.core.answer import Answer, Delta
+from relay.core.answer import PAUSED, Answer, Delta
 from relay.core.errors import RelayError
 from relay.core.wire import SSE_KEEPALIVE, sse_event, sse_json
 
@@ -42,7 +42,8 @@ def error_of(error: RelayError) -> dict[str, Any]:
 
 def completion(answer: Answer, model: str) -> dict[str, Any]:
     """The whole answer as one ``chat.completion``; ``conversation_id`` is the relay's addition."""
-    message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+    text = "\n\n".join(filter(None, (answer.text, PAUSED if answer.paused else "")))
+    message: dict[str, Any] = {"role": "assistant", "content": text}
     reasoning = "".join(answer.reasoning)
     if reasoning:
         message["reasoning_content"] = reasoning
@@ -106,6 +107,8 @@ class ChunkEncoder:
             return DONE
         tail = self._opening()
         tail += self._delta(answer.finish()) if not answer.finished else b""
+        if answer.paused:  # the answer so far is all there is: the run waits for a person in Dify
+            tail += self._delta(Delta(content=f"\n\n{PAUSED}"))
         tail += self._frame({}, finish_reason="stop")
         if self.include_usage:
             usage = answer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}

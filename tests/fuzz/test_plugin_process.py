@@ -17,7 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devkit.bench.measure import plugin_cpu
 from devkit.daemon.process import DifyError, PluginProcess
+from devkit.daemon.storage import PluginStorage
 from relay.core.limits import MAX_CALL_BYTES
 from tests import declarations
 from tests.fuzz import strategies as fuzz
@@ -37,6 +39,32 @@ HELD_FOR = 3600
 """Seconds the held stream may stay open: the daemon's and the SDK's limits are set past the longest run."""
 FILE_FORM = {"user_input_form": [{"file-list": {"variable": "x", "label": "X", "required": False}}]}
 """A form with a file input, so that file parts reach the upload."""
+
+# What one request may cost, in proportion to what the client and the app sent (make fuzz's cost properties).
+CPU_BASE = 0.5
+"""Plugin CPU seconds any request may take: the SDK's own work, the kernel's 10 ms ticks, a busy machine."""
+CPU_PER_BYTE = 200e-9
+"""Plugin CPU per byte of request and answer: linear work (parsing, encoding, rendering) stays far below."""
+OUTPUT_FACTOR = 4
+OUTPUT_BASE = 96 * 1024
+"""A response is at most 4x the bytes it carries, plus a page's frame (styles, form, translations)."""
+STORAGE_WRITES = 16
+"""Storage writes one request may make: a conversation's slot, entry, head and counters."""
+MAX_APP_CALLS = 8
+"""App calls one request may start: one, or a batch's cap."""
+
+
+class CountingStorage(PluginStorage):
+    """Plugin storage that counts the writes it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def answer(self, request: Any, quota: int | None) -> dict[str, Any]:
+        if request.get("opt") == "set":
+            self.writes += 1
+        return super().answer(request, quota)
 
 
 class MeasuredPlugin(PluginProcess):
@@ -95,7 +123,9 @@ def dify() -> FuzzedDify:
 
 @pytest.fixture(scope="module")
 def plugin(dify: FuzzedDify) -> Iterator[PluginProcess]:
-    process = MeasuredPlugin(ROOT, dify, app_read_timeout=HELD_FOR, max_invocation_timeout=HELD_FOR)
+    process = MeasuredPlugin(
+        ROOT, dify, app_read_timeout=HELD_FOR, max_invocation_timeout=HELD_FOR, storage=CountingStorage()
+    )
     process.start()
     held = process.request("GET", f"/chat/{HELD_APP}?query=hold", settings={"allowed_apps": "*"})
     chunks = held.chunks(timeout=HELD_FOR)
@@ -173,17 +203,20 @@ def test_the_plugin_process_survives_anything(
     EXAMPLES["through the plugin process"] += 1
     dify.events, dify.failure = events, failure
     dify.parameters = data.draw(st.one_of(fuzz.json_values, st.just({"opening_statement": "hi"}), st.just(FILE_FORM)))
-    calls_before = dify.calls
+    calls_before, writes_before, cpu_before = dify.calls, plugin.storage.writes, plugin_cpu(plugin.pid)
     if raw is not None:
         response = plugin.send_raw(raw, plugin_settings)
+        sent = len(raw)
     else:
         content_type, payload = body
         if content_type is not None:
             headers = {"Content-Type": content_type, **headers}
         path = route.path.replace("<app_id>", app_id.replace("\n", "%0A")) + f"?{query_string}"
         response = plugin.request(method, path, headers=headers, body=payload, settings=plugin_settings)
+        sent = len(path) + len(payload) + sum(len(str(name)) + len(str(value)) for name, value in headers.items())
 
     text = response.read(timeout=60).decode("utf-8")
+    check_cost(plugin, dify, sent, len(text.encode()), calls_before, writes_before, cpu_before)
     assert response.error is None, response.error_data
     assert response.status in STATUSES | {SDK_NOT_ROUTED}, text[:300]
     for leak in LEAKS:
@@ -195,6 +228,19 @@ def test_the_plugin_process_survives_anything(
     if response.status == 200:
         check_stream(response.header("Content-Type") or "", text)
     assert plugin.alive
+
+
+def check_cost(
+    plugin: PluginProcess, dify: FuzzedDify, sent: int, written: int, calls: int, writes: int, cpu: float
+) -> None:
+    """What one request cost the plugin stays in proportion to what the client and the app sent."""
+    answered = len(json.dumps([dify.events, dify.parameters, dify.failure], allow_nan=True))
+    carried = sent + answered
+    used = plugin_cpu(plugin.pid) - cpu
+    assert used <= CPU_BASE + CPU_PER_BYTE * (carried + written), f"{used:.2f} s of CPU for {carried} bytes"
+    assert written <= OUTPUT_FACTOR * carried + OUTPUT_BASE, f"{written} bytes out for {carried} in"
+    assert dify.calls - calls <= MAX_APP_CALLS
+    assert plugin.storage.writes - writes <= STORAGE_WRITES
 
 
 def check_stream(content_type: str, text: str) -> None:

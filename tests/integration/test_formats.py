@@ -123,16 +123,16 @@ def test_form_post_fields(plugin, apps):
         "POST",
         f"/chat/{CHAT_APP}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-        body=b"query=hi+there&inputs.name=Bo&conversation_id=conv-9&user=u-7",
+        body=b"query=hi+there&inputs.name=Bo&conversation_id=0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c69&user=u-7",
     )
     assert response.status == 200
     events = response.lines()
-    assert events[0]["conversation_id"] == "conv-9"
+    assert events[0]["conversation_id"] == "0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c69"
     call = apps.calls[-1]
     assert (call["query"], call["inputs"], call["conversation_id"], call["user"]) == (
         "hi there",
         {"name": "Bo"},
-        "conv-9",
+        "0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c69",
         "u-7",
     )
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from relay.core.apps import CHAT
+from relay.core.apps import CHAT, COMPLETION
 from relay.core.errors import GENERIC_FAILURE, RelayError
 from relay.core.failures import UNREACHABLE, read_failure, refusal, stream_error
 from relay.native.handler import _advised
@@ -114,7 +114,6 @@ def test_a_newer_daemons_stream_timeout_is_named(phase, named):
         ("Reached maximum retries (3) for URL https://files.example/a.pdf", 400, "invalid_input", "false"),
         ("Provider openai does not exist.", 502, "invocation_failed", "false"),
         ("Run failed: the code node broke", 502, "invocation_failed", "false"),
-        ("unexpected app type", 502, "invocation_failed", "false"),
     ],
 )
 def test_difys_refusals_before_the_run_are_the_callers_when_the_caller_can_fix_them(message, status, code, retry):
@@ -133,3 +132,21 @@ def test_only_the_network_and_time_limits_invite_a_retry():
         dify_answer(500, '{"message": "Internal Server Error", "code": "unknown", "status": 500}'), app_id=APP_ID
     )
     assert generic.headers.get("x-should-retry") == "false"
+
+
+def test_an_app_type_dify_does_not_dispatch_to_plugins_says_so():
+    body = json.dumps({"code": "invalid_param", "message": "unexpected app type", "status": 400})
+    error = refusal(dify_answer(400, body), app_id=APP_ID)
+    assert (error.status, error.code) == (502, "app_type_unsupported")
+    assert "Agent apps" in error.message and error.headers["x-should-retry"] == "false"
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+def test_a_completion_app_that_dify_cannot_run_for_a_plugin_says_what_works_instead(blocking):
+    raised = dify_answer(500, '{"message": "Internal Server Error", "code": "unknown", "status": 500}')
+    error = refusal(raised, app_id=APP_ID, blocking=blocking, kind=COMPLETION)
+    assert (error.status, error.code, error.reason) == (502, "app_type_unsupported", "completion_unsupported")
+    assert "workflow app" in error.message and "response_mode" not in error.message
+    assert error.headers["x-should-retry"] == "false"
+    advised, _ = _advised(error, COMPLETION, Format.JSON)
+    assert "response_mode" not in advised.message

@@ -11,19 +11,24 @@ from relay.core.errors import GENERIC_FAILURE, RelayError
 from relay.core.invoke import start_invocation
 from tests.unit.conftest import APP_ID, CHAT_EVENTS, FakeSession, failing, stream_of
 
+CONVERSATION = "0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c6a"
+CONTINUED = tuple({**event, "conversation_id": CONVERSATION} for event in CHAT_EVENTS)
+
 
 def test_chat_call_carries_query_and_conversation():
-    session = FakeSession(stream_of(*CHAT_EVENTS))
-    call = AppCall(app_id=APP_ID, query="hi", conversation_id="c1", inputs={"a": 1}, user="u")
+    session = FakeSession(stream_of(*CONTINUED))
+    call = AppCall(
+        app_id=APP_ID, query="hi", conversation_id="0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c6a", inputs={"a": 1}, user="u"
+    )
     events = list(start_invocation(Dify(session), CHAT, call).events())
-    assert events == list(CHAT_EVENTS)
+    assert events == list(CONTINUED)
     assert session.app.calls == [
         (
             "chat",
             {
                 "app_id": APP_ID,
                 "query": "hi",
-                "conversation_id": "c1",
+                "conversation_id": "0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c6a",
                 "inputs": {"a": 1},
                 "response_mode": "streaming",
                 "user": "u",
@@ -190,3 +195,44 @@ def test_the_response_ends_with_a_timeout_error_before_the_daemon_cuts_it(monkey
     assert (
         last["code"] == "timeout" and "0.5 s" in last["message"] and "PLUGIN_MAX_EXECUTION_TIMEOUT" in last["message"]
     )
+
+
+@pytest.mark.parametrize("mode", [ResponseMode.STREAMING, ResponseMode.BLOCKING])
+def test_a_conversation_dify_silently_replaced_is_not_found_and_its_run_is_stopped(mode):
+    closed = []
+
+    def script(kind, kwargs):
+        if kwargs["response_mode"] == "blocking":
+            return CHAT_EVENTS[0]
+
+        def generate():
+            try:
+                yield from CHAT_EVENTS  # a chatflow answers in a new conversation, "c1"
+            finally:
+                closed.append(True)
+
+        return generate()
+
+    call = AppCall(app_id=APP_ID, query="hi", conversation_id=CONVERSATION, response_mode=mode)
+    with pytest.raises(RelayError) as refused:
+        start_invocation(Dify(FakeSession(script)), CHAT, call)
+    assert (refused.value.status, refused.value.code) == (404, "conversation_not_found")
+    assert closed == ([True] if mode is ResponseMode.STREAMING else [])
+
+
+def test_a_conversation_id_that_is_no_uuid_is_refused_before_dify_is_called():
+    session = FakeSession(stream_of(*CHAT_EVENTS))
+    with pytest.raises(RelayError) as refused:
+        start_invocation(Dify(session), CHAT, AppCall(app_id=APP_ID, query="hi", conversation_id="conv-1"))
+    assert refused.value.code == "conversation_not_found" and session.app.calls == []
+
+
+def test_a_replaced_conversation_after_the_status_went_out_ends_the_stream_with_not_found():
+    gate = threading.Event()
+    session = FakeSession(_gated(gate, *CHAT_EVENTS, before=None))
+    call = AppCall(APP_ID, query="q", conversation_id=CONVERSATION)
+    invocation = start_invocation(Dify(session), CHAT, call, patience=0.01)
+    assert invocation.first is None
+    gate.set()
+    events = list(invocation.events())
+    assert events == [{"event": "error", "code": "conversation_not_found", "message": events[0]["message"]}]
