@@ -2,21 +2,35 @@
 PYTHON ?= python3.12
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint fuzz bench package scaffold clean
+.PHONY: run test check lint fuzz bench package scaffold clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Two stamps: `make run` needs only what the plugin itself runs on (quick on a fresh machine); the tests and tools
+# add their own pinned requirements on top.
+$(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP) -r requirements.txt
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## serve the plugin on http://127.0.0.1:5002 with demo apps, no Dify needed
+run: $(RUNTIME)  ## serve the plugin on http://127.0.0.1:5002 with demo apps, no Dify needed
 	$(PY) -m devkit serve $(ARGS)
 
-test: $(STAMP)  ## lint, then every test (unit, subprocess, browser)
+test: $(STAMP)  ## lint and format check, then every test (unit, subprocess, browser)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: $(STAMP)  ## the inner loop, under a minute: lint, the unit tests, the plugin's declarations
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -q -x tests/unit tests/test_plugin_declaration.py tests/test_relay_declaration.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
