@@ -8,7 +8,9 @@ demo apps (``devkit.demo.apps``) and serves ``http://127.0.0.1:5002/e/<hook_id>/
 from __future__ import annotations
 
 import argparse
+import html
 import json
+import re
 import shlex
 import signal
 import sys
@@ -177,6 +179,8 @@ def declared_routes(plugin_dir: Path | None) -> list[tuple[str, str]] | None:
         for group_file in manifest["plugins"]["endpoints"]:
             for endpoint_file in _read_yaml(plugin_dir / group_file)["endpoints"]:
                 endpoint = _read_yaml(plugin_dir / endpoint_file)
+                if endpoint.get("hidden") is True:
+                    continue  # kept out of Dify's list too: a route for Dify itself, not for people
                 found.append((str(endpoint["method"]).upper(), str(endpoint["path"])))
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return None
@@ -269,6 +273,28 @@ def format_banner(
                 lines.append(f"  {', '.join(m for m in methods if m != 'OPTIONS') or 'OPTIONS'}  {url}")
     lines += ["", "Ctrl-C stops the server and the plugin."]
     return "\n".join(lines)
+
+
+def index_page(banner: str) -> bytes:
+    """The banner as the page ``http://127.0.0.1:5002/`` shows: the same lines, each address a link."""
+    lines = []
+    for line in banner.splitlines():
+        parts = _URL.split(line)
+        lines.append(
+            "".join(
+                f'<a href="{html.escape(part)}">{html.escape(part)}</a>' if index % 2 else html.escape(part)
+                for index, part in enumerate(parts)
+            )
+        )
+    body = "\n".join(lines)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>App Relay, served locally</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        f"<body><h1>App Relay, served locally</h1><pre>{body}</pre></body></html>\n"
+    ).encode()
+
+
+_URL = re.compile(r"(https?://[^\s'\"]+)")
 
 
 def _surfaces(endpoint_url: str, declared: set[str], shown: list[DemoApp], api_key: bool) -> list[str]:
@@ -422,7 +448,10 @@ def main(argv: list[str]) -> int:
             console=say,
         )
     except OSError as exc:
-        say(f"cannot listen on {args.host}:{args.port}: {exc}")
+        say(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. Choose another port: "
+            f'make run ARGS="--port {args.port + 1}" (or --port 0 for any free one).'
+        )
         return 1
     except PluginError as exc:
         say(str(exc))
@@ -433,7 +462,9 @@ def main(argv: list[str]) -> int:
         say(f"plugin started (pid {server.supervisor.current.pid})")
     try:
         if not stop.requested.is_set():
-            print(format_banner(server.endpoint_url, plugin_dir=plugin_dir, settings=settings), flush=True)
+            banner = format_banner(server.endpoint_url, plugin_dir=plugin_dir, settings=settings)
+            server.index = index_page(banner)
+            print(f"Index of these links: {server.url}/\n{banner}", flush=True)
             server.serve_forever()
     finally:
         server.close()

@@ -184,7 +184,9 @@ class DaemonHandler(BaseHTTPRequestHandler):
         match = _ROUTE.match(split.path)
         if match is None:
             self._discard_body()
-            if _BARE_HOOK.match(split.path):
+            if split.path == "/" and self.command in ("GET", "HEAD") and self.server.index is not None:
+                self._plain(200, self.server.index, "text/html; charset=utf-8")
+            elif _BARE_HOOK.match(split.path):
                 self._redirect_to_slash(split.path, split.query)
             elif split.path == "/e" or split.path.startswith("/e/"):
                 self._plain(404, NOT_FOUND_BODY, GIN_JSON)
@@ -388,6 +390,8 @@ class DevDaemonServer(ThreadingHTTPServer):
         self.hook_id = hook_id
         self.console = console or _stderr_console
         self._thread: threading.Thread | None = None
+        self.index: bytes | None = None
+        """The html page ``GET /`` answers (``make run`` sets it: the demo's links); ``None``: a 404 like any path."""
         self._requests = 0
         self._requests_done = threading.Condition()
 

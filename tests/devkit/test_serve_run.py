@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from devkit.demo.apps import DEMO_APPS, DemoApps
-from devkit.serve import create_server, declared_settings, default_settings, format_banner
+from devkit.serve import create_server, declared_settings, default_settings, format_banner, index_page, main
 from tests.devkit.conftest import ECHO_PLUGIN, ROOT, call
 from tests.devkit.shell import assert_worked, run
 
@@ -181,3 +181,30 @@ if SERVES_APPS:
         error = json.loads(reply.body)["error"]
         assert (reply.status, error["code"]) == (500, "endpoint_misconfigured")
         assert f"{outline}={chatbot}" in error["message"] and "is an app id" in error["message"]
+
+
+def test_the_root_address_is_an_index_of_the_demo_links(served):
+    server, _ = served
+    banner = format_banner(server.endpoint_url, plugin_dir=ROOT, settings=default_settings(ROOT))
+    server.index = index_page(banner)
+    try:
+        connection = http.client.HTTPConnection(server.display_host, server.server_port, timeout=10)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        page = response.read().decode()
+    finally:
+        server.index = None
+    assert response.status == 200 and response.getheader("Content-Type").startswith("text/html")
+    links = re.findall(r'<a href="([^"]+)">', page)
+    assert f"{server.endpoint_url}/chat/chatbot" in links
+    assert any(link.endswith("/mcp") for link in links) and "<script" not in page
+
+
+def test_a_busy_port_says_how_to_choose_another(served, capsys):
+    server, _ = served
+
+    assert main(["--port", str(server.server_port), "--host", server.display_host]) == 1
+    said = capsys.readouterr()
+    assert (
+        f'make run ARGS="--port {server.server_port + 1}"' in said.out + said.err and "--port 0" in said.out + said.err
+    )
