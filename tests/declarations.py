@@ -24,6 +24,14 @@ class Route:
     """The endpoint's Python file, relative to the plugin root."""
     file: str = ""
     """The endpoint declaration (YAML) this route comes from, relative to the plugin root."""
+    hidden: bool = False
+    """Kept out of Dify's endpoint list: a route for Dify itself (the files it fetches), not for people."""
+
+    @property
+    def relay_route(self) -> bool:
+        """Whether the route is the relay's (its endpoint hands over to ``relay``): the relay's rules (the key, the
+        app list) apply to those; an endpoint a copy of this plugin adds answers as its author decides."""
+        return "import relay" in (ROOT / self.source).read_text(encoding="utf-8")
 
     @property
     def kind(self) -> str:
@@ -57,7 +65,8 @@ def routes() -> tuple[Route, ...]:
     for group in groups():
         for name in group["endpoints"]:
             endpoint = _yaml(name)
-            found.append(Route(endpoint["path"], endpoint["method"], endpoint["extra"]["python"]["source"], name))
+            source = endpoint["extra"]["python"]["source"]
+            found.append(Route(endpoint["path"], endpoint["method"], source, name, endpoint.get("hidden") is True))
     return tuple(found)
 
 

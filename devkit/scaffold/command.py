@@ -100,13 +100,7 @@ def next_steps(identity: Identity, *, minimal_copy: bool, package: str) -> str:
         "Replace _assets/icon.svg and _assets/icon-dark.svg, and write the description in manifest.yaml"
         + ("" if minimal_copy else " and README.md"),
         f"Add an endpoint: endpoints/<name>.py (one Endpoint subclass) and endpoints/<name>_<method>.yaml, listed "
-        f"under endpoints: in {group}; a setting: under settings: in {group}"
-        + (
-            ""
-            if minimal_copy
-            else ". With the relay kept, each endpoint calls relay.core.access.admit first, as the README's step 2"
-            " shows: the tests hold every route to the key and allowed_apps"
-        ),
+        f"under endpoints: in {group}; a setting: under settings: in {group}",
         "make test     lint and every test; the declaration and packaging tests follow the manifest and the group",
         "make run      the plugin on http://127.0.0.1:5002 with a stand-in for Dify",
         f"make package  dist/{package}",

@@ -47,28 +47,6 @@ class ScaffoldCheckEndpoint(Endpoint):
         body = json.dumps({"word": settings.get("scaffold_check_word") or "checked"})
         return Response(body, status=200, content_type="application/json")
 '''
-ADMITTING_ENDPOINT_SOURCE = '''"""``GET /scaffold-check``: the setting ``scaffold_check_word``, to admitted callers."""
-
-from collections.abc import Mapping
-
-from dify_plugin import Endpoint
-from werkzeug import Request, Response
-
-from relay.core import access
-from relay.core.errors import RelayError
-from relay.core.responses import json_response
-
-
-class ScaffoldCheckEndpoint(Endpoint):
-    def _invoke(self, r: Request, values: Mapping, settings: Mapping) -> Response:
-        try:
-            access.admit(r, settings, access.AccessSettings.from_settings(settings))
-        except RelayError as error:
-            return json_response(error.body(), error.status, error.headers)
-        return json_response({"word": settings.get("scaffold_check_word") or "checked"}, 200, {})
-'''
-"""The same endpoint in a copy that keeps the relay: there, as the README says, every endpoint checks the key and
-``allowed_apps`` first, like the relay's own (the copy's tests hold every declared route to it)."""
 ENDPOINT_DECLARATION = (
     'path: "/scaffold-check"\nmethod: "GET"\nextra:\n  python:\n    source: "endpoints/scaffold_check.py"\n'
 )
@@ -106,8 +84,8 @@ def in_copy(copy: Path, *args: str, timeout: float = 300) -> subprocess.Complete
 
 def add_endpoint_and_setting(copy: Path) -> None:
     """The README's steps: an endpoint file with one Endpoint subclass, its YAML listed in the group, a setting."""
-    source = ADMITTING_ENDPOINT_SOURCE if (copy / "relay").is_dir() else ENDPOINT_SOURCE
-    (copy / "endpoints" / "scaffold_check.py").write_text(source, encoding="utf-8")
+    # The same plain endpoint in both copies: the relay's rules (key, allowed_apps) hold for the relay's routes.
+    (copy / "endpoints" / "scaffold_check.py").write_text(ENDPOINT_SOURCE, encoding="utf-8")
     (copy / "endpoints" / "scaffold_check_get.yaml").write_text(ENDPOINT_DECLARATION, encoding="utf-8")
     group_file = copy / f"group/{NAME}.yaml"
     group = yaml.safe_load(group_file.read_text(encoding="utf-8"))
@@ -203,7 +181,6 @@ def test_the_renamed_copy_names_the_new_plugin_everywhere_and_says_what_comes_ne
     assert_renamed(copy)
     assert f"{NAME}-{manifest_of(copy)['version']}.difypkg can be built" in result.stdout
     assert "Next:" in result.stdout and "make test" in result.stdout
-    assert "relay.core.access.admit" in result.stdout  # what an endpoint added next to the relay must do
     assert f"dist/{NAME}-<version>.difypkg" in (copy / "README.md").read_text(encoding="utf-8")
     # The plugin's code stays: every endpoint source it had, and no file removed.
     assert all((copy / route.source).is_file() for route in declarations.routes())
