@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from devkit.daemon.process import DifyError
+from devkit.demo.apps import DemoApps
 
 CHAT_APP = "11111111-1111-4111-8111-111111111111"
 WORKFLOW_APP = "22222222-2222-4222-8222-222222222222"
@@ -195,3 +196,18 @@ class ScriptedApps:
         yield {"event": "message", "answer": "first", "conversation_id": "c", "message_id": "m"}
         self.gate.wait(timeout=30)
         yield {"event": "message_end", "conversation_id": "c", "message_id": "m", "metadata": {}}
+
+
+class CountingDemo(DemoApps):
+    """The demo apps, counting every run the plugin starts (``runs``)."""
+
+    def __init__(self) -> None:
+        super().__init__(token_delay=0)
+        self.runs = 0
+
+    def invoke_app(self, request: dict[str, Any]) -> Any:
+        with self._runs_lock:
+            self.runs += 1
+        return super().invoke_app(request)
+
+    _runs_lock = threading.Lock()

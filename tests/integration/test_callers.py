@@ -10,25 +10,14 @@ from typing import Any
 import pytest
 
 from devkit.daemon.process import PluginProcess
-from devkit.demo.apps import DEMO_SETTINGS, DemoApps
+from devkit.demo.apps import DEMO_SETTINGS
 from relay.core import conversations
+from tests.integration.apps import CountingDemo
 
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM, ATTACKER = "victim-key", "attacker-key"
 KEYED = {**DEMO_SETTINGS, "api_key": f"{VICTIM}, {ATTACKER}"}
 JSON = {"Content-Type": "application/json"}
-
-
-class CountingDemo(DemoApps):
-    """The demo apps, counting the runs the plugin starts."""
-
-    def __init__(self) -> None:
-        super().__init__(token_delay=0)
-        self.runs = 0
-
-    def invoke_app(self, request: dict[str, Any]) -> Any:
-        self.runs += 1
-        return super().invoke_app(request)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from devkit.daemon.process import PluginProcess
 from devkit.demo.apps import CHATBOT_APP_ID, DEMO_APPS, DEMO_SETTINGS, DemoApps
 from devkit.serve import DEFAULT_HOST, DEFAULT_PORT, create_server, default_settings, format_banner
-from tests.integration.apps import CHAT_APP, SCRIPTED_APP, ScriptedApps, chat_events, workflow_events
+from tests.integration.apps import CHAT_APP, SCRIPTED_APP, CountingDemo, ScriptedApps, chat_events, workflow_events
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "openai-test-key"
@@ -39,18 +39,6 @@ FORM_APP_PARAMETERS = {
 
 
 # -- the demo apps, as make run serves them (with a key and a CORS origin) -------------------------------------
-
-
-class CountingDemo(DemoApps):
-    """The demo apps, counting every run the plugin starts."""
-
-    def __init__(self) -> None:
-        super().__init__(token_delay=0)
-        self.runs = 0
-
-    def invoke_app(self, request: dict[str, Any]) -> Any:
-        self.runs += 1
-        return super().invoke_app(request)
 
 
 @pytest.fixture(scope="module")
