@@ -135,8 +135,11 @@ class FileService:
         filename, mimetype = str(request.get("filename") or ""), str(request.get("mimetype") or "")
         timestamp, nonce = str(int(self.clock())), secrets.token_hex(16)
         sign = self._sign(f"upload|{filename}|{mimetype}|{TENANT_ID}|{user_id}|{timestamp}|{nonce}")
-        # Dify writes the query with an f-string, not urlencode: the base64 padding stays a bare "=".
-        query = f"timestamp={timestamp}&nonce={nonce}&sign={sign}&user_id={user_id}&tenant_id={TENANT_ID}"
+        # Measured on Dify 1.16.0-rc1: this URL's query is URL-encoded (the base64 padding arrives as "%3D"), while
+        # the links to tool files (``preview_url``) keep a bare "=".
+        query = (
+            f"timestamp={timestamp}&nonce={nonce}&sign={quote(sign, safe='')}&user_id={user_id}&tenant_id={TENANT_ID}"
+        )
         return {"url": f"{self.base_url}{UPLOAD_PATH}?{query}"}
 
     # -- step 2: the multipart POST ------------------------------------------------------------------------

@@ -9,8 +9,11 @@ what they say, and fail the way Dify fails:
   chat app gets through the plugin's workflow and completion paths, as those send no query);
 * a workflow or completion app called *with* a query (through the chat path) runs as itself, query ignored,
   as Dify routes by the app's own mode (``api/core/plugin/backwards_invocation/app.py``);
-* an unknown ``conversation_id`` (or one of another app): Dify's ``ConversationNotExistsError``, a refusal with an
-  *empty* message;
+* an unknown ``conversation_id`` (or one of another app): the chatbot and the agent refuse it with Dify's
+  ``ConversationNotExistsError``, a refusal with an *empty* message; the chatflow runs in a *new* conversation, as
+  Dify's chatflows do for service-API calls (the first event's ``conversation_id`` is not the one sent); one that
+  is not a UUID gets Dify's generic 500 (all as measured on Dify 1.16.0-rc1);
+* a chatflow ends ``message_end``, then ``workflow_finished`` (measured);
 * inputs are checked as Dify checks them (``devkit/demo/inputs.py``);
 * the agent refuses blocking mode ("Agent Chat App does not support blocking mode"), like Dify's agent apps.
 
@@ -78,8 +81,14 @@ Chatflow and workflow:
   chatflow);
 * ``tts`` (chatflow): ``tts_message`` audio chunks, then after ``message_end`` the last audio and ``tts_message_end``.
 
-Deviation, on purpose: a paused run in blocking mode returns the run's result with status ``paused`` (a workflow)
-or the answer so far (a chatflow); the exact shape Dify uses there is not modelled.
+Deviations, on purpose:
+
+* a paused run in blocking mode returns the run's result with status ``paused`` (a workflow) or the answer so far
+  (a chatflow); the exact shape Dify uses there is not modelled;
+* the apps read the files a plugin uploads (``tool_file`` inputs) and the completion app answers. Dify 1.16.0-rc1
+  does neither for a plugin: it refuses a plugin's upload as "ToolFile <id> not found" (the upload belongs to
+  another end user of the workspace) and fails every completion call with its generic 500.
+  ``devkit/demo/recorded.py`` (``RecordedDify``) answers as that Dify does.
 """
 
 from __future__ import annotations
@@ -415,13 +424,13 @@ class DemoApps:
             raise DifyError("Agent Chat App does not support blocking mode")
         conversation_id = request.get("conversation_id")
         if app.takes_query and conversation_id:
-            self._check_conversation(app, str(conversation_id))
+            conversation_id = self._check_conversation(app, str(conversation_id))
         raw_inputs = request.get("inputs")
         inputs = validate_inputs(
             app.fields, raw_inputs if isinstance(raw_inputs, Mapping) else {}, tool_files=self.files.files
         )
 
-        run = ev.Run(mode=app.mode, workflow_id=_workflow_id(app) if app.workflow_based else None)
+        run = ev.Run(mode=app.mode, workflow_id=_workflow_id(app) if app.workflow_based else None, app_id=app.app_id)
         turn = 1
         if app.takes_query:
             run.conversation_id, turn = self._next_turn(app, conversation_id)
@@ -438,12 +447,22 @@ class DemoApps:
             raise DifyError("app not found")
         return app
 
-    def _check_conversation(self, app: DemoApp, conversation_id: str) -> None:
+    def _check_conversation(self, app: DemoApp, conversation_id: str) -> str | None:
+        """The conversation a call continues (``None``: a new one), or Dify's refusal (measured on 1.16.0-rc1)."""
+        try:
+            uuid.UUID(conversation_id)
+        except ValueError:  # the database refuses it: Dify's generic 500
+            raise DifyServerError(f'invalid input syntax for type uuid: "{conversation_id}"') from None
         with self._lock:
             owner, _ = self._conversations.get(conversation_id, ("", 0))
-        if owner != app.app_id:
-            # ConversationNotExistsError() carries no message: Dify's 400 says nothing.
-            raise DifyError("")
+        if owner == app.app_id:
+            return conversation_id
+        if app.mode == "advanced-chat":
+            # A service-API chatflow call swallows the unknown conversation and runs in a new one: the first
+            # event's conversation_id differs from the one sent.
+            return None
+        # ConversationNotExistsError() carries no message: Dify's 400 says nothing.
+        raise DifyError("")
 
     def _next_turn(self, app: DemoApp, conversation_id: Any) -> tuple[str, int]:
         with self._lock:
@@ -656,12 +675,12 @@ class DemoApps:
         self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
     ) -> Iterator[Event]:
         plan = inputs.get("plan") or "free"
-        start_inputs = {"sys.query": query, "sys.conversation_id": run.conversation_id, **inputs}
+        system = ev.system_inputs(run, query=query, dialogue_count=turn)
         text = (
             f"On the {plan} plan, here is my answer to “{query}”: a real chatflow would ask its LLM node; "
             f"this demo streams through the LLM and Answer nodes instead (turn {turn})."
         )
-        return _Graph(self, run, words, chat=True).run(start_inputs, {"query": query}, text, [query, plan])
+        return _Graph(self, run, words, chat=True).run(inputs, system, {"query": query}, text, [query, plan])
 
     def _workflow(self, run: ev.Run, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
         topic = str(inputs["topic"])
@@ -681,7 +700,8 @@ class DemoApps:
         for source in inputs.get("sources") or []:
             after.append("Source. " + self._read_attachment(source))
         text = "\n".join(lines) + "".join(f"\n\n{paragraph}" for paragraph in after)
-        return _Graph(self, run, words, chat=False).run(inputs, {"topic": topic}, text, [topic, inputs.get("notes")])
+        graph = _Graph(self, run, words, chat=False)
+        return graph.run(inputs, ev.system_inputs(run), {"topic": topic}, text, [topic, inputs.get("notes")])
 
     def _read_attachment(self, value: dict[str, Any]) -> str:
         """What the app received as a file: name, size, type and, for text, the first line."""
@@ -726,10 +746,17 @@ class _Graph:
         self.exceptions = 0
 
     def run(
-        self, start_inputs: dict[str, Any], llm_inputs: dict[str, Any], text: str, prompt: Iterable[Any]
+        self,
+        start_inputs: dict[str, Any],
+        system: dict[str, Any],
+        llm_inputs: dict[str, Any],
+        text: str,
+        prompt: Iterable[Any],
     ) -> Iterator[Event]:
+        """``start_inputs`` are the form's (the Start node's inputs and outputs); the run's own inputs add Dify's
+        ``system`` variables to them."""
         run, words, apps = self.run_, self.words, self.apps
-        yield ev.workflow_started(run, start_inputs)
+        yield ev.workflow_started(run, {**start_inputs, **system})
         yield from self._simple(_START, start_inputs, start_inputs)
         if "form-filled" in words:
             yield from self._form(filled=True)
@@ -771,7 +798,7 @@ class _Graph:
         streamed = pieces[:_FAIL_AFTER_TOKENS] if failure or stopped else pieces
         for number, token in enumerate(streamed):
             apps._pause(number)
-            yield ev.message(run, token) if self.chat else ev.text_chunk(run, token, ["llm", "text"])
+            yield ev.message(run, token, ["llm", "text"]) if self.chat else ev.text_chunk(run, token, ["llm", "text"])
             if self.chat and "tts" in words and number % 4 == 3:
                 yield ev.tts_message(run, _audio(token))
         total = _prompt_tokens(*prompt) + len(streamed)
@@ -820,11 +847,12 @@ class _Graph:
             yield from self._simple(_ANSWER, {}, outputs)
         else:
             yield from self._simple(_END, {"text": text}, outputs)
-        yield self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
-        if self.chat:
+        finished = self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
+        if self.chat:  # measured: a chatflow's message_end comes before its workflow_finished
             yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(pieces), run.elapsed))
-            if "tts" in words:
-                yield from _last_audio(run, pieces)
+        yield finished
+        if self.chat and "tts" in words:
+            yield from _last_audio(run, pieces)
 
     def _finished(self, status: str, outputs: dict[str, Any], error: str | None, total: int) -> Event:
         data = ev.workflow_run_data(

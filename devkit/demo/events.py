@@ -14,8 +14,10 @@ only knows *how Dify writes it down*. Where the shapes come from, in langgenius/
 * ``web/types/workflow.ts``: the fields of the newer events (``workflow_paused``, the human-input events, node
   ``iteration_id`` / ``loop_id``), as Dify's own front end reads them.
 
-Key order does not matter to a plugin: the daemon decodes each event into a Go map and encodes it again, so the
-plugin receives the keys sorted (see ``devkit.daemon.process.as_relayed``).
+Where Dify 1.16.0-rc1 was recorded (``tests/fixtures/real_dify``: chatflows and workflows without a model), the
+builders write the recorded keys in the recorded order; ``tests/devkit/demo/test_events_as_recorded.py`` holds them
+to it. Key order does not matter to a plugin, though: the daemon decodes each event into a Go map and encodes it
+again, so the plugin receives the keys sorted (see ``devkit.daemon.process.as_relayed``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from devkit.daemon.files import DEFAULT_END_USER_ID, DEFAULT_END_USER_SESSION, TENANT_ID, ToolFile
+from devkit.daemon.files import DEFAULT_END_USER_ID, TENANT_ID, ToolFile
 
 Event = dict[str, Any]
 FILE_MODEL_IDENTITY = "__dify__file__"
@@ -53,6 +55,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def app_end_user(app_id: str) -> str:
+    """The end user an app's runs belong to. Measured: a plugin's calls run as one end user per app, linked to the
+    workspace's default end user (whose id is the per-app user's session id, and the runs' ``sys.user_id``)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"devkit-end-user:{app_id}"))
+
+
 @dataclass
 class Run:
     """The ids and clock of one app run; every event of the run carries some of them."""
@@ -63,6 +71,7 @@ class Run:
     """Set for chat-type apps (chatbot, agent, chatflow); completion and workflow events have none."""
     workflow_id: str | None = None
     """Set for workflow-based apps (workflow, chatflow)."""
+    app_id: str = ""
     task_id: str = field(default_factory=new_id)
     message_id: str = field(default_factory=new_id)
     workflow_run_id: str = field(default_factory=new_id)
@@ -106,8 +115,8 @@ class Node:
     title: str
 
 
-def usage(prompt_tokens: int, completion_tokens: int, latency: float) -> Event:
-    """``metadata.usage`` of ``message_end`` (Dify's ``LLMUsage``)."""
+def usage(prompt_tokens: int, completion_tokens: int, latency: float, first_token: float = 0.0) -> Event:
+    """``metadata.usage`` of ``message_end`` (Dify's ``LLMUsage``); ``first_token``: seconds to the first token."""
     prompt_price = (prompt_tokens * _PROMPT_UNIT_PRICE * _PRICE_UNIT).quantize(_PRICE_PLACES)
     completion_price = (completion_tokens * _COMPLETION_UNIT_PRICE * _PRICE_UNIT).quantize(_PRICE_PLACES)
     return {
@@ -123,14 +132,17 @@ def usage(prompt_tokens: int, completion_tokens: int, latency: float) -> Event:
         "total_price": str(prompt_price + completion_price),
         "currency": "USD",
         "latency": round(latency, 4),
+        "time_to_first_token": round(first_token, 4),
+        "time_to_generate": round(max(latency - first_token, 0.0), 4),
     }
 
 
 # -- chat and completion events ------------------------------------------------------------------------------------
 
 
-def message(run: Run, answer: str) -> Event:
-    return {"event": "message", **run.message_fields(), "answer": answer, "from_variable_selector": None}
+def message(run: Run, answer: str, selector: list[str] | None = None) -> Event:
+    """A piece of the answer; a chatflow's names the variable it streams (``["llm", "text"]``)."""
+    return {"event": "message", **run.message_fields(), "answer": answer, "from_variable_selector": selector}
 
 
 def agent_message(run: Run, answer: str) -> Event:
@@ -225,8 +237,11 @@ def files_in(outputs: dict[str, Any] | None) -> list[Event]:
 
 def message_end(run: Run, usage_: Event) -> Event:
     """The end of an answer. The easy-UI pipeline sends ``files`` as null, a chatflow a list; both send the task
-    state's metadata, which always has ``annotation_reply`` (null unless an annotation answered)."""
-    metadata = {"annotation_reply": None, "retriever_resources": [], "usage": usage_}
+    state's metadata, which always has ``annotation_reply`` (null unless an annotation answered), and a chatflow's
+    also ``reasoning`` (recorded empty)."""
+    metadata: Event = {"annotation_reply": None, "retriever_resources": [], "usage": usage_}
+    if not run.easy_ui:
+        metadata["reasoning"] = {}
     return {"event": "message_end", **run.message_fields(), "metadata": metadata, "files": None if run.easy_ui else []}
 
 
@@ -254,8 +269,29 @@ def error(run: Run, code: str, message_: str, status: int = 400) -> Event:
 
 
 def workflow_started(run: Run, inputs: dict[str, Any]) -> Event:
-    data = {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "inputs": inputs, "created_at": run.created_at}
+    """A run begins; ``inputs`` are the form's, then the system variables (``system_inputs``)."""
+    data = {
+        "id": run.workflow_run_id,
+        "workflow_id": run.workflow_id,
+        "inputs": inputs,
+        "created_at": run.created_at,
+        "reason": "initial",
+    }
     return {"event": "workflow_started", **run.workflow_fields(), "data": data}
+
+
+def system_inputs(run: Run, *, query: str | None = None, dialogue_count: int | None = None) -> Event:
+    """The system variables a run's ``workflow_started`` lists after the form's inputs, as recorded: a chatflow's
+    with its query and turn (and no ``sys.conversation_id``), a workflow's without."""
+    chat = run.mode == "advanced-chat"
+    system: Event = {"sys.query": query} if chat else {}
+    system.update({"sys.files": [], "sys.user_id": DEFAULT_END_USER_ID})
+    if chat:
+        system["sys.dialogue_count"] = dialogue_count
+    system.update(
+        {"sys.app_id": run.app_id, "sys.workflow_id": run.workflow_id, "sys.workflow_run_id": run.workflow_run_id}
+    )
+    return system
 
 
 @dataclass(frozen=True)
@@ -292,6 +328,7 @@ def node_started(
         "extras": {},
         "iteration_id": place.iteration_id,
         "loop_id": place.loop_id,
+        "agent_strategy": None,
     }
     return {"event": "node_started", **run.workflow_fields(), "data": data}
 
@@ -317,14 +354,14 @@ def node_finished(
     now = int(time.time())
     data = {
         **_node_execution(node, index, node_execution_id, inputs),
-        "process_data": None,
+        "process_data": {},
         "process_data_truncated": False,
         "outputs": outputs,
         "outputs_truncated": False,
         "status": status,
         "error": error_,
         "elapsed_time": round(elapsed_time, 4),
-        "execution_metadata": {"total_tokens": total_tokens} if total_tokens else {},
+        "execution_metadata": {"total_tokens": total_tokens} if total_tokens else None,
         "created_at": now,
         "finished_at": now,
         "files": files_in(outputs),
@@ -434,7 +471,7 @@ def workflow_run_data(
     """``data`` of ``workflow_finished``, also the ``data`` of a blocking workflow result.
 
     ``status`` is succeeded, failed, stopped or partial-succeeded; ``created_by`` names the end user the run
-    belonged to, which for a plugin's call is always the workspace's default end user.
+    belonged to: for a plugin's call, the app's own end user, whose session id is the default end user's id.
     """
     return {
         "id": run.workflow_run_id,
@@ -445,7 +482,7 @@ def workflow_run_data(
         "elapsed_time": run.elapsed,
         "total_tokens": total_tokens,
         "total_steps": total_steps,
-        "created_by": {"id": DEFAULT_END_USER_ID, "user": DEFAULT_END_USER_SESSION},
+        "created_by": {"id": app_end_user(run.app_id), "user": DEFAULT_END_USER_ID},
         "created_at": run.created_at,
         "finished_at": int(time.time()),
         "exceptions_count": exceptions_count,
@@ -529,7 +566,9 @@ def chat_blocking_result(run: Run, answer: str, usage_: Event) -> Event:
     result: Event = {"event": "message", "task_id": run.task_id, "id": run.message_id, "message_id": run.message_id}
     if run.conversation_id is not None:
         result["conversation_id"] = run.conversation_id
-    metadata = {"annotation_reply": None, "retriever_resources": [], "usage": usage_}
+    metadata: Event = {"annotation_reply": None, "retriever_resources": [], "usage": usage_}
+    if not run.easy_ui:
+        metadata["reasoning"] = {}
     result.update(mode=run.mode, answer=answer, metadata=metadata, created_at=run.created_at)
     return result
 
@@ -539,4 +578,4 @@ def workflow_blocking_result(run: Run, data: Event) -> Event:
     keys = ("id", "workflow_id", "status", "outputs", "error", "elapsed_time", "total_tokens", "total_steps")
     trimmed = {key: data[key] for key in keys}
     trimmed.update(created_at=data["created_at"], finished_at=data["finished_at"])
-    return {"workflow_run_id": run.workflow_run_id, "task_id": run.task_id, "data": trimmed}
+    return {"task_id": run.task_id, "workflow_run_id": run.workflow_run_id, "data": trimmed}

@@ -7,7 +7,8 @@ form before anything streams and refuses bad ones with a plain sentence. ``valid
 ``api/core/app/apps/base_app_generator.py``), message for message:
 
 * only a *missing* value (``None``) of a required field fails, "<var> is required in input form"; ``""`` passes;
-* a missing optional value takes the field's default, which is then checked like a sent value;
+* a missing optional value takes the field's default, which is then checked like a sent value (a form saved
+  without any default, like the recorded apps' forms, leaves it missing: ``None`` passes every check);
 * text-input, paragraph and select values must be strings: "(type 'text-input') <var> in input form must be a
   string";
 * numbers accept ints and floats (booleans too: they are ints in Python), and strings that parse ("." makes a
@@ -20,12 +21,14 @@ form before anything streams and refuses bad ones with a plain sentence. ``valid
   "<var> in input form must be less than <n> files";
 * the mappings then become files as ``file_factory.build_from_mapping`` builds them: an unknown
   ``transfer_method`` is "No matching enum found for value '<method>'", a ``remote_url`` without ``url`` is
-  "Invalid file url", a tool file this workspace does not hold is "ToolFile <id> not found", a console upload
+  "Invalid file url", a tool file this workspace does not hold is "ToolFile <id> not found" (the id may come as
+  ``tool_file_id`` or as ``reference``), a console upload
   (``local_file``, or a ``datasource_file``) is "Invalid upload file" (the demo workspace has none); a file that
   is not a tool file must have a ``type`` the input allows, or ``custom`` with an allowed extension, else "File
   validation failed for file: <name>" (tool files pass: Dify made them). In a file list, mappings without a
-  ``transfer_method`` (or a remote one without ``url``) are dropped. Remote files are not fetched: their name and
-  extension come from the URL;
+  ``transfer_method`` (or a remote one without ``url``) are dropped. Remote files are not fetched unless a
+  ``RemoteFiles`` is given (``devkit/demo/remote.py``: reachability, the detected type, the built file); without
+  one their name and extension come from the URL;
 * then a dict left in a field that is not a file is "Invalid input type" (Dify's second check, meant for lists
   holding dicts, never fires: a list of dicts in a checkbox passes);
 * NUL characters are removed from strings, and inputs the form does not declare are dropped.
@@ -41,6 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devkit.daemon.process import DifyError, DifyServerError
+from devkit.demo.remote import RemoteFiles
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -65,12 +69,15 @@ class Field:
     """For file inputs: Dify's ``allowed_file_types`` (image, document, audio, video, custom)."""
     file_extensions: tuple[str, ...] = ()
     """For file inputs whose types include ``custom``: the extensions allowed (``.txt``...)."""
+    saved_default: bool = True
+    """Whether the form holds a default even when none was chosen (the studio saves one); ``False`` for a form
+    whose entries carry no ``default`` at all, such as the recorded apps'."""
 
     @property
     def form_default(self) -> Any:
         """The default the form carries, and so the one Dify runs with: the studio saves ``""`` (``False`` for a
-        checkbox) when none was chosen."""
-        if self.default is not None:
+        checkbox) when none was chosen; a form without defaults has ``None``."""
+        if self.default is not None or not self.saved_default:
             return self.default
         return False if self.kind == "checkbox" else ""
 
@@ -102,12 +109,39 @@ def user_input_form(fields: tuple[Field, ...], *, with_type: bool) -> list[dict[
     return [field.describe(with_type=with_type) for field in fields]
 
 
+def fields_of(form: list[dict[str, Any]]) -> tuple[Field, ...]:
+    """The fields a ``user_input_form`` describes (the inverse of ``user_input_form``), e.g. a recorded app's."""
+    fields = []
+    for entry in form:
+        ((kind, body),) = entry.items()
+        fields.append(
+            Field(
+                kind,
+                str(body["variable"]),
+                str(body.get("label") or body["variable"]),
+                required=bool(body.get("required")),
+                default=body.get("default"),
+                max_length=body.get("max_length"),
+                options=tuple(body.get("options") or ()),
+                file_types=tuple(body.get("allowed_file_types") or ()),
+                file_extensions=tuple(body.get("allowed_file_extensions") or ()),
+                saved_default="default" in body,
+            )
+        )
+    return tuple(fields)
+
+
 def validate_inputs(
-    fields: tuple[Field, ...], inputs: Mapping[str, Any], *, tool_files: Container[str] | None = None
+    fields: tuple[Field, ...],
+    inputs: Mapping[str, Any],
+    *,
+    tool_files: Container[str] | None = None,
+    remote: RemoteFiles | None = None,
 ) -> dict[str, Any]:
     """The inputs Dify would run the app with: checked, converted, defaults filled in, undeclared ones dropped.
 
-    ``tool_files`` holds the ids of the workspace's tool files (``None``: any id is taken as one). Raises
+    ``tool_files`` holds the ids of the workspace's tool files (``None``: any id is taken as one). With ``remote``,
+    remote files are looked at as Dify does and become the files Dify builds; without it they stay as sent. Raises
     ``DifyError`` (Dify's HTTP 400) with Dify's sentence for the first bad input, in form order, or
     ``DifyServerError`` (HTTP 500) where Dify itself fails with a ``TypeError``.
     """
@@ -115,9 +149,9 @@ def validate_inputs(
     for field in fields:
         value = checked[field.variable]
         if field.kind == "file" and isinstance(value, dict):
-            checked[field.variable] = _built(field, value, tool_files)
+            checked[field.variable] = _built(field, value, tool_files, remote)
         elif field.kind == "file-list" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            checked[field.variable] = [_built(field, item, tool_files) for item in value if _usable(item)]
+            checked[field.variable] = [_built(field, item, tool_files, remote) for item in value if _usable(item)]
     kinds = {field.variable: field.kind for field in fields}
     # Built files are dicts here (Dify's are File objects): only a dict in another field is left over.
     if any(isinstance(value, dict) for name, value in checked.items() if kinds[name] not in _FILE_KINDS):
@@ -163,18 +197,25 @@ def _usable(mapping: Mapping[str, Any]) -> bool:
     return bool(method) and (method != "remote_url" or bool(mapping.get("url") or mapping.get("remote_url")))
 
 
-def _built(field: Field, mapping: Mapping[str, Any], tool_files: Container[str] | None) -> dict[str, Any]:
+def _built(
+    field: Field, mapping: Mapping[str, Any], tool_files: Container[str] | None, remote: RemoteFiles | None
+) -> dict[str, Any]:
     """``file_factory.build_from_mapping``: the file a mapping names, checked against the input's rules."""
     method = mapping.get("transfer_method")
     if method not in _TRANSFER_METHODS:
         raise DifyError(f"No matching enum found for value '{method}'")
     if method == "tool_file":
-        tool_file_id = mapping.get("tool_file_id")
+        tool_file_id = mapping.get("tool_file_id") or mapping.get("reference")
         if tool_files is not None and tool_file_id not in tool_files:
             raise DifyError(f"ToolFile {tool_file_id} not found")
         return dict(mapping)  # made by Dify itself: not held to the input's upload rules
     if method != "remote_url":
         raise DifyError("Invalid upload file")
+    if remote is not None:
+        built = remote.build(mapping)
+        if not _allowed(field, str(mapping.get("type") or "custom"), built["extension"]):
+            raise DifyError(f"File validation failed for file: {built['filename']}")
+        return built
     url = mapping.get("url") or mapping.get("remote_url")
     if not url:
         raise DifyError("Invalid file url")

@@ -77,7 +77,7 @@ def test_dify_s_errors_reach_the_client(relay):
         "app not found",
     )
     status, code, message = error_of(call(relay, "GET", url(relay, f"/workflow/{CHATBOT_APP_ID}?inputs.a=1")))
-    assert (status, code) == (502, "invocation_failed") and "missing query" in message
+    assert (status, code) == (400, "invalid_input") and "missing query" in message
 
 
 def test_app_text_is_escaped_in_html(relay):

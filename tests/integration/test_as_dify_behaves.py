@@ -126,7 +126,8 @@ SEQUENCES = {
         "workflow_finished",
         'class="retry"',
     ),
-    "form filled": (f"/chat/{CHATFLOW_APP_ID}", {"query": "form-filled"}, "message_end", "Done."),
+    # A chatflow ends message_end, then workflow_finished (measured).
+    "form filled": (f"/chat/{CHATFLOW_APP_ID}", {"query": "form-filled"}, "workflow_finished", "Done."),
     "form timed out": (
         f"/workflow/{WORKFLOW_APP_ID}",
         {"inputs": {"topic": "form-timeout"}},

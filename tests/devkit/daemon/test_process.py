@@ -14,6 +14,7 @@ from devkit.daemon.process import (
     PluginError,
     PluginProcess,
     as_relayed,
+    dify_json,
 )
 from devkit.demo.apps import CHATBOT_APP_ID, WORKFLOW_APP_ID, DemoApps
 from tests.devkit.conftest import ECHO_PLUGIN, GATED_APP_ID, RAW_APP_ID
@@ -86,8 +87,8 @@ def test_backwards_errors_are_worded_like_the_daemon(plugin):
     unknown = "00000000-0000-4000-8000-000000000000"
 
     def refused(prefix: str, message: str) -> str:
-        # Dify answers a call it cannot start with HTTP 400 and JSON; the daemon quotes that answer whole.
-        body = f'{{"code": "invalid_param", "message": "{message}", "status": 400}}'
+        # Dify answers a call it cannot start with HTTP 400 and compact JSON; the daemon quotes that answer whole.
+        body = f'{{"code":"invalid_param","message":"{message}","status":400}}'
         return f"{prefix}: request failed with status code: 400 and respond with: {body}\n"
 
     assert app_call(plugin, "chat", unknown, query="hi") == [{"error": refused("invoke app failed", "app not found")}]
@@ -200,13 +201,26 @@ def test_a_plugin_that_cannot_start_reports_its_stderr(apps, tmp_path):
 
 
 def test_an_unknown_conversation_is_dify_s_empty_400_quoted_whole(plugin):
-    # ConversationNotExistsError has no message; flask-restx writes json.dumps(...) and a newline.
-    assert app_call(plugin, "chat", CHATBOT_APP_ID, query="hi", conversation_id="no-such-conversation") == [
+    # ConversationNotExistsError has no message; Dify writes compact JSON and a newline (measured).
+    unknown = "00000000-0000-4000-8000-00000000c0de"
+    assert app_call(plugin, "chat", CHATBOT_APP_ID, query="hi", conversation_id=unknown) == [
         {
             "error": "invoke app failed: request failed with status code: 400 and respond with: "
-            '{"code": "invalid_param", "message": "", "status": 400}\n'
+            '{"code":"invalid_param","message":"","status":400}\n'
         }
     ]
+
+
+def test_slashes_in_a_refusal_are_escaped_as_dify_escapes_them(plugin):
+    document = {"type": "document", "transfer_method": "remote/url", "url": "http://127.0.0.1:9/none.txt"}
+    refused = app_call(plugin, "workflow", WORKFLOW_APP_ID, inputs={"topic": "x", "attachment": document})
+    assert refused == [
+        {
+            "error": "invoke app failed: request failed with status code: 400 and respond with: "
+            '{"code":"invalid_param","message":"No matching enum found for value \'remote\\/url\'","status":400}\n'
+        }
+    ]
+    assert dify_json({"message": "é"}) == '{"message":"\\u00e9"}\n'  # not measured: json.dumps's default
 
 
 def test_user_is_ignored_so_any_caller_continues_a_conversation(plugin):
@@ -224,7 +238,7 @@ def test_a_model_error_is_an_error_event_when_streaming_and_dify_s_generic_500_w
     assert app_call(plugin, "chat", CHATBOT_APP_ID, query="model-error", response_mode="blocking") == [
         {
             "error": "invoke app failed: request failed with status code: 500 and respond with: "
-            '{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'
+            '{"message":"Internal Server Error","code":"unknown","status":500}\n'
         }
     ]
 

@@ -21,9 +21,10 @@ from devkit.demo.apps import (
     WORKFLOW_APP_ID,
     DemoApps,
 )
-from devkit.demo.events import DEFAULT_END_USER_ID, QUOTA_EXCEEDED_MESSAGE
+from devkit.demo.events import DEFAULT_END_USER_ID, QUOTA_EXCEEDED_MESSAGE, app_end_user
 
 UNKNOWN_APP_ID = "00000000-0000-4000-8000-000000000000"
+UNKNOWN_CONVERSATION = "00000000-0000-4000-8000-00000000c0de"
 CHAT_IDS = (CHATBOT_APP_ID, AGENT_APP_ID, CHATFLOW_APP_ID)
 WORKFLOW_INPUTS = {"topic": "Green tea", "tone": "formal", "sections": "2", "notes": "keep it short"}
 COMPLETION_INPUTS = {"product": "Solar kettle", "features": "boils water with sunlight"}
@@ -84,11 +85,30 @@ def test_a_conversation_continues_with_its_id(demo):
     other = run(demo, CHATBOT_APP_ID, query="three")
     assert other[0]["conversation_id"] != conversation
     # Dify's ConversationNotExistsError carries no message: the refusal is an empty invalid_param.
-    for app_id, conversation_id in ((CHATBOT_APP_ID, "no-such-conversation"), (AGENT_APP_ID, conversation)):
+    for app_id, conversation_id in ((CHATBOT_APP_ID, UNKNOWN_CONVERSATION), (AGENT_APP_ID, conversation)):
         with pytest.raises(DifyError) as refused:
             run(demo, app_id, query="x", conversation_id=conversation_id)
-        assert str(refused.value) == ""
-        assert refused.value.body() == '{"code": "invalid_param", "message": "", "status": 400}\n'
+        assert type(refused.value) is DifyError and str(refused.value) == ""
+        assert refused.value.body() == '{"code":"invalid_param","message":"","status":400}\n'
+
+
+@pytest.mark.parametrize("app_id", CHAT_IDS)
+def test_a_conversation_id_that_is_not_a_uuid_is_dify_s_generic_500(demo, app_id):
+    with pytest.raises(DifyServerError) as failed:
+        run(demo, app_id, query="x", conversation_id="no-such-conversation")
+    assert failed.value.body() == '{"message":"Internal Server Error","code":"unknown","status":500}\n'
+
+
+def test_the_chatflow_runs_an_unknown_or_foreign_conversation_in_a_new_one(demo):
+    chatbot = run(demo, CHATBOT_APP_ID, query="one")[0]["conversation_id"]
+    for conversation_id in (UNKNOWN_CONVERSATION, chatbot):
+        events = run(demo, CHATFLOW_APP_ID, query="hi", conversation_id=conversation_id)
+        assert {event["conversation_id"] for event in events} == {events[0]["conversation_id"]}
+        assert events[0]["conversation_id"] not in (conversation_id, chatbot)
+        assert events[0]["data"]["inputs"]["sys.dialogue_count"] == 1
+    again = run(demo, CHATFLOW_APP_ID, query="again", conversation_id=events[0]["conversation_id"])
+    assert again[0]["conversation_id"] == events[0]["conversation_id"]
+    assert again[0]["data"]["inputs"]["sys.dialogue_count"] == 2
 
 
 def test_markup_in_a_query_gets_an_answer_with_markup(demo):
@@ -125,13 +145,13 @@ def test_the_chatflow_runs_nodes_around_its_answer(demo):
     events = run(demo, CHATFLOW_APP_ID, query="Upgrade?", inputs={"plan": "pro"})
     sequence = names(events)
     assert sequence[:4] == ["workflow_started", "node_started", "node_finished", "node_started"]
-    assert sequence[-2:] == ["workflow_finished", "message_end"]
+    assert sequence[-2:] == ["message_end", "workflow_finished"]  # measured on Dify 1.16.0-rc1
     assert "message" in sequence
     assert "pro plan" in answer(events)
     for event in events:
         assert event["conversation_id"] == events[0]["conversation_id"]
-    for event in events[:-1]:
-        if event["event"] != "message":
+    for event in events:
+        if event["event"] not in ("message", "message_end"):
             assert event["workflow_run_id"] == events[0]["workflow_run_id"]
 
 
@@ -221,7 +241,7 @@ def test_a_model_error_in_blocking_mode_is_dify_s_generic_500(demo):
     with pytest.raises(DifyServerError) as failed:
         run(demo, CHATBOT_APP_ID, query="fail please", mode="blocking")
     assert failed.value.status == 500
-    assert failed.value.body() == '{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'
+    assert failed.value.body() == '{"message":"Internal Server Error","code":"unknown","status":500}\n'
 
 
 def test_the_agent_refuses_blocking_mode(demo):
@@ -364,7 +384,7 @@ def test_easy_ui_message_end_has_null_files_and_annotation_reply(demo):
         end = run_with(demo, app_id, "hello")[-1]
         assert end["event"] == "message_end" and end["files"] is None
         assert end["metadata"]["annotation_reply"] is None and "usage" in end["metadata"]
-    chatflow_end = run(demo, CHATFLOW_APP_ID, query="hello")[-1]
+    (chatflow_end,) = of(run(demo, CHATFLOW_APP_ID, query="hello"), "message_end")
     assert chatflow_end["files"] == [] and chatflow_end["metadata"]["annotation_reply"] is None
 
 
@@ -382,7 +402,9 @@ def test_node_events_carry_iteration_and_loop_ids_and_the_run_its_creator(demo, 
         assert names.count(f"{kind}_next") == 3
         assert names.index(f"{kind}_started") < names.index(f"{kind}_next") < names.index(f"{kind}_completed")
     finished = of(events, "workflow_finished")[0]["data"]
-    assert finished["created_by"] == {"id": DEFAULT_END_USER_ID, "user": "DEFAULT-USER"}
+    # Measured: the run belongs to the app's own end user, whose session id is the default end user's id.
+    assert finished["created_by"] == {"id": app_end_user(app_id), "user": DEFAULT_END_USER_ID}
+    assert finished["created_by"]["id"] != DEFAULT_END_USER_ID
 
 
 def test_a_failed_chatflow_ends_with_run_failed_and_no_message_end(demo):
@@ -429,7 +451,7 @@ def test_answered_or_expired_forms_sit_inside_their_node_and_can_pause_again(dem
     sequence = names(events)
     at = sequence.index(event)
     assert sequence[at - 1] == "node_started" and sequence[at + 1] == "node_finished"
-    assert sequence[-1] == ("message_end" if app_id == CHATFLOW_APP_ID else "workflow_finished")
+    assert sequence[-1] == "workflow_finished"
     again = names(run_with(demo, app_id, f"{word} paused"))
     assert event in again and again[-1] == "workflow_paused"
 
@@ -463,7 +485,8 @@ def test_tts_audio_comes_among_the_words_and_ends_after_message_end(demo, app_id
     events = run(demo, app_id, query="read it aloud: tts")
     audio = of(events, "tts_message")
     assert audio and all(event["audio"] for event in audio)
-    assert names(events)[-3:] == ["message_end", "tts_message", "tts_message_end"]
+    ends = ["message_end", "workflow_finished"] if app_id == CHATFLOW_APP_ID else ["message_end"]
+    assert names(events)[-2 - len(ends) :] == [*ends, "tts_message", "tts_message_end"]
 
 
 def test_a_reasoning_answer_starts_with_its_think_block(demo):

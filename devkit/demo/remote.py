@@ -1,0 +1,136 @@
+"""Files an app is given by URL (``transfer_method: remote_url``), as Dify 1.16 builds them before a run.
+
+Dify looks at a remote file before the run starts (``file_factory``, ``_get_remote_file_info``): the name is the
+URL's last path segment, the type is guessed from that name, and a HEAD request through its SSRF proxy gives the
+size (``Content-Length``, else -1). What was measured on 1.16.0-rc1, with a plugin's calls:
+
+* a URL that cannot be reached is refused after the proxy's three retries (about 3.6 s): "Reached maximum retries
+  (3) for URL <url>";
+* a declared ``type`` that is not the type Dify detects (by the extension, else the MIME type) is "Detected file
+  type does not match the specified type. Please verify the file." (an ``image`` for a ``.txt``);
+* a link to Dify's own files service (``FILES_URL``: the ``preview_url`` of a plugin's upload) is never fetched:
+  Dify resolves it from its database, where the owner check fails for a plugin's upload, so the file is accepted
+  with ``size: -1`` and every node that reads it fails later;
+* the file then appears in the run's inputs and outputs as ``File.to_dict`` writes it (``file_value``).
+
+A declared ``custom`` type was not measured: it is not compared with the detected type here, and the input's
+extension rules decide (``devkit/demo/inputs.py``). The devkit never uses the network: which URLs answer is
+configured (``RemoteFiles.reachable``).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from devkit.daemon.process import DifyError
+
+FILE_MODEL_IDENTITY = "__dify__file__"
+TYPE_MISMATCH = "Detected file type does not match the specified type. Please verify the file."
+MAX_RETRIES = 3
+"""``SSRF_DEFAULT_MAX_RETRIES``: how often Dify's proxy tries a URL before it gives up."""
+
+# Dify's extension lists (``api/constants/__init__.py``), which decide a file's type before its MIME type does.
+_TYPES_BY_EXTENSION = {
+    "image": frozenset({"jpg", "jpeg", "png", "webp", "gif", "svg"}),
+    "video": frozenset({"mp4", "mov", "mpeg", "webm"}),
+    "audio": frozenset({"mp3", "m4a", "wav", "amr", "mpga"}),
+    "document": frozenset(
+        {
+            "txt", "markdown", "md", "mdx", "pdf", "html", "htm", "xlsx", "xls", "vtt", "properties", "doc", "docx",
+            "csv", "eml", "msg", "pptx", "xml", "epub", "ppt",
+        }
+    ),
+}  # fmt: skip
+_CHECKED_TYPES = frozenset(_TYPES_BY_EXTENSION)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """What Dify learns of a URL before the run."""
+
+    url: str
+    filename: str
+    mime_type: str
+    size: int
+    """``Content-Length`` of the HEAD answer; -1 when Dify got none."""
+
+    @property
+    def extension(self) -> str:
+        """Dify's extension: the MIME type's, else the name's, else ``.bin``."""
+        guessed = mimetypes.guess_extension(self.mime_type) if self.mime_type else None
+        if guessed:
+            return guessed
+        return f".{self.filename.rsplit('.', 1)[-1]}" if "." in self.filename else ".bin"
+
+    def detected_type(self) -> str:
+        """``_standardize_file_type`` for an undeclared type: by extension first, then by MIME type."""
+        extension = self.extension.lstrip(".").lower()
+        for kind, extensions in _TYPES_BY_EXTENSION.items():
+            if extension in extensions:
+                return kind
+        for kind in ("image", "video", "audio"):
+            if kind in self.mime_type:
+                return kind
+        return "document" if "text" in self.mime_type or "pdf" in self.mime_type else "custom"
+
+
+@dataclass
+class RemoteFiles:
+    """Which URLs answer, standing for the network Dify's proxy reaches."""
+
+    reachable: Mapping[str, bytes] = field(default_factory=dict)
+    """URL -> the bytes it serves (its size is what the HEAD reports). Any other URL cannot be reached."""
+    files_url: str | None = None
+    """Dify's ``FILES_URL``: links there are resolved from Dify's database, never fetched."""
+
+    def head(self, url: str) -> RemoteFile:
+        """What ``_get_remote_file_info`` finds, or Dify's refusal when the URL does not answer."""
+        filename = url.split("/")[-1].split("?")[0] or "unknown_file"
+        mime_type = mimetypes.guess_type(filename)[0] or ""
+        if self._dify_own(url):
+            return RemoteFile(url, filename, mime_type, -1)
+        if url not in self.reachable:
+            raise DifyError(f"Reached maximum retries ({MAX_RETRIES}) for URL {url}")
+        return RemoteFile(url, filename, mime_type or "application/octet-stream", len(self.reachable[url]))
+
+    def build(self, mapping: Mapping[str, Any]) -> dict[str, Any]:
+        """The file a ``remote_url`` mapping names, checked as Dify checks it, as ``File.to_dict`` writes it."""
+        url = str(mapping.get("url") or mapping.get("remote_url") or "")
+        if not url:
+            raise DifyError("Invalid file url")
+        remote = self.head(url)
+        declared = str(mapping.get("type") or "custom")
+        detected = remote.detected_type()
+        if declared in _CHECKED_TYPES and declared != detected:
+            raise DifyError(TYPE_MISMATCH)
+        return file_value(remote, declared if declared != "custom" else detected)
+
+    def _dify_own(self, url: str) -> bool:
+        if not self.files_url:
+            return False
+        own, link = urlsplit(self.files_url), urlsplit(url)
+        same_origin = (own.scheme, own.hostname, own.port) == (link.scheme, link.hostname, link.port)
+        return same_origin and (link.path.startswith("/files/tools/") or link.path.endswith("/file-preview"))
+
+
+def file_value(remote: RemoteFile, kind: str) -> dict[str, Any]:
+    """A remote file as Dify 1.16.0-rc1's ``File.to_dict`` wrote it, key for key: no message file id, no
+    reference, no related record."""
+    return {
+        "dify_model_identity": FILE_MODEL_IDENTITY,
+        "id": None,
+        "type": kind,
+        "transfer_method": "remote_url",
+        "remote_url": remote.url,
+        "reference": None,
+        "filename": remote.filename,
+        "extension": remote.extension,
+        "mime_type": remote.mime_type,
+        "size": remote.size,
+        "related_id": None,
+        "url": remote.url,
+    }
