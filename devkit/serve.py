@@ -36,6 +36,10 @@ FORMATS = ("html", "ndjson", "sse", "json")
 _print_lock = threading.Lock()
 
 
+DEFAULT_PUBLIC_HOST = "dify.example.com"
+"""``make run`` plays a Dify reached at a public name, as most are: see ``--public-host``."""
+
+
 def _say(prefix: str) -> Callable[[str], None]:
     def say(line: str) -> None:
         with _print_lock:
@@ -59,13 +63,16 @@ def create_server(
     max_execution_timeout: float | None = None,
     app_read_timeout: float | None = None,
     max_invocation_timeout: int | None = None,
+    public_host: str | None = DEFAULT_PUBLIC_HOST,
 ) -> DevDaemonServer:
     """Bind the server, then start the plugin; raises ``OSError`` (port taken) or ``PluginError`` (no start).
 
     The server is not serving yet: call ``serve_forever()`` or ``serve_in_background()``, and ``close()`` after.
     The three time limits (seconds) default to the real ones, or to ``PLUGIN_MAX_EXECUTION_TIMEOUT``,
     ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (milliseconds) and ``MAX_INVOCATION_TIMEOUT`` in the environment:
-    see ``DevDaemonServer`` and ``PluginProcess``.
+    see ``DevDaemonServer`` and ``PluginProcess``. ``public_host``: the name Dify is reached at (its API can fetch
+    the plugin's endpoint there, so files sent as bytes reach the apps), ``make run``'s by default; ``None``: the
+    address the client used (a local one: Dify could not fetch the plugin's files).
     """
     console = console or _say("devkit")
     plugin_log = plugin_log or _say("plugin")
@@ -75,6 +82,7 @@ def create_server(
             apps,
             python=python,
             on_log=plugin_log,
+            public_host=public_host or "localhost",
             app_read_timeout=app_read_timeout,
             max_invocation_timeout=max_invocation_timeout,
             # The daemon starts local plugins with its own environment, its request time limit included.
@@ -91,6 +99,7 @@ def create_server(
         console=console,
         max_execution_timeout=max_execution_timeout,
     )
+    server.public_host = public_host
     try:
         supervisor.start()
     except BaseException:
@@ -368,6 +377,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin directory (default: this repository)")
     parser.add_argument("--hook-id", default=DEFAULT_HOOK_ID, help="hook id shown in the printed links")
     parser.add_argument(
+        "--public-host",
+        default=DEFAULT_PUBLIC_HOST,
+        help=(
+            f"the host name the stand-in Dify is reached at (default {DEFAULT_PUBLIC_HOST}): under a public name its "
+            "API fetches the files the plugin serves, so files sent as bytes reach the demo apps; '' plays a Dify on "
+            "a local address, which cannot read them (the plugin then refuses them with a 400)"
+        ),
+    )
+    parser.add_argument(
         "--setting",
         action="append",
         default=[],
@@ -446,6 +464,7 @@ def main(argv: list[str]) -> int:
             hook_id=args.hook_id,
             python=args.python,
             console=say,
+            public_host=args.public_host or None,
         )
     except OSError as exc:
         say(

@@ -1,6 +1,6 @@
 """The one scriptable fake of Dify's plugin session (``relay.core.dify.DifySession``) for in-process tests.
 
-It records every call (``session.app.calls``: app invocations, ``fetch_app``, uploads), plays a script for app
+It records every call (``session.app.calls``: app invocations and ``fetch_app``), plays a script for app
 invocations, answers ``fetch_app`` with fixed parameters (or raises), and keeps plugin storage in memory with the
 daemon's words for an unknown key and for a store that refuses writes (full, or not enabled).
 """
@@ -38,28 +38,6 @@ class FakeApps:
         if isinstance(self.parameters, Exception):
             raise self.parameters
         return self.parameters
-
-
-class FakeUpload:
-    def __init__(self, number: int) -> None:
-        self.id = f"file-{number}"
-
-    def to_app_parameter(self) -> dict[str, Any]:
-        return {"tool_file_id": self.id, "transfer_method": "tool_file", "type": "document"}
-
-
-class FakeFiles:
-    def __init__(self, apps: FakeApps, failure: Exception | None = None) -> None:
-        self.apps = apps
-        self.failure = failure
-        self.uploaded: list[tuple[str, bytes, str]] = []
-
-    def upload(self, filename: str, content: bytes, mimetype: str) -> FakeUpload:
-        self.apps.calls.append(("upload", {"filename": filename, "mimetype": mimetype, "size": len(content)}))
-        if self.failure is not None:
-            raise self.failure
-        self.uploaded.append((filename, content, mimetype))
-        return FakeUpload(len(self.uploaded))
 
 
 class FakeStorage:
@@ -106,15 +84,13 @@ class FakeSession:
         *,
         storage: FakeStorage | None = None,
         endpoint_id: str = "endpoint-1",
-        upload_failure: Exception | None = None,
     ) -> None:
         self.app = FakeApps(script, parameters)
-        self.file = FakeFiles(self.app, upload_failure)
         self.storage = storage if storage is not None else FakeStorage()
         self.endpoint_id = endpoint_id
 
     def ran(self) -> list[tuple[str, dict[str, Any]]]:
-        """The app invocations only (no ``fetch_app``, no uploads)."""
+        """The app invocations only (no ``fetch_app``)."""
         return [call for call in self.app.calls if call[0] in ("chat", "workflow", "completion")]
 
     def fetches(self) -> int:

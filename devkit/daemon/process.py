@@ -36,6 +36,7 @@ from __future__ import annotations
 import binascii
 import collections
 import contextlib
+import ipaddress
 import json
 import os
 import queue
@@ -48,6 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NoReturn, Protocol, Self
+from urllib.parse import urlsplit
 
 from devkit.daemon.files import FileService
 from devkit.daemon.http import HeaderItems, build_daemon_request
@@ -133,6 +135,17 @@ class DifyServerError(DifyError):
 
     def body(self) -> str:
         return dify_json({"message": "Internal Server Error", "code": "unknown", "status": 500})
+
+
+def _is_private_host(host: str) -> bool:
+    """Whether Dify's SSRF proxy refuses ``host`` (``http_access deny to_private_networks``): local names and
+    private, loopback or link-local addresses."""
+    if host in ("localhost", "") or host.endswith(".localhost") or "." not in host:
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False
 
 
 def dify_json(payload: Mapping[str, Any]) -> str:
@@ -292,6 +305,7 @@ class PluginProcess:
         max_invocation_timeout: int | None = None,
         storage: PluginStorage | None = None,
         files: FileService | None = None,
+        public_host: str = "localhost",
     ) -> None:
         """``app_read_timeout`` (seconds) defaults to ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` from the
         environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds,
@@ -315,6 +329,11 @@ class PluginProcess:
         """The longest stdout line the plugin wrote so far, in bytes without its newline: the daemon's limit is
         5 MiB (``MAX_LINE_BYTES``), and a plugin must stay under it whatever it answers."""
         self.endpoint_id = DEFAULT_ENDPOINT_ID
+        self.public_host = public_host
+        """The host name requests come to, as Dify's nginx writes it into ``Dify-Hook-Url``: a public name (say
+        ``dify.example.com``) stands for a Dify whose API can fetch the plugin's own endpoint through its proxy."""
+        if getattr(apps, "network", False) is None:
+            apps.network = self.fetch  # type: ignore[attr-defined] - the backend reads remote files through it
         self.manifest: dict[str, Any] | None = None
         self.manifest_at: float | None = None
         """``time.perf_counter()`` when the manifest came: a plugin is ready from then on."""
@@ -436,8 +455,26 @@ class PluginProcess:
         ``path`` may carry a query string. Raises ``PluginError`` when the plugin answers with a session error,
         ends without a response, dies, or stays silent for ``timeout`` seconds.
         """
-        raw = build_daemon_request(method, path, headers=headers, body=body, hook_id=hook_id)
+        raw = build_daemon_request(method, path, headers=headers, body=body, hook_id=hook_id, host=self.public_host)
         return self.send_raw(raw, settings, timeout=timeout)
+
+    def fetch(self, url: str, timeout: float = 30) -> tuple[bytes, str] | None:
+        """What Dify's API gets when it fetches ``url`` through its SSRF proxy, if the address is this plugin's own
+        endpoint under a public host name: the body and its type, for a 200; ``None`` for anything else (an address
+        the proxy refuses or cannot reach, or an answer that is no file)."""
+        parts = urlsplit(url)
+        path = parts.path
+        if parts.hostname != self.public_host or _is_private_host(self.public_host) or not path.startswith("/e/"):
+            return None
+        hook_id, _, rest = path.removeprefix("/e/").partition("/")
+        try:
+            response = self.request("GET", "/" + rest, hook_id=hook_id, timeout=timeout)
+            body = response.read(timeout=timeout)
+        except PluginError:
+            return None
+        if response.status != 200:
+            return None
+        return body, (response.header("Content-Type") or "application/octet-stream").split(";")[0]
 
     def send_raw(
         self, raw_http_request: bytes, settings: Mapping[str, Any] | None = None, *, timeout: float = 60

@@ -203,8 +203,14 @@ class DaemonHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         hook_id = unquote(match.group(1))
         target = match.group(2) + (f"?{split.query}" if split.query else "")
+        forwarded = forwardable_headers(self.headers.items())
+        if self.server.public_host:
+            # Dify reached at a public host name: nginx writes it into Dify-Hook-Url, whatever address the
+            # client used here (the plugin gives Dify file addresses under it: see PluginProcess.fetch).
+            forwarded = [(name, value) for name, value in forwarded if name.lower() != "host"]
+            forwarded.append(("Host", self.server.public_host))
         headers = nginx_headers(
-            forwardable_headers(self.headers.items()),
+            forwarded,
             request_uri=self.path,
             client_ip=self.client_address[0],
             fallback_host=self.server.display_host,
@@ -390,6 +396,8 @@ class DevDaemonServer(ThreadingHTTPServer):
         self.hook_id = hook_id
         self.console = console or _stderr_console
         self._thread: threading.Thread | None = None
+        self.public_host: str | None = None
+        """The host name Dify is reached at, as nginx would see it (``None``: the one the client used)."""
         self.index: bytes | None = None
         """The html page ``GET /`` answers (``make run`` sets it: the demo's links); ``None``: a 404 like any path."""
         self._requests = 0

@@ -109,6 +109,7 @@ from devkit.daemon.files import FileService, ToolFile
 from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo import events as ev
 from devkit.demo.inputs import Field, user_input_form, validate_inputs
+from devkit.demo.remote import RemoteFiles
 
 CHATBOT_APP_ID = "8c2f0a6e-3b1d-4f7a-9e52-1d6c4b8a7f30"
 AGENT_APP_ID = "a41e7d92-5c3b-4e8f-b6a1-2f9d0c7e5b14"
@@ -396,6 +397,11 @@ class DemoApps:
         self.silence = silence
         """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
         self.files = FileService()
+        self.network: Callable[[str], tuple[bytes, str] | None] | None = None
+        """The network Dify's proxy reaches, beyond ``reachable``: the devkit's daemon answers the plugin's own
+        public endpoint through it (``PluginProcess.fetch``), where the plugin serves the files a client sent."""
+        self.reachable: dict[str, bytes] = {}
+        """Other URLs that answer, and what they serve: every other address is unreachable, as for Dify."""
         """Dify's files service: what plugins upload (``session.file.upload``) lands here as tool files, the apps
         read them, and the files the apps make (``picture``) are kept and served here too."""
         self._sleep = sleep
@@ -427,7 +433,10 @@ class DemoApps:
             conversation_id = self._check_conversation(app, str(conversation_id))
         raw_inputs = request.get("inputs")
         inputs = validate_inputs(
-            app.fields, raw_inputs if isinstance(raw_inputs, Mapping) else {}, tool_files=self.files.files
+            app.fields,
+            raw_inputs if isinstance(raw_inputs, Mapping) else {},
+            tool_files=self.files.files,
+            remote=self.remote(),
         )
 
         run = ev.Run(mode=app.mode, workflow_id=_workflow_id(app) if app.workflow_based else None, app_id=app.app_id)
@@ -703,14 +712,26 @@ class DemoApps:
         graph = _Graph(self, run, words, chat=False)
         return graph.run(inputs, ev.system_inputs(run), {"topic": topic}, text, [topic, inputs.get("notes")])
 
+    def remote(self) -> RemoteFiles:
+        """The files Dify fetches by URL, as this demo workspace's network answers them."""
+        return RemoteFiles(self.reachable, self.files.base_url, fetch=self.network)
+
     def _read_attachment(self, value: dict[str, Any]) -> str:
-        """What the app received as a file: name, size, type and, for text, the first line."""
+        """What the app read of a file: name, size, type and, for text, the first line (a node reads a remote file
+        with a GET, during the run)."""
         if value.get("transfer_method") == "remote_url":
-            return f"Attachment by URL: {value.get('url') or value.get('remote_url')}"
-        stored = self.files.files[str(value.get("tool_file_id"))]  # validate_inputs refused unknown ids
-        report = f"Attachment: {stored.name} ({stored.size} bytes, {stored.mimetype})"
-        if stored.mimetype.startswith("text/") or stored.mimetype == "application/json":
-            first = stored.content.decode("utf-8", "replace").splitlines()[:1]
+            url = str(value.get("url") or value.get("remote_url"))
+            answered = self.remote().content(url)
+            if answered is None:
+                return f"Error downloading file: HTTP request failed with status code 404 for {url}"
+            content, mimetype = answered
+            name = str(value.get("filename") or url.rsplit("/", 1)[-1])
+        else:
+            stored = self.files.files[str(value.get("tool_file_id"))]  # validate_inputs refused unknown ids
+            content, mimetype, name = stored.content, stored.mimetype, stored.name
+        report = f"Attachment: {name} ({len(content)} bytes, {mimetype})"
+        if mimetype.startswith("text/") or mimetype == "application/json":
+            first = content.decode("utf-8", "replace").splitlines()[:1]
             report += f", first line: “{first[0] if first else ''}”"
         return report
 

@@ -21,7 +21,7 @@ configured (``RemoteFiles.reachable``).
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,6 +86,15 @@ class RemoteFiles:
     """URL -> the bytes it serves (its size is what the HEAD reports). Any other URL cannot be reached."""
     files_url: str | None = None
     """Dify's ``FILES_URL``: links there are resolved from Dify's database, never fetched."""
+    fetch: Callable[[str], tuple[bytes, str] | None] | None = None
+    """The rest of the network Dify's proxy reaches: URL -> (body, type) for a 200, ``None`` otherwise (the
+    devkit's daemon answers the plugin's own public endpoint through it)."""
+
+    def content(self, url: str) -> tuple[bytes, str] | None:
+        """What a GET of ``url`` brings (when a node reads the file), or ``None`` when it does not answer."""
+        if url in self.reachable:
+            return self.reachable[url], mimetypes.guess_type(url.split("?")[0])[0] or "application/octet-stream"
+        return self.fetch(url) if self.fetch is not None else None
 
     def head(self, url: str) -> RemoteFile:
         """What ``_get_remote_file_info`` finds, or Dify's refusal when the URL does not answer."""
@@ -93,9 +102,11 @@ class RemoteFiles:
         mime_type = mimetypes.guess_type(filename)[0] or ""
         if self._dify_own(url):
             return RemoteFile(url, filename, mime_type, -1)
-        if url not in self.reachable:
+        answered = self.content(url)
+        if answered is None:
             raise DifyError(f"Reached maximum retries ({MAX_RETRIES}) for URL {url}")
-        return RemoteFile(url, filename, mime_type or "application/octet-stream", len(self.reachable[url]))
+        body, served_type = answered
+        return RemoteFile(url, filename, mime_type or served_type or "application/octet-stream", len(body))
 
     def build(self, mapping: Mapping[str, Any]) -> dict[str, Any]:
         """The file a ``remote_url`` mapping names, checked as Dify checks it, as ``File.to_dict`` writes it."""

@@ -1,8 +1,9 @@
 """What the relay uses of Dify's plugin SDK, typed; and ``Dify``, one request's view of it.
 
 ``DifySession`` names exactly what the relay calls on the SDK's ``Session`` (``dify_plugin.core.runtime``): the app
-invocations per type, ``fetch_app``, file uploads, plugin storage and the endpoint's id. Tests hand in a scriptable
-fake of the same shape (``tests/fakes.py``); the devkit's daemon answers the real one.
+invocations per type, ``fetch_app``, plugin storage and the endpoint's id. (Not ``session.file.upload``: Dify
+never gives a plugin's upload to an app readable; ``relay.core.served`` says what the plugin does instead.) Tests
+hand in a scriptable fake of the same shape (``tests/fakes.py``); the devkit's daemon answers the real one.
 
 ``Dify`` wraps a session for the length of one request: it is the only place that calls it, so an app's parameters
 are fetched at most once per request whoever asks for them (a form page, file checks, input mapping, tool schemas),
@@ -16,6 +17,7 @@ from relay.core.apps import AppKind
 from relay.core.calls import AppCall
 from relay.core.failures import refusal
 from relay.core.parameters import AppParameters
+from relay.core.served import FileLinks, FileSigner
 
 
 class AppInvoker(Protocol):
@@ -30,14 +32,6 @@ class AppService(Protocol):
     def fetch_app(self, app_id: str) -> Mapping[str, Any]: ...
 
 
-class UploadedFile(Protocol):
-    def to_app_parameter(self) -> dict[str, Any]: ...
-
-
-class FileService(Protocol):
-    def upload(self, filename: str, content: bytes, mimetype: str) -> UploadedFile: ...
-
-
 class Storage(Protocol):
     """Plugin storage: per plugin and workspace, shared by every copy of the plugin, counted against its quota."""
 
@@ -49,17 +43,18 @@ class Storage(Protocol):
 
 class DifySession(Protocol):
     app: AppService
-    file: FileService
     storage: Storage
     endpoint_id: str | None
 
 
 class Dify:
-    """One request's access to Dify: app calls, parameters fetched once per app, uploads, storage."""
+    """One request's access to Dify: app calls, parameters fetched once per app, files handed over, storage."""
 
-    def __init__(self, session: DifySession) -> None:
+    def __init__(self, session: DifySession, endpoint_url: str = "") -> None:
         self._session = session
         self._parameters: dict[str, AppParameters] = {}
+        self.endpoint_url = endpoint_url
+        """The endpoint's public base URL (``Dify-Hook-Url`` up to ``/e/<hook_id>``), where Dify can fetch files."""
 
     @property
     def endpoint_id(self) -> str:
@@ -91,6 +86,8 @@ class Dify:
         invoker: AppInvoker = getattr(self._session.app, kind.name)
         return invoker.invoke(app_id=call.app_id, **common)
 
-    def upload(self, filename: str, content: bytes, mimetype: str) -> dict[str, Any]:
-        """Upload a file to Dify; the value an app's file input takes for it. Raises as the SDK does."""
-        return dict(self._session.file.upload(filename, content, mimetype).to_app_parameter())
+    def file_url(self, content: bytes, mimetype: str, filename: str) -> str:
+        """An address under this endpoint where Dify can fetch the file while the app runs (``relay.core.served``);
+        a 400 where Dify could not fetch it."""
+        links = FileLinks(self.endpoint_url, FileSigner(self.storage, self.endpoint_id))
+        return links.link(content, mimetype, filename)

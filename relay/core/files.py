@@ -1,15 +1,14 @@
-"""Files to apps: checked against the app's rules, uploaded to Dify, passed on as the app's file inputs.
+"""Files to apps: checked against the app's rules, passed on as the app's file inputs, by URL.
 
-Dify takes files from a plugin only as input variables. The way there (SDK 0.10): ``session.file.upload(name,
-content, mimetype)`` asks Dify for a signed upload URL, posts the bytes there, and returns a file whose
-``to_app_parameter()`` is the value of a file input (``{"type", "transfer_method": "tool_file", "tool_file_id"}``).
-A file already online goes without upload: ``{"type", "transfer_method": "remote_url", "url"}``.
+Dify takes files from a plugin only as input variables, and reads only the ones it fetches itself, over the
+network (measured: a plugin's upload through ``session.file.upload`` never reaches an app readable). So every file
+goes as ``{"type", "transfer_method": "remote_url", "url"}``: a file the client named by URL as it is, a file the
+client sent as bytes at an address the plugin serves while the app runs (``relay.core.served``).
 
-Before anything is uploaded, every file's name and type are bounded (``bounded``): the SDK writes both into one
-``upload_file`` line to the daemon, which kills a plugin whose line reaches 5 MiB, and Dify checks its upload
-signature against the name and type as werkzeug reads them back from the multipart part. Then the files are checked
-against the input's rules from the app's form (``allowed_file_types``, ``allowed_file_extensions``, the number a
-file list takes), with a 400 naming the rule.
+First every file's name and type are bounded (``bounded``): they go into the app's input and the address, and a
+name or type Dify reads otherwise than it was sent would not match. Then the files are checked against the input's
+rules from the app's form (``allowed_file_types``, ``allowed_file_extensions``, the number a file list takes, the
+extension lists of Dify's file types), with a 400 naming the rule, before anything reaches Dify.
 """
 
 import base64
@@ -23,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from relay.core.errors import RelayError, invalid_request, shown
+from relay.core.errors import invalid_request, shown
 from relay.core.limits import MAX_FILE_NAME_BYTES, MAX_MIME_TYPE_CHARS
 from relay.core.parameters import InputField
 
@@ -150,16 +149,10 @@ def dify_type(target: InputField, file: Upload | Remote) -> str:
 
 
 def _parameter(dify: "Dify", target: InputField, file: Upload | Remote) -> dict[str, Any]:
-    if isinstance(file, Remote):
-        return {"type": dify_type(target, file), "transfer_method": "remote_url", "url": file.url}
-    try:
-        uploaded = dify.upload(file.filename, file.content, file.mimetype)
-    except Exception as exc:
-        logger.warning("uploading %s to Dify failed: %s", shown(file.filename), exc)
-        raise RelayError(
-            502, "invocation_failed", f"The file {shown(file.filename)} could not be uploaded to Dify."
-        ) from None
-    return {**uploaded, "type": dify_type(target, file)}
+    """A file as the app's input takes it: by URL, which Dify fetches (the plugin serves a file sent as bytes
+    itself: ``relay.core.served``)."""
+    url = file.url if isinstance(file, Remote) else dify.file_url(file.content, file.mimetype, file.filename)
+    return {"type": dify_type(target, file), "transfer_method": "remote_url", "url": url}
 
 
 def _extension(name: str) -> str:

@@ -27,8 +27,13 @@ from relay.core.dify import Dify, DifySession
 from relay.core.errors import RelayError, internal_error, shown
 from relay.core.http import check_body_size
 from relay.core.responses import json_response
+from relay.core.served import endpoint_base
 
 logger = logging.getLogger(__name__)
+
+HOOK_URL = "Dify-Hook-Url"
+"""Set by Dify's nginx to the URL the client called (``$scheme://$host$request_uri``): the endpoint's public address."""
+HOOK_ID = "Dify-Hook-Id"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class Surface(Protocol):
     """Whether a form POST may carry the api key as its field ``api_key`` (the browser pages)."""
     foreign_origins: bool
     """Whether a request from a browser origin that ``cors_allowed_origins`` does not list is served at all."""
+    public: bool
+    """Whether requests carry their own proof instead of an api key (a signed address: the files the plugin serves
+    to Dify, which fetches them without a key); such a surface is served on any endpoint, set up or not."""
 
     def answer(self, exchange: Exchange) -> Response: ...
     def error(self, error: RelayError, exchange: Exchange) -> Response: ...
@@ -89,14 +97,15 @@ def serve(
     cors = access.cors_headers(request, rules, expose=surface.expose_headers)
     if surface.vary:
         cors = cors | {"Vary": ", ".join(filter(None, (cors.get("Vary"), *surface.vary)))}
-    exchange = Exchange(Dify(session), request, values, settings, rules, cors, access.ANONYMOUS)
+    endpoint_url = endpoint_base(request.headers.get(HOOK_URL), request.headers.get(HOOK_ID))
+    exchange = Exchange(Dify(session, endpoint_url), request, values, settings, rules, cors, access.ANONYMOUS)
     try:
         try:
             if not surface.foreign_origins:
                 access.check_origin(request, rules, cors)
-            caller = access.check_api_key(request, rules, form=surface.form_key)
-            catalog = access.admit(settings)
-            exchange = replace(exchange, caller=caller, catalog=catalog)
+            if not surface.public:
+                caller = access.check_api_key(request, rules, form=surface.form_key)
+                exchange = replace(exchange, caller=caller, catalog=access.admit(settings))
             check_body_size(request)
             if request.method not in surface.methods and not (request.method == "HEAD" and "GET" in surface.methods):
                 raise RelayError(

@@ -64,6 +64,7 @@ class McpSurface:
     vary: tuple[str, ...] = ()
     form_key: bool = False
     foreign_origins: bool = False
+    public: bool = False
 
     def answer(self, exchange: Exchange) -> Response:
         try:

@@ -44,6 +44,7 @@ class NativeSurface:
     form_key: bool = True
     """The html 401 page asks for the key in a form field, which then travels on in every form POST."""
     foreign_origins: bool = True
+    public: bool = False
 
     def answer(self, exchange: Exchange) -> Response:
         return _answer(exchange, self.kind)

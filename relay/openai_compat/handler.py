@@ -39,6 +39,7 @@ class _OpenAiSurface:
     vary: tuple[str, ...] = ()
     form_key: bool = False
     foreign_origins: bool = True
+    public: bool = False
 
     def error(self, error: RelayError, exchange: Exchange) -> Response:
         return json_response(error_of(error), error.status, exchange.cors | error.headers)

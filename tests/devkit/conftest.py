@@ -91,7 +91,9 @@ def console() -> list[str]:
 
 @pytest.fixture(scope="session")
 def server(apps: GatedApps, console: list[str]) -> Iterator[DevDaemonServer]:
-    instance = create_server(ECHO_PLUGIN, apps, settings=SETTINGS, console=console.append, plugin_log=console.append)
+    instance = create_server(
+        ECHO_PLUGIN, apps, settings=SETTINGS, console=console.append, plugin_log=console.append, public_host=None
+    )
     instance.serve_in_background()
     yield instance
     instance.close()

@@ -1,6 +1,7 @@
 """``make run`` as a person meets it: every curl line it prints works as printed, with or without an api key, and
 Ctrl-C or SIGTERM stops it cleanly, even mid-stream or while the plugin is still starting."""
 
+import html
 import http.client
 import json
 import os
@@ -196,8 +197,9 @@ def test_the_root_address_is_an_index_of_the_demo_links(served):
         server.index = None
     assert response.status == 200 and response.getheader("Content-Type").startswith("text/html")
     links = re.findall(r'<a href="([^"]+)">', page)
-    assert f"{server.endpoint_url}/chat/chatbot" in links
-    assert any(link.endswith("/mcp") for link in links) and "<script" not in page
+    printed = re.findall(r"https?://[^\s'\"]+", banner)
+    assert links == [html.escape(url) for url in printed] and links  # every address the banner prints, a link
+    assert "<script" not in page
 
 
 def test_a_busy_port_says_how_to_choose_another(served, capsys):

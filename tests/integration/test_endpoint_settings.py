@@ -44,9 +44,7 @@ def test_an_endpoint_without_allowed_apps_serves_nothing(plugin, apps, empty):
 # Every route of the relay but the preflights, which need no settings (they only say which methods and headers may
 # come), and the hidden routes Dify itself fetches, whose signed addresses are their own proof.
 ROUTES = [
-    route
-    for route in declarations.routes()
-    if route.relay_route and route.method != "OPTIONS" and not route.hidden
+    route for route in declarations.routes() if route.relay_route and route.method != "OPTIONS" and not route.hidden
 ]
 WRONG_SETTINGS = [("", 403, "endpoint_not_configured"), ("chat:Bad_Name=x", 500, "endpoint_misconfigured")]
 

@@ -15,10 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devkit.daemon.process import PluginProcess
+from devkit.daemon.process import DEFAULT_HOOK_ID, PluginProcess
 from devkit.demo.apps import DEMO_SETTINGS, SUN_PICTURE, DemoApps
 
 ROOT = Path(__file__).resolve().parents[2]
+PUBLIC_HOST = "dify.example.com"
+"""The Dify these tests stand for is reached at a public name: its API can fetch the files the plugin serves."""
 BOUNDARY = "relay-files-boundary"
 MIB = 1024 * 1024
 LINE_BOUND = 1 * MIB
@@ -54,16 +56,27 @@ class RecordingDemo(DemoApps):
             time.sleep(seconds)
 
 
+REMOTE = {
+    "https://files.example/report.txt": b"A report\nsecond line",
+    "https://files.example/notes.md": b"# Notes",
+    "https://files.example/brief.txt": b"A brief",
+}
+"""Files on the web that Dify can fetch; any other address is unreachable, as for Dify."""
+SERVED = f"http://{PUBLIC_HOST}/e/{DEFAULT_HOOK_ID}/files/"
+"""Where the plugin serves the files a client sent as bytes, under its own endpoint's public address."""
+
+
 @pytest.fixture(scope="module")
 def demo() -> Iterator[RecordingDemo]:
     apps = RecordingDemo()
+    apps.reachable.update(REMOTE)
     yield apps
     apps.files.close()
 
 
 @pytest.fixture(scope="module")
 def plugin(demo) -> Iterator[PluginProcess]:
-    process = PluginProcess(ROOT, demo)
+    process = PluginProcess(ROOT, demo, public_host=PUBLIC_HOST)
     process.start()
     yield process
     process.stop()
@@ -108,9 +121,13 @@ def error_of(response) -> tuple[int, str]:
     return response.status, body["error"]["message"]
 
 
-def stored_named(demo, name: str):
-    (stored,) = [file for file in demo.files.files.values() if file.name == name][-1:]
-    return stored
+def served(plugin, value: dict[str, Any], name: str, kind: str) -> bytes:
+    """What the plugin serves at the address an app's file input was given (checked to be one of its own)."""
+    assert value["type"] == kind and value["transfer_method"] == "remote_url"
+    assert value["url"].startswith(SERVED) and value["url"].endswith(f"/{name}")
+    fetched = plugin.fetch(value["url"])
+    assert fetched is not None, "the plugin does not serve the file"
+    return fetched[0]
 
 
 # -- one file, several, mixed with text, refused --------------------------------------------------------------
@@ -150,27 +167,28 @@ def test_a_request_asks_dify_for_the_apps_parameters_once_at_most(plugin, demo, 
 
 
 def test_a_file_reaches_the_app_as_its_file_input(plugin, demo):
-    uploads = demo.files.uploads
     content = b"First line here\nsecond"
     response = send(plugin, [("inputs.attachment", "notes.txt", "text/plain", content)])
     assert response.status == 200, response.text()
+    # The app read the file: Dify fetched it from the address the plugin gave it, over the network.
     report = response.json()["data"]["outputs"]["text"]
     assert "Attachment: notes.txt (22 bytes, text/plain), first line: “First line here”" in report
-    assert demo.files.uploads == uploads + 1
-    assert demo.files.upload_requests[-1] == {"filename": "notes.txt", "mimetype": "text/plain"}
-    stored = stored_named(demo, "notes.txt")
-    assert stored.content == content and stored.mimetype == "text/plain"
-    assert demo.calls[-1]["inputs"] == {
-        "topic": "Green tea",
-        "attachment": {"tool_file_id": stored.id, "transfer_method": "tool_file", "type": "document"},
-    }
+    sent = demo.calls[-1]["inputs"]
+    assert sent["topic"] == "Green tea" and served(plugin, sent["attachment"], "notes.txt", "document") == content
+    assert demo.files.uploads == 0  # Dify's upload for plugins is never used: Dify cannot give it to an app
 
 
 def test_a_file_named_by_url_is_relayed_unchanged(plugin, demo):
     remote = {"type": "document", "transfer_method": "remote_url", "url": "https://files.example/report.txt"}
     response = post_json(plugin, "/workflow/outline?format=json", {"inputs": {"topic": "tea", "attachment": remote}})
-    assert "Attachment by URL: https://files.example/report.txt" in response.json()["data"]["outputs"]["text"]
+    report = response.json()["data"]["outputs"]["text"]
+    assert "Attachment: report.txt (20 bytes, text/plain), first line: “A report”" in report
     assert demo.calls[-1]["inputs"] == {"topic": "tea", "attachment": remote}
+    unreachable = {**remote, "url": "https://files.example/gone.txt"}
+    refused = post_json(
+        plugin, "/workflow/outline?format=json", {"inputs": {"topic": "tea", "attachment": unreachable}}
+    )
+    assert error_of(refused) == (400, "Reached maximum retries (3) for URL https://files.example/gone.txt")
 
 
 @pytest.mark.parametrize(
@@ -203,18 +221,14 @@ def test_a_file_field_left_empty_by_a_browser_is_no_file(plugin, demo):
     assert demo.calls[-1]["inputs"] == {"topic": "Green tea"}
 
 
-def test_a_failed_upload_is_502_and_the_app_is_not_called(plugin, demo):
+def test_on_a_dify_at_a_local_address_a_file_sent_as_bytes_is_refused_before_the_run(plugin, demo):
     calls = len(demo.calls)
-    original = demo.files.receive
-    demo.files.receive = lambda args, part: (
-        500,
-        {"message": "Internal Server Error", "code": "unknown", "status": 500},
-    )
+    plugin.public_host = "127.0.0.1"  # Dify's proxy refuses private addresses: it could not fetch the file
     try:
         status, message = error_of(send(plugin, [("inputs.attachment", "n.txt", "text/plain", b"x")]))
     finally:
-        demo.files.receive = original
-    assert status == 502 and "could not be uploaded to Dify" in message
+        plugin.public_host = PUBLIC_HOST
+    assert status == 400 and "cannot reach the app" in message and "by URL" in message
     assert len(demo.calls) == calls
 
 
@@ -222,15 +236,11 @@ def test_several_files_fill_a_file_list_input(plugin, demo):
     files = [("inputs.sources", f"s{i}.txt", "text/plain", f"source {i}".encode()) for i in range(3)]
     response = send(plugin, files)
     report = response.json()["data"]["outputs"]["text"]
-    assert [f"s{i}.txt" in report for i in range(3)] == [True, True, True]
-    assert demo.files.upload_requests[-3:] == [{"filename": f"s{i}.txt", "mimetype": "text/plain"} for i in range(3)]
-    stored = [stored_named(demo, f"s{i}.txt") for i in range(3)]
-    assert [file.content for file in stored] == [f"source {i}".encode() for i in range(3)]
+    assert [f"Attachment: s{i}.txt (8 bytes" in report for i in range(3)] == [True, True, True]
     # sources takes only custom files (by extension): each goes as "custom", which Dify accepts for such an input
-    assert demo.calls[-1]["inputs"] == {
-        "topic": "Green tea",
-        "sources": [{"tool_file_id": file.id, "transfer_method": "tool_file", "type": "custom"} for file in stored],
-    }
+    sources = demo.calls[-1]["inputs"]["sources"]
+    contents = [served(plugin, value, f"s{i}.txt", "custom") for i, value in enumerate(sources)]
+    assert contents == [f"source {i}".encode() for i in range(3)]
     four = [*files, ("inputs.sources", "s3.txt", "text/plain", b"x")]
     assert error_of(send(plugin, four)) == (400, "sources takes at most 3 files; 4 were sent.")
 
@@ -253,7 +263,7 @@ def test_a_link_let_in_by_its_extension_goes_as_custom_and_dify_takes_it(plugin,
         },
         MCP,
     )
-    assert f"Attachment by URL: {url}" in mcp.text()
+    assert "Attachment: notes.md (7 bytes" in mcp.text()
     assert demo.calls[-1]["inputs"] == {
         "topic": "tea",
         "sources": [{"type": "custom", "transfer_method": "remote_url", "url": url}],
@@ -262,13 +272,10 @@ def test_a_link_let_in_by_its_extension_goes_as_custom_and_dify_takes_it(plugin,
 
 def test_files_with_text_fields_too_large_or_broken(plugin, demo):
     mixed = send(plugin, [("inputs.attachment", "n.txt", "text/plain", b"mixed")], {"inputs.tone": "formal"})
-    stored = stored_named(demo, "n.txt")
     assert mixed.status == 200
-    assert demo.calls[-1]["inputs"] == {
-        "topic": "Green tea",
-        "tone": "formal",
-        "attachment": {"tool_file_id": stored.id, "transfer_method": "tool_file", "type": "document"},
-    }
+    sent = demo.calls[-1]["inputs"]
+    assert (sent["topic"], sent["tone"]) == ("Green tea", "formal")
+    assert served(plugin, sent["attachment"], "n.txt", "document") == b"mixed"
     too_large = send(plugin, [("inputs.attachment", "big.txt", "text/plain", b"x" * (8 * MIB + 1))])
     assert too_large.status == 413
     broken = plugin.request(
@@ -287,10 +294,9 @@ def test_the_largest_file_the_body_limit_allows_goes_through(plugin, demo, capsy
     response = send(plugin, [("inputs.attachment", "big.txt", "text/plain", content)])
     assert response.status == 200, response.text()
     elapsed = time.perf_counter() - started
-    assert stored_named(demo, "big.txt").content == content
-    assert demo.calls[-1]["inputs"]["attachment"]["transfer_method"] == "tool_file"
+    assert served(plugin, demo.calls[-1]["inputs"]["attachment"], "big.txt", "document") == content
     with capsys.disabled():  # the figure for the README's limits, not a condition of the test
-        print(f"\n{len(content)} bytes uploaded through the local daemon and relayed in {elapsed:.2f} s")
+        print(f"\n{len(content)} bytes sent, served to Dify and read by the app in {elapsed:.2f} s")
 
 
 # -- names and types bounded, on every surface --------------------------------------------------------------------
@@ -367,7 +373,7 @@ def test_names_lose_their_folders_and_types_their_parameters_so_that_dify_takes_
         MCP,
     )
     assert "Attachment: brief.txt (13 bytes, text/plain), first line: “from a folder”" in response.text()
-    assert demo.files.upload_requests[-1] == {"filename": "brief.txt", "mimetype": "text/plain"}
+    assert demo.calls[-1]["inputs"]["attachment"]["url"].endswith("/brief.txt")
 
 
 # -- the form and the files an app returns --------------------------------------------------------------------

@@ -492,7 +492,8 @@ def test_a_file_reaches_the_apps_file_input(mcp_url):
     assert "Attachment: brief.txt (29 bytes, text/plain), first line: “Line one of the file”" in result.content[0].text
     by_url = {"topic": "tea", "attachment": {"url": "https://files.example/brief.txt"}}
     result = run(mcp_url, lambda client: client.call_tool("outline", by_url))
-    assert "Attachment by URL: https://files.example/brief.txt" in result.content[0].text
+    assert "Reached maximum retries (3) for URL https://files.example/brief.txt" in result.content[0].text
+    assert result.is_error  # Dify cannot reach that address: the tool says so, and the app did not run
 
 
 # -- 5. what Dify rarely sends, through a plugin with scripted apps ------------------------------------------------

@@ -248,20 +248,21 @@ def test_query_input_and_inputs_still_choose(client):
 
 def test_an_image_reaches_the_apps_file_input(client, demo):
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24).decode()
-    uploads = demo.files.uploads
     content = [
         {"type": "text", "text": "Green tea"},
         {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
     ]
     reply = client.chat.completions.create(model="outline", messages=[{"role": "user", "content": content}])
+    # Dify read the image at the address the plugin serves it at, under its endpoint's public URL.
     assert "Attachment: image-1.png (32 bytes, image/png)" in reply.choices[0].message.content
-    assert demo.files.uploads == uploads + 1
+    demo.reachable["https://img.example/a.png"] = b"\x89PNG\r\n\x1a\n"
     by_url = [{"type": "text", "text": "tea"}, {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}}]
     reply = client.chat.completions.create(model="outline", messages=[{"role": "user", "content": by_url}])
-    assert "Attachment by URL: https://img.example/a.png" in reply.choices[0].message.content
+    assert "Attachment: a.png (8 bytes, image/png)" in reply.choices[0].message.content
 
 
-def test_a_message_of_images_only(client):
+def test_a_message_of_images_only(client, demo):
+    demo.reachable["https://img.example/a.png"] = b"\x89PNG\r\n\x1a\n"
     image = {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}}
     only_image = [{"role": "user", "content": [image]}]
     for model in ("chatbot", "outline"):  # a chat app needs words; the outline needs its topic
@@ -273,7 +274,7 @@ def test_a_message_of_images_only(client):
         model="outline", messages=only_image, extra_body={"inputs": {"topic": "Green tea"}}
     )
     text = reply.choices[0].message.content
-    assert "Outline for “Green tea”" in text and "Attachment by URL: https://img.example/a.png" in text
+    assert "Outline for “Green tea”" in text and "Attachment: a.png (8 bytes, image/png)" in text
 
 
 # -- errors ----------------------------------------------------------------------------------------------------

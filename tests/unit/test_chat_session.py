@@ -12,6 +12,7 @@ from relay.core.errors import RelayError
 from relay.core.files import Remote, Upload, file_from_url
 from tests.unit.conftest import APP_ID, FakeSession, stream_of
 
+PUBLIC = "https://dify.example.com/e/hook-1"
 ALICE = Caller.of_key("alice-key")
 MALLORY = Caller.of_key("mallory-key")
 
@@ -76,9 +77,10 @@ def test_a_message_of_files_only_needs_the_required_text_inputs_in_inputs():
     picture = {"file": {"variable": "picture", "allowed_file_types": ["image"]}}
     files = (Upload("a.png", b"png", "image/png"),)
     session = FakeSession(stream_of(), {"user_input_form": [text("topic", required=True), text("notes"), picture]})
-    chat = ChatSession(Dify(session), App(APP_ID, "outline"), WORKFLOW, ANONYMOUS)
+    chat = ChatSession(Dify(session, PUBLIC), App(APP_ID, "outline"), WORKFLOW, ANONYMOUS)
     call = chat.call(ChatInput((Message("user", "", files),), inputs={"topic": "tea"}))
-    assert call.inputs["topic"] == "tea" and call.inputs["picture"]["transfer_method"] == "tool_file"
+    assert call.inputs["topic"] == "tea" and call.inputs["picture"]["transfer_method"] == "remote_url"
+    assert call.inputs["picture"]["url"].startswith(f"{PUBLIC}/files/")
     with pytest.raises(RelayError) as refused:
         chat.call(ChatInput((Message("user", "", files),), inputs={"notes": "x"}))
     assert refused.value.status == 400 and "topic" in refused.value.message and "files" in refused.value.message

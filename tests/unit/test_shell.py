@@ -74,6 +74,7 @@ class Broken:
     vary: tuple[str, ...] = ()
     form_key: bool = False
     foreign_origins: bool = True
+    public: bool = False
 
     def answer(self, exchange: Exchange) -> Response:
         raise self.failure
