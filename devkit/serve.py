@@ -262,6 +262,11 @@ def format_banner(
         lines += ["", f"Or from a terminal, the {sample.slug} in each format:"]
         curls = demo_curls(endpoint_url, sample, by_name=by_name, api_key=api_key)
         lines += [f"  {fmt:<6}  {command}" for fmt, command in curls.items()]
+        if any(app.mode == "completion" for app in shown):
+            lines.append(
+                "  Completion apps fail as Dify fails them for plugins (its generic 500, said as 502"
+                " app_type_unsupported); make run ARGS=--completion-fixed plays a Dify that runs them."
+            )
         if any(app.mode == "agent-chat" for app in shown):
             lines.append(
                 "  No json for the agent: json is a blocking call, and Dify refuses blocking mode for agent apps"
@@ -377,6 +382,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin directory (default: this repository)")
     parser.add_argument("--hook-id", default=DEFAULT_HOOK_ID, help="hook id shown in the printed links")
     parser.add_argument(
+        "--completion-fixed",
+        action="store_true",
+        help=(
+            "play a Dify that runs completion apps for plugins (Dify 1.16 and earlier fail every such call with their "
+            "generic 500, and so does the demo's completion app without this)"
+        ),
+    )
+    parser.add_argument(
         "--public-host",
         default=DEFAULT_PUBLIC_HOST,
         help=(
@@ -457,7 +470,7 @@ def main(argv: list[str]) -> int:
     try:
         server = create_server(
             plugin_dir,
-            DemoApps(token_delay=max(args.token_delay, 0.0)),
+            DemoApps(token_delay=max(args.token_delay, 0.0), completion_fixed=args.completion_fixed),
             host=args.host,
             port=args.port,
             settings=settings,

@@ -391,10 +391,18 @@ class DemoApps:
     apps: tuple[DemoApp, ...] = DEMO_APPS
 
     def __init__(
-        self, token_delay: float = 0.03, *, sleep: Callable[[float], None] = time.sleep, silence: float = SILENCE
+        self,
+        token_delay: float = 0.03,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        silence: float = SILENCE,
+        completion_fixed: bool = False,
     ) -> None:
         self.token_delay = token_delay
         self.silence = silence
+        self.completion_fixed = completion_fixed
+        """Play a Dify that runs completion apps for plugins: 1.16 and earlier fail every such call with their
+        generic HTTP 500 (a ``KeyError`` on ``query`` in the completion generator), as measured."""
         """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
         self.files = FileService()
         self.network: Callable[[str], tuple[bytes, str] | None] | None = None
@@ -422,6 +430,8 @@ class DemoApps:
     def invoke_app(self, request: dict[str, Any]) -> Iterator[Event]:
         """Check the call as Dify does, in Dify's order (raising ``DifyError`` at once), then return the events."""
         app = self._app(str(request.get("app_id", "")))
+        if app.mode == "completion" and not self.completion_fixed:
+            raise DifyServerError("KeyError: 'query'")  # Dify's plugin path calls the generator without a query
         query = request.get("query")
         streaming = request.get("response_mode") == "streaming"
         if app.takes_query and not query:

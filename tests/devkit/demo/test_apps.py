@@ -32,7 +32,7 @@ COMPLETION_INPUTS = {"product": "Solar kettle", "features": "boils water with su
 
 @pytest.fixture
 def demo() -> Iterator[DemoApps]:
-    apps = DemoApps(token_delay=0)
+    apps = DemoApps(token_delay=0, completion_fixed=True)  # the demo completion app itself is under test
     yield apps
     apps.files.close()
 
@@ -289,7 +289,7 @@ def test_inputs_are_checked_like_dify_checks_them(demo, inputs, message):
 
 def test_words_are_spaced_by_the_token_delay():
     sleeps: list[float] = []
-    demo = DemoApps(token_delay=0.25, sleep=sleeps.append)
+    demo = DemoApps(token_delay=0.25, sleep=sleeps.append, completion_fixed=True)
     events = run(demo, COMPLETION_APP_ID, inputs=COMPLETION_INPUTS)
     assert sleeps == [0.25] * (len(events) - 2)  # between the words, not before the first
 
@@ -505,7 +505,7 @@ def test_truncated_streams_end_without_a_final_event(demo, app_id):
 
 def test_silent_keeps_quiet_after_the_first_event():
     sleeps: list[float] = []
-    demo = DemoApps(token_delay=0, sleep=sleeps.append, silence=123)
+    demo = DemoApps(token_delay=0, sleep=sleeps.append, silence=123, completion_fixed=True)
     events = run(demo, COMPLETION_APP_ID, inputs={"product": "silent kettle"})
     assert sleeps == [123] and events[-1]["event"] == "message_end"
 
