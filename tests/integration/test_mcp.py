@@ -51,7 +51,11 @@ SAMPLE_ARGUMENTS = {
 @pytest.fixture(scope="module")
 def mcp_url() -> Iterator[str]:
     server = create_server(
-        ROOT, DemoApps(token_delay=0.01, completion_fixed=True), settings=SETTINGS, console=lambda _: None, plugin_log=lambda _: None
+        ROOT,
+        DemoApps(token_delay=0.01, completion_fixed=True),
+        settings=SETTINGS,
+        console=lambda _: None,
+        plugin_log=lambda _: None,
     )
     server.serve_in_background()
     try:
