@@ -17,6 +17,7 @@ import pytest
 
 from devkit.demo.apps import DEMO_APPS, DemoApps
 from devkit.serve import create_server, declared_settings, default_settings, format_banner, index_page, main
+from tests import declarations
 from tests.devkit.conftest import ECHO_PLUGIN, ROOT, call
 from tests.devkit.shell import assert_worked, run
 
@@ -155,7 +156,11 @@ if SERVES_APPS:
         server.settings = default_settings(ROOT) | {"allowed_apps": ""}
         banner = format_banner(server.endpoint_url, plugin_dir=ROOT, settings=server.settings)
         assert "allowed_apps is empty" in banner
+        # The relay's routes say it; an endpoint of the plugin's own (a copy's /health...) answers as it decides.
+        own = [route.path for route in declarations.routes() if not route.relay_route]
         for command in printed_curls(banner):
+            if any(path in command for path in own):
+                continue
             outcome = run(command, env={"PATH": os.environ["PATH"]}, cwd=tmp_path, console=console)
             assert outcome.statuses == [403] and b"endpoint_not_configured" in outcome.body, outcome.command
 
