@@ -112,7 +112,7 @@ def unpacked(built_package, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def installed_plugin(unpacked) -> Iterator[PluginProcess]:
     """The plugin started from the unpacked package, its app calls answered by the demo apps."""
-    process = PluginProcess(unpacked, DemoApps(token_delay=0))
+    process = PluginProcess(unpacked, DemoApps(token_delay=0, completion_fixed=True))  # each app type, served
     process.start()
     yield process
     process.stop()
