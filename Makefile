@@ -39,8 +39,9 @@ lint: $(STAMP)
 fuzz: $(STAMP)  ## Hypothesis over the whole endpoint, in-process and through the plugin process: >= 10,000 examples
 	RELAY_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/fuzz -q
 
-bench: $(STAMP)  ## relay throughput and latency as ratios against a baseline measured in the same run
-	$(PY) -m devkit bench
+bench: $(STAMP)  ## relay throughput and latency as ratios against a baseline measured in the same run; page rendering
+	$(PY) -m devkit bench $(ARGS)
+	$(PY) -m devkit.bench.rendering
 
 package: $(STAMP)  ## dist/<name>-<version>.difypkg, validated
 	$(PY) -m devkit package
