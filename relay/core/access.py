@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from werkzeug import Request
@@ -106,7 +106,7 @@ def check_api_key(request: Request, access: AccessSettings, *, form: bool = Fals
         )
     if key is None:
         raise unauthorized("This endpoint needs an api key: send Authorization: Bearer <key> or X-API-Key: <key>.")
-    raise unauthorized("The api key is not valid for this endpoint.")
+    raise replace(unauthorized("The api key is not valid for this endpoint."), reason="wrong_key")
 
 
 def check_origin(request: Request, access: AccessSettings, cors: Mapping[str, str]) -> None:

@@ -46,6 +46,7 @@ _HEADINGS_BY_CODE = {
 # What a person reading the page needs instead of the protocol's sentence (which stays, under "details").
 _EXPLANATIONS = {
     "unauthorized": "This page is protected. Type the key you were given to continue.",
+    "wrong_key": "That key is not valid here. Check it and type it again.",
     "endpoint_not_configured": (
         "The administrator of this Dify workspace has not chosen yet which apps this address serves. In Dify: "
         "Plugins → App Relay → Endpoints, edit this endpoint and fill in “Allowed apps” (or * for every app)."
@@ -75,7 +76,7 @@ def error_response(
             status=error.status,
             code=error.code,
             message=error.message,
-            explanation=_EXPLANATIONS.get(error.code),
+            explanation=_EXPLANATIONS.get(error.reason or "") or _EXPLANATIONS.get(error.code),
             link=link,
             heading=_HEADINGS_BY_CODE.get(error.code) or _HEADINGS.get(error.status, "Something went wrong"),
         )

@@ -158,6 +158,8 @@ def test_a_workflow_result_can_run_again_with_its_inputs(open_page, endpoint_url
                 one_column(page, ".outputs dl")
                 one_column(page, ".inputs dl")
                 save_readme_screenshot(page, "workflow-run-phone-dark")
+    assert page.locator(".run-again button.primary").is_hidden()  # "Run again" is folded until asked for
+    page.locator(".run-again summary").click()
     page.locator(".run-again button.primary").click()
     page.locator("p.done").wait_for()
     assert page.locator(".outputs .status").inner_text().strip().lower() == "succeeded"

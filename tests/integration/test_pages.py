@@ -207,3 +207,22 @@ def test_an_error_pages_link_carries_the_typed_key_on_without_a_url():
     assert '<form class="inline" method="post" action="../chat/chatbot"' in text
     assert '<input type="hidden" name="api_key" value="k-42">' in text
     assert "k-42" not in page.header("Location", "") and page.header("Cache-Control") == "no-store"
+
+
+def test_a_turn_opens_at_the_newest_question_and_run_again_is_folded(plugin):
+    page = plugin.request("POST", "/chat/chatbot", headers=FORM, body=b"query=Hello", settings=DEMO_SETTINGS).text()
+    assert page.count('id="latest"') == 1 and 'action="#latest"' in page
+    assert page.index('id="latest"') < page.index("Hello")
+    run = plugin.request("POST", "/workflow/outline", headers=FORM, body=b"inputs.topic=tea", settings=DEMO_SETTINGS)
+    assert '<details class="run-again">' in run.text()
+
+
+def test_a_wrong_key_is_said_plainly_and_a_failed_run_links_back_to_the_form(plugin):
+    settings = {**DEMO_SETTINGS, "api_key": "k-right"}
+    wrong = plugin.request("POST", "/chat/chatbot", headers=FORM, body=b"api_key=k-wrong", settings=settings)
+    assert wrong.status == 401 and "That key is not valid here." in wrong.text()
+    none = plugin.request("GET", "/chat/chatbot", headers={"Accept": "text/html"}, settings=settings)
+    assert "This page is protected." in none.text() and "not valid" not in none.text().split("<details")[0]
+    failed = plugin.request("POST", "/chat/chatbot", headers=FORM, body=b"query=crash", settings=DEMO_SETTINGS)
+    text = failed.text()
+    assert "The app stopped with an error." in text and '<a href="./chatbot">Back to the app&#39;s form</a>' in text

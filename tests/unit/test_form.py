@@ -78,7 +78,8 @@ def test_bare_browser_get_shows_the_form_without_calling_the_app():
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert session.app.calls == [("fetch_app", {"app_id": APP_ID})]
-    assert '<form class="card app-form" method="post" action=""' in page
+    # A chat form posts to the same URL and opens the answer page at the newest question.
+    assert '<form class="card app-form" method="post" action="#latest"' in page
     for name in ("inputs.name", "inputs.notes", "inputs.tone", "inputs.count", "inputs.short", "query"):
         assert f'name="{name}"' in page
     assert 'value="What can you do?"' in page
@@ -120,7 +121,7 @@ def test_401_page_offers_a_key_field_and_the_key_is_carried_in_post_bodies_only(
     form, page = answer(session, make_request(method="POST", headers=BROWSER, data={"api_key": "k-123"}), settings)
     assert form.status_code == 200
     assert '<input type="hidden" name="api_key" value="k-123">' in page
-    assert 'action=""' in page and "?api_key" not in page
+    assert 'action="#latest"' in page and "?api_key" not in page
 
     streamed, page = answer(
         session, make_request(method="POST", headers=BROWSER, data={"api_key": "k-123", "query": "hi"}), settings

@@ -92,6 +92,8 @@ _ZH = {
     "This endpoint's settings need fixing": "此端点的设置需要修正",
     "No such conversation": "没有这个对话",
     "This page is protected. Type the key you were given to continue.": "此页面受保护。请输入你获得的密钥以继续。",
+    "That key is not valid here. Check it and type it again.": "这个密钥在这里无效。请检查后重新输入。",
+    "Back to the app's form": "返回应用的表单",
     "The administrator of this Dify workspace has not chosen yet which apps this address serves. In Dify: "
     "Plugins → App Relay → Endpoints, edit this endpoint and fill in “Allowed apps” (or * for every app).": (
         "此 Dify 工作区的管理员尚未选择此地址提供哪些应用。在 Dify 中：插件 → App Relay → 端点，"
@@ -174,6 +176,8 @@ _JA = {
     "This endpoint's settings need fixing": "このエンドポイントの設定を修正する必要があります",
     "No such conversation": "会話が見つかりません",
     "This page is protected. Type the key you were given to continue.": "このページは保護されています。続けるには、渡されたキーを入力してください。",
+    "That key is not valid here. Check it and type it again.": "このキーはここでは有効ではありません。確認して、もう一度入力してください。",
+    "Back to the app's form": "アプリのフォームに戻る",
     "The administrator of this Dify workspace has not chosen yet which apps this address serves. In Dify: "
     "Plugins → App Relay → Endpoints, edit this endpoint and fill in “Allowed apps” (or * for every app).": (
         "この Dify ワークスペースの管理者は、このアドレスで提供するアプリをまだ選んでいません。Dify で："
@@ -257,6 +261,8 @@ _PT = {
     "This endpoint's settings need fixing": "As configurações deste endpoint precisam de correção",
     "No such conversation": "Conversa não encontrada",
     "This page is protected. Type the key you were given to continue.": "Esta página é protegida. Digite a chave que você recebeu para continuar.",
+    "That key is not valid here. Check it and type it again.": "Essa chave não é válida aqui. Confira e digite de novo.",
+    "Back to the app's form": "Voltar ao formulário do app",
     "The administrator of this Dify workspace has not chosen yet which apps this address serves. In Dify: "
     "Plugins → App Relay → Endpoints, edit this endpoint and fill in “Allowed apps” (or * for every app).": (
         "O administrador deste workspace do Dify ainda não escolheu quais apps este endereço serve. No Dify: "

@@ -48,7 +48,13 @@ class HtmlEncoder:
         self.info = info
         self.macros = fragments(info.language)
         self.t = translator(info.language)
-        self.page = StreamedPage(self.macros, self.t, chat=info.kind.takes_query, show_cost=info.show_cost)
+        self.page = StreamedPage(
+            self.macros,
+            self.t,
+            chat=info.kind.takes_query,
+            show_cost=info.show_cost,
+            back_href="" if info.carried else info.restart_href,  # a plain link would lose a typed key
+        )
 
     def start(self) -> bytes:
         info = self.info
@@ -63,7 +69,7 @@ class HtmlEncoder:
         )
         head += str(self.macros.earlier([(asked, render_markdown(answer)) for asked, answer in info.transcript]))
         if info.query:
-            head += str(self.macros.question(info.query))
+            head += str(self.macros.question(info.query, True))
         if info.inputs and not info.kind.takes_query:
             used = [(name, _shown(value, self.t)) for name, value in info.inputs.items() if value not in ("", None)]
             head += str(self.macros.inputs_used(used))

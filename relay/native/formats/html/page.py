@@ -32,8 +32,10 @@ from relay.native.pages.i18n import Translate
 class StreamedPage:
     """Turns events into HTML pieces, remembering which block is open and what the page has said so far."""
 
-    def __init__(self, macros: Any, t: Translate, *, chat: bool, show_cost: bool) -> None:
+    def __init__(self, macros: Any, t: Translate, *, chat: bool, show_cost: bool, back_href: str = "") -> None:
         self.macros = macros
+        self.back_href = back_href
+        """Where an error block links back to: the app's form (relative to the page)."""
         self.t = t
         self.chat = chat
         """A chat page: a chatflow's result repeats its answer, so only its status is shown."""
@@ -262,4 +264,5 @@ class StreamedPage:
 
     def _on_error(self, event: dict[str, Any]) -> str:
         self.failed = True
-        return self.switch_to(None) + str(self.macros.error(str(event.get("message") or "Unknown error")))
+        message = str(event.get("message") or "Unknown error")
+        return self.switch_to(None) + str(self.macros.error(message, self.back_href))
