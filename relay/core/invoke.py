@@ -43,13 +43,12 @@ class Invocation:
         first: Event | None,
         pump: Pump | None = None,
         *,
-        app_id: str = "",
         call: AppCall | None = None,
         kind: AppKind | None = None,
     ) -> None:
         self.first = first
         self._pump = pump
-        self._call = call or AppCall(app_id=app_id)
+        self._call = call or AppCall(app_id="")
         self._kind = kind
 
     def events(self) -> Iterator[Event]:
@@ -101,13 +100,13 @@ def start_invocation(dify: Dify, kind: AppKind, call: AppCall, *, patience: floa
     pump = Pump(_relayed(result, call.conversation_id))
     first = pump.first(patience)
     if first is SILENT:
-        return Invocation(first=None, pump=pump, app_id=call.app_id, call=call, kind=kind)
+        return Invocation(first=None, pump=pump, call=call, kind=kind)
     if isinstance(first, Failure):
         pump.close()
         raise _first_failure(first.exc, call, kind) from None
     if first is None:
         raise invocation_failed("The app returned no events.")
-    return Invocation(first=first, pump=pump, app_id=call.app_id, call=call, kind=kind)
+    return Invocation(first=first, pump=pump, call=call, kind=kind)
 
 
 def _first_failure(exc: BaseException, call: AppCall, kind: AppKind | None) -> RelayError:
