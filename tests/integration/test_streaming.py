@@ -90,7 +90,8 @@ def test_events_waiting_together_share_a_chunk(plugin, apps, fmt):
     ]
     apps.script = [*burst, {"event": "message_end", "conversation_id": "c", "message_id": "m", "metadata": {}}]
     response = plugin.request("GET", f"/chat/{SCRIPTED_APP}?query=hi&format={fmt}")
-    body = response.read()
+    # This module's keep-alive interval is 0.2 s: on a busy machine one may fall inside the burst, as it should.
+    body = response.read().replace(KEEPALIVES[fmt], b"")
     if fmt == "html":
         assert body.count(b"token 4999 ") >= 1 and body.rstrip().endswith(b"</html>")
     else:
