@@ -15,8 +15,8 @@ $(RUNTIME): requirements.txt
 	$(PIP) -r requirements.txt
 	touch $(RUNTIME)
 
-$(STAMP): $(RUNTIME) requirements-dev.txt
-	$(PIP) -r requirements-dev.txt
+$(STAMP): $(RUNTIME) requirements-test.txt requirements-tools.txt
+	$(PIP) -r requirements-tools.txt
 	touch $(STAMP)
 
 run: $(RUNTIME)  ## serve the plugin on http://127.0.0.1:5002 with demo apps, no Dify needed

@@ -58,7 +58,7 @@ def test_outside_ci_a_missing_playwright_skips_with_advice(tmp_path):
     result = run_without_playwright(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 skipped" in result.stdout
-    assert "pip install -r requirements-dev.txt" in result.stdout[result.stdout.index(" browser tests skipped ") :]
+    assert "pip install -r requirements-tools.txt" in result.stdout[result.stdout.index(" browser tests skipped ") :]
 
 
 def test_under_ci_a_missing_playwright_is_a_failure(tmp_path):

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, quote_from_bytes, unquote, unquote_to_bytes
+
+from devkit.plugin import HeaderItems
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 """``io.LimitReader(req.Body, 10*1024*1024)`` in ``copyRequest``: the rest of a body is silently dropped."""
@@ -59,8 +61,6 @@ _WRITTEN_SEPARATELY = frozenset({"Host", "User-Agent", "Content-Length", "Transf
 _METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-HeaderItems = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def canonical_header_key(name: str) -> str:

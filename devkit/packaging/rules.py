@@ -96,7 +96,8 @@ def check_manifest(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> l
             fail(field, message)
     for field, required in (("icon", True), ("icon_dark", False)):
         _check_icon(manifest.get(field), field, required, files, fail)
-    _check_resource(manifest.get("resource"), manifest.get("plugins"), fail)
+    calls_apps = any(path.endswith(".py") and b"session.app." in files[path] for path in files)
+    _check_resource(manifest.get("resource"), manifest.get("plugins"), calls_apps, fail)
     _check_plugins(manifest.get("plugins"), fail)
     _check_meta(manifest.get("meta"), files, fail)
     _check_tags(manifest.get("tags"), fail)
@@ -143,7 +144,7 @@ def _check_icon(value: object, field: str, required: bool, files: Mapping[str, b
         fail(field, f"_assets/{value} is not in the package (missing, or excluded by .difyignore)")
 
 
-def _check_resource(resource: object, plugins: object, fail: _Fail) -> None:
+def _check_resource(resource: object, plugins: object, calls_apps: bool, fail: _Fail) -> None:
     if not isinstance(resource, Mapping):
         fail("resource", "is required (memory in bytes and the permissions)")
         return
@@ -155,8 +156,8 @@ def _check_resource(resource: object, plugins: object, fail: _Fail) -> None:
     declares_endpoints = isinstance(plugins, Mapping) and bool(plugins.get("endpoints"))
     if declares_endpoints and not _enabled(permission, "endpoint"):
         fail("resource.permission.endpoint.enabled", "must be true: the plugin declares an endpoint group")
-    if not _enabled(permission, "app"):
-        fail("resource.permission.app.enabled", "must be true: the relay invokes apps (session.app.*)")
+    if calls_apps and not _enabled(permission, "app"):
+        fail("resource.permission.app.enabled", "must be true: the plugin's code calls apps (session.app.*)")
     storage = permission.get("storage")
     if isinstance(storage, Mapping) and storage.get("enabled"):
         size = storage.get("size")

@@ -25,6 +25,9 @@ MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 DIFY_UPLOAD_LIMIT_BYTES = 15 * 1024 * 1024
 PACKAGE = "(package)"
 SDK_PROBE = Path(__file__).with_name("sdk_probe.py")
+_SDK_PROBE_SOURCE = SDK_PROBE.read_bytes()
+"""Read once at import and staged with the files: ``make scaffold ... MINIMAL=1`` checks its result after the
+devkit it runs from has been removed from the copy."""
 SDK_PROBE_TIMEOUT_SECONDS = 180
 
 
@@ -126,11 +129,13 @@ def sdk_problems(files: PluginFiles) -> list[Problem]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(files.root / path, target)
         result = Path(staging) / "sdk-findings.json"
+        probe = Path(staging) / "sdk_probe.py"
+        probe.write_bytes(_SDK_PROBE_SOURCE)
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         try:
             completed = subprocess.run(
-                [sys.executable, "-B", str(SDK_PROBE), str(result)],
+                [sys.executable, "-B", str(probe), str(result)],
                 cwd=stage,
                 env=env,
                 capture_output=True,

@@ -101,9 +101,18 @@ def next_steps(identity: Identity, *, minimal_copy: bool, package: str) -> str:
         + ("" if minimal_copy else " and README.md"),
         f"Add an endpoint: endpoints/<name>.py (one Endpoint subclass) and endpoints/<name>_<method>.yaml, listed "
         f"under endpoints: in {group}; a setting: under settings: in {group}",
-        "make test     lint and every test; the declaration and packaging tests follow the manifest and the group",
-        "make run      the plugin on http://127.0.0.1:5002 with a stand-in for Dify",
-        f"make package  dist/{package}",
-        'git add -A && git commit -m "Start ' + identity.name + ' from the scaffold"',
     ]
+    if minimal_copy:
+        steps += [
+            "make test     lint, format check, the tests through the real plugin process",
+            "make run      the plugin on http://127.0.0.1:5002, served as Dify serves it",
+            f"dify plugin package .   (Dify's plugin CLI) writes {package}",
+        ]
+    else:
+        steps += [
+            "make test     lint and every test; the declaration and packaging tests follow the manifest and the group",
+            "make run      the plugin on http://127.0.0.1:5002 with a stand-in for Dify",
+            f"make package  dist/{package}",
+        ]
+    steps.append('git add -A && git commit -m "Start ' + identity.name + ' from the scaffold"')
     return "\nNext:\n" + "\n".join(f"  {number}. {step}" for number, step in enumerate(steps, 1))

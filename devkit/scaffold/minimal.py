@@ -1,18 +1,16 @@
-"""``--minimal``: the relay out, one example endpoint in; the devkit and the tests that hold for any plugin stay.
+"""``--minimal``: a small endpoint plugin, what an endpoint plugin needs to work well and nothing of the relay.
 
-What goes: the relay core and its endpoints, the endpoint group (rewritten), the tests of the relay (a fixed list,
-then every other test file that imports a module that is gone), the relay's screenshots, the benchmark of the
-relay and its ``make`` targets, the runtime requirements only the relay's pages use, and the storage permission
-only the relay needs. What comes: ``GET /hello`` answering JSON, a group with one setting, a ``main.py`` without
-the relay's SDK adjustments, a test of the endpoint through the real plugin process, and a README, PRIVACY and
-CHANGELOG of the new plugin (``template/``).
+What stays is a fixed list (``KEPT``): the manifest, ``main.py`` and the SDK adjustments it applies
+(``relay/platform``), the icons, the settings files, the runtime requirements without those of the relay's pages,
+the pinned test tools, and the slim local runner (``devkit/plugin.py``, ``devkit/local.py``). Everything else
+goes, so nothing added to this repository later can swell the copy. What comes (``template/``): ``GET /hello``,
+a group with one setting, a test through the real plugin process, a Makefile with ``make run`` and ``make test``,
+a CI script, and the new plugin's README, PRIVACY and CHANGELOG.
 """
 
 from __future__ import annotations
 
-import ast
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,41 +25,37 @@ DESCRIPTION = {
     "pt_BR": "Um plugin de endpoints para o Dify.",
 }
 
-RELAY_ONLY = (
-    "relay",
-    "endpoints",
-    "_assets/screenshots",
-    "bench",
-    "devkit/bench",
-    "tests/unit",
-    "tests/integration",
-    "tests/fuzz",
-    "tests/browser",
-    "tests/bench",
-    "tests/devkit/bench",
-    "tests/test_sdk_contract.py",
-    "tests/test_relay_declaration.py",
-    "tests/test_browser_requirement.py",
-    "tests/devkit/test_real_plugin.py",
-    "tests/devkit/packaging/test_relay_package.py",
-    "readme",
-    "tests/test_readme_translations.py",
+KEPT = (
+    ".gitignore",
+    ".difyignore",
+    ".python-version",
+    ".env.example",
+    "pyproject.toml",
+    "requirements.txt",
+    "requirements-test.txt",
+    "manifest.yaml",
+    "main.py",
+    "_assets/icon.svg",
+    "_assets/icon-dark.svg",
+    "relay/platform",
+    "devkit/__init__.py",
+    "devkit/plugin.py",
+    "devkit/local.py",
 )
-"""Paths that belong to the relay: its code, its endpoints, and the tests and tools that exist for it."""
+"""Paths of this repository the copy keeps; everything else goes (``.git`` and ``.venv`` are left alone)."""
 
-GONE_MODULES = ("relay", "endpoints", "devkit.bench")
-"""A test file that imports one of these tests the relay: it goes too."""
+UNTOUCHED = (".git", ".venv")
 
-MAKE_TARGETS_GONE = ("fuzz", "bench")
-DEVKIT_COMMANDS_GONE = ("bench",)
 REQUIREMENTS_GONE = ("jinja2", "markupsafe", "markdown-it-py")
 """Runtime requirements only the relay's html pages use."""
 
 FILES = {
-    "main.py": "main.py.tmpl",
     "endpoints/hello.py": "endpoints/hello.py.tmpl",
     "endpoints/hello_get.yaml": "endpoints/hello_get.yaml.tmpl",
+    "relay/__init__.py": "relay/__init__.py.tmpl",
     "tests/test_hello_endpoint.py": "tests/test_hello_endpoint.py.tmpl",
+    "Makefile": "Makefile.tmpl",
+    ".ci/run": ".ci/run.tmpl",
     "README.md": "README.md.tmpl",
     "PRIVACY.md": "PRIVACY.md.tmpl",
     "CHANGELOG.md": "CHANGELOG.md.tmpl",
@@ -69,74 +63,52 @@ FILES = {
 
 
 def strip_to_minimal(plugin_dir: Path, identity: Identity, current: Current, changes: Changes) -> None:
-    """Remove the relay, write the example; the manifest is left to ``rename`` (it points at the new group)."""
-    for relative in (*RELAY_ONLY, current.group):
-        _remove(plugin_dir, relative, changes)
-    for relative in files_importing(plugin_dir, GONE_MODULES):
-        _remove(plugin_dir, relative, changes)
-
+    """Keep ``KEPT``, write the example; the manifest is left to ``rename`` (it points at the new group)."""
     values = {"name": identity.name, "label": identity.label, "author": identity.author, "version": VERSION}
     values["group"] = group_path(identity.name)
+    written = {}  # read before anything goes: the templates live in this repository's devkit, which goes too
     for target, source in {**FILES, values["group"]: "group.yaml.tmpl"}.items():
         text = (TEMPLATE / source).read_text(encoding="utf-8")
         for key, value in values.items():
             text = text.replace("{{" + key + "}}", value)
+        written[target] = text
+
+    removed: list[str] = []
+    for path in sorted(plugin_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # deepest first
+        relative = path.relative_to(plugin_dir).as_posix()
+        if _untouched(relative) or _kept(relative):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()  # emptied above: nothing in it was kept
+            relative += "/"
+        else:
+            path.unlink()
+        removed.append(relative)
+    # Said once per top-most path that went: a folder, not each file in it.
+    changes.removed += sorted(r for r in removed if not any(r != d and r.startswith(d) for d in removed))
+
+    for target, text in written.items():
         path = plugin_dir / target
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         changes.written.append(target)
+    (plugin_dir / ".ci/run").chmod(0o755)
 
-    _edit(plugin_dir, "manifest.yaml", _without_storage_permission, changes)
-    _edit(plugin_dir, "Makefile", _without_make_targets, changes)
-    _edit(plugin_dir, "devkit/__main__.py", _without_devkit_commands, changes)
+    _edit(plugin_dir, "manifest.yaml", _without_permissions, changes)
     _edit(plugin_dir, "requirements.txt", _without_requirements, changes)
 
 
-def _remove(plugin_dir: Path, relative: str, changes: Changes) -> None:
-    path = plugin_dir / relative
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-    else:
-        return
-    changes.removed.append(relative + ("/" if not Path(relative).suffix else ""))
+def _untouched(relative: str) -> bool:
+    return any(relative == top or relative.startswith(top + "/") for top in UNTOUCHED)
 
 
-def files_importing(plugin_dir: Path, modules: tuple[str, ...]) -> list[str]:
-    """Test files (``tests/**.py``) that import any of ``modules`` or a module inside them."""
-    found = []
-    for path in sorted((plugin_dir / "tests").rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError):
-            continue
-        if any(_is_within(name, modules) for name in _imported(tree)):
-            found.append(path.relative_to(plugin_dir).as_posix())
-    return found
-
-
-def _imported(tree: ast.AST) -> list[str]:
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names += [f"{node.module}.{alias.name}" for alias in node.names]
-    return names
-
-
-def _is_within(name: str, modules: tuple[str, ...]) -> bool:
-    return any(name == module or name.startswith(module + ".") for module in modules)
+def _kept(relative: str) -> bool:
+    """Kept, or a folder on the way to something kept (removed later only if it ends up empty)."""
+    return any(relative == kept or relative.startswith(kept + "/") or kept.startswith(relative + "/") for kept in KEPT)
 
 
 def _edit(plugin_dir: Path, relative: str, change: Callable[[str], str], changes: Changes) -> None:
     path = plugin_dir / relative
-    if not path.is_file():
-        return
     before = path.read_text(encoding="utf-8")
     after = change(before)
     if after != before:
@@ -144,22 +116,10 @@ def _edit(plugin_dir: Path, relative: str, change: Callable[[str], str], changes
         changes.edited.append(relative)
 
 
-def _without_storage_permission(text: str) -> str:
-    """No ``resource.permission.storage``: the example keeps nothing (the relay's conversations need it)."""
-    return re.sub(r"^(\s+)storage:\n(?:\1\s+[^\n]*\n)+", "", text, flags=re.MULTILINE)
-
-
-def _without_make_targets(text: str) -> str:
-    for target in MAKE_TARGETS_GONE:
-        # The rule line and its recipe (tab-indented lines), with the blank line after it.
-        text = re.sub(rf"^{target}:[^\n]*\n(?:\t[^\n]*\n)*\n?", "", text, flags=re.MULTILINE)
-        text = re.sub(rf"^(\.PHONY:[^\n]*?) {target}(?=[ \n])", r"\1", text, flags=re.MULTILINE)
-    return text
-
-
-def _without_devkit_commands(text: str) -> str:
-    for command in DEVKIT_COMMANDS_GONE:
-        text = re.sub(rf'^\s*"{command}": "[^"\n]*",\n', "", text, flags=re.MULTILINE)
+def _without_permissions(text: str) -> str:
+    """No ``storage`` and no ``app`` permission: the example keeps nothing and calls no app (the relay does both)."""
+    for permission in ("storage", "app"):
+        text = re.sub(rf"^(\s+){permission}:\n(?:\1\s+[^\n]*\n)+", "", text, flags=re.MULTILINE)
     return text
 
 

@@ -37,6 +37,3 @@ MAX_MIME_TYPE_CHARS = 127
 
 MAX_ECHO_CHARS = 200
 """How much of a client's value an error message quotes back."""
-
-MAX_LOG_CHARS = 64 * 1024
-"""Longest log message the plugin writes (tracebacks included)."""

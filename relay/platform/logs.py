@@ -9,7 +9,9 @@ import sys
 
 from dify_plugin.config.logger_format import DifyPluginLoggerFormatter
 
-from relay.core.limits import MAX_LOG_CHARS
+MAX_LOG_CHARS = 64 * 1024
+"""Longest log message the plugin writes (tracebacks included): one plugin message stays far below the
+daemon's 5 MiB line whatever an exception holds."""
 
 
 class DetailedFormatter(DifyPluginLoggerFormatter):

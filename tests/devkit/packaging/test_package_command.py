@@ -86,7 +86,7 @@ def test_nothing_for_development_slipped_in(built_package):
         names = archive.namelist()
     forbidden = re.compile(
         r"^(tests|devkit|\.git|\.github|\.ci|\.venv|dist|test-output|\.pytest_cache|\.ruff_cache)/"
-        r"|__pycache__|\.pyc$|\.pem$|^\.env$|^pyproject\.toml$|^Makefile$|^requirements-dev\.txt$|\.difypkg$"
+        r"|__pycache__|\.pyc$|\.pem$|^\.env$|^pyproject\.toml$|^Makefile$|^requirements-(test|tools)\.txt$|\.difypkg$"
     )
     assert [name for name in names if forbidden.search(name)] == []
 

@@ -1,0 +1,173 @@
+"""The plugin behind a local HTTP front, served as Dify serves it: ``http://127.0.0.1:5002/e/<hook id>/<path>``.
+
+    python -m devkit.local [--host 127.0.0.1] [--port 5002] [--setting name=value ...]
+
+The real plugin process answers (``devkit.plugin``): this front turns each HTTP request into the daemon's
+endpoint invocation and writes the answer back chunk by chunk, the moment each arrives, as the daemon does, so a
+streamed body is seen streaming. The endpoint's settings are the group's defaults and ``--setting`` values. The
+plugin's calls back to Dify (apps, storage) are refused with a sentence that says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devkit.plugin import DEFAULT_HOOK_ID, Plugin, PluginError
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = f"/e/{DEFAULT_HOOK_ID}"
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""The daemon's limit on a request body."""
+REQUEST_TIMEOUT = 600.0
+"""The daemon's limit on one request (``PLUGIN_MAX_EXECUTION_TIMEOUT``), in seconds."""
+NOT_RELAYED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+
+
+def declared(root: Path) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The endpoint groups' setting defaults and their routes (method, path), as the manifest lists them."""
+    manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
+    settings: dict[str, Any] = {}
+    routes: list[tuple[str, str]] = []
+    for group_file in (manifest.get("plugins") or {}).get("endpoints") or []:
+        group = yaml.safe_load((root / group_file).read_text(encoding="utf-8")) or {}
+        settings |= {item["name"]: item["default"] for item in group.get("settings") or [] if "default" in item}
+        for endpoint_file in group.get("endpoints") or []:
+            endpoint = yaml.safe_load((root / endpoint_file).read_text(encoding="utf-8")) or {}
+            if not endpoint.get("hidden"):
+                routes.append((str(endpoint["method"]).upper(), str(endpoint["path"])))
+    return settings, routes
+
+
+class LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], plugin: Plugin, settings: dict[str, Any]) -> None:
+        super().__init__(address, Front)
+        self.plugin = plugin
+        self.settings = settings
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class Front(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: LocalServer
+
+    def do_GET(self) -> None:
+        if self.path in ("", "/"):
+            self._index()
+        else:
+            self._relay()
+
+    def _relay(self) -> None:
+        """One request through the plugin; the answer streamed back with chunked transfer encoding."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if not self.path.startswith(PREFIX + "/"):
+            self.close_connection = length > 0
+            return self._plain(404, f"Not here: the plugin's endpoints are under {self.server.url}{PREFIX}/\n")
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return self._plain(413, "The request body is over the daemon's 10 MiB limit.\n")
+        body = self.rfile.read(length) if length else b""
+        headers = [(name, value) for name, value in self.headers.items() if name.lower() not in NOT_RELAYED]
+        try:
+            response = self.server.plugin.request(
+                self.command,
+                self.path.removeprefix(PREFIX),
+                headers=headers,
+                body=body,
+                settings=self.server.settings,
+                timeout=REQUEST_TIMEOUT,
+            )
+        except PluginError as error:
+            return self._plain(500, f"The plugin gave no answer: {error}\n")
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            if name.lower() not in NOT_RELAYED:
+                self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in response.chunks(timeout=REQUEST_TIMEOUT):
+                if self.command != "HEAD":
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+            if self.command != "HEAD":
+                self.wfile.write(b"0\r\n\r\n")
+        except PluginError:
+            self.close_connection = True  # the body ends short, as the daemon ends it
+        except OSError:
+            response.close()  # the client went away
+            self.close_connection = True
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _relay
+
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
+
+    def _index(self) -> None:
+        _, routes = declared(self.server.plugin.plugin_dir)
+        lines = [f"{method:7} {self.server.url}{PREFIX}{path}" for method, path in dict.fromkeys(routes)]
+        self._plain(200, "The plugin's endpoints:\n" + "\n".join(lines) + "\n")
+
+    def _plain(self, status: int, text: str) -> None:
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(plugin: Plugin, host: str, port: int, settings: dict[str, Any]) -> LocalServer:
+    """A started server for ``plugin`` (already running); ``port`` 0 picks a free one."""
+    return LocalServer((host, port), plugin, settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devkit.local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5002, help="0 picks a free port")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="an endpoint setting")
+    args = parser.parse_args(argv)
+    settings, routes = declared(ROOT)
+    for item in args.setting:
+        name, _, value = item.partition("=")
+        settings[name] = value
+
+    plugin = Plugin(ROOT, on_log=lambda line: print(f"plugin: {line}", file=sys.stderr))
+    try:
+        server = serve(plugin, args.host, args.port, settings)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        another = f"make run ARGS='--port {args.port + 1}'"
+        print(f"Port {args.port} is in use. Pick another: {another} (or --port 0 for any free port)")
+        return 1
+    with plugin:
+        print(f"Serving {(plugin.manifest or {}).get('name', 'the plugin')} at {server.url}{PREFIX}")
+        for method, path in dict.fromkeys(routes):
+            print(f"  {method:7} {server.url}{PREFIX}{path}")
+        print("Ctrl-C stops it.", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
