@@ -40,8 +40,8 @@ fuzz: $(STAMP)  ## Hypothesis over the whole endpoint, in-process and through th
 	RELAY_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/fuzz -q
 
 bench: $(STAMP)  ## relay throughput and latency as ratios against a baseline measured in the same run; page rendering
-	$(PY) -m devkit bench $(ARGS)
-	$(PY) -m devkit.bench.rendering
+	$(PY) -m bench $(ARGS)
+	$(PY) -m bench.rendering
 
 package: $(STAMP)  ## dist/<name>-<version>.difypkg, validated
 	$(PY) -m devkit package

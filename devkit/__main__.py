@@ -10,7 +10,6 @@ COMMANDS = {
     "keygen": "devkit.packaging.sign:keygen_main",
     "sign": "devkit.packaging.sign:sign_main",
     "scaffold": "devkit.scaffold.command:main",
-    "bench": "devkit.bench.bench:main",
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devkit.bench.measure import plugin_cpu
+from bench.measure import plugin_cpu
 from devkit.daemon.process import DifyError, PluginProcess
 from devkit.daemon.storage import PluginStorage
 from relay.core.limits import MAX_CALL_BYTES

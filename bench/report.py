@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from devkit.bench.measure import FLOOR, FORMATS, LIMIT, SEED, VARIANTS, Latency, Loaded, Throughput
+from bench.measure import FLOOR, FORMATS, LIMIT, SEED, VARIANTS, Latency, Loaded, Throughput
 
 RELAY_PLUGIN = "App Relay"
 FLOOR_PLUGIN = "floor plugin"

@@ -1,4 +1,4 @@
-"""``python -m devkit.bench.rendering``: what hostile text costs the html pages, in CPU and in page bytes.
+"""``python -m bench.rendering``: what hostile text costs the html pages, in CPU and in page bytes.
 
 Each case is one of the inputs that once made the pages slow or huge, driven in-process the way the native
 surface drives it (``relay.native.handler``): a form's transcript through ``read_transcript`` into the page's

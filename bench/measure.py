@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devkit.bench.backend import TOKENS, BenchProcess, Script, ScriptedApps
+from bench.backend import TOKENS, BenchProcess, Script, ScriptedApps
 
 APP_ID = "0b3f7c1e-5a2d-4e8f-9c6b-1d2e3f4a5b6c"
 RELAY_SETTINGS = {"allowed_apps": "*"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from devkit.bench.backend import chat_events
+from bench.backend import chat_events
 
 VARIANTS = ("limit", "floor", "seed")
 

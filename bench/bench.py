@@ -1,11 +1,11 @@
-"""``python -m devkit bench`` (``make bench``): App Relay against baselines measured in the same run.
+"""``python -m bench`` (``make bench``): App Relay against baselines measured in the same run.
 
 Absolute timings on a shared machine say little; ratios against baselines measured seconds apart, through the
 same plugin process and the same driver, say what the relay itself costs. Everything runs through the real
 plugin processes over the daemon's stdio protocol (``devkit.daemon.process``), with a scripted chat app that
 answers as fast as the pipe takes:
 
-* **limit**, **floor** and **seed-style**: a minimal plugin generated for the run (``devkit.bench.baseline``);
+* **limit**, **floor** and **seed-style**: a minimal plugin generated for the run (``bench.baseline``);
 * **ndjson**, **sse**, **html** and blocking **json**: this repository's ``/chat/<app>``, ``allowed_apps: *``.
 
 Figures: events per plugin CPU-second over bursts (and ratios to the baselines), plugin CPU per event, time to
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import yaml
 
-from devkit.bench.backend import BenchProcess, Script, ScriptedApps
-from devkit.bench.baseline import write_baseline_plugin
-from devkit.bench.measure import (
+from bench.backend import BenchProcess, Script, ScriptedApps
+from bench.baseline import write_baseline_plugin
+from bench.measure import (
     RSS_WARM_UP,
     VARIANTS,
     Drivers,
@@ -44,9 +44,9 @@ from devkit.bench.measure import (
     startups,
     throughput,
 )
-from devkit.bench.report import FLOOR_PLUGIN, RELAY_PLUGIN, Results, Setup, chart, markdown
+from bench.report import FLOOR_PLUGIN, RELAY_PLUGIN, Results, Setup, chart, markdown
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench"
 SHORT = Script(8)
 """The short answer of the time-to-first-byte figures: 8 deltas and message_end."""
@@ -79,7 +79,7 @@ QUICK = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m devkit bench",
+        prog="python -m bench",
         description="App Relay against baselines measured in the same run, through the real plugin processes.",
         epilog=(
             "Writes results.md and throughput.png into --output (default: bench/ of the repository); "
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be at least 1")
     output: Path | None = args.output if args.output is not None else None if args.quick else DEFAULT_OUTPUT
-    command = " ".join(["python -m devkit bench", *argv])
+    command = " ".join(["python -m bench", *argv])
 
     clock = time.perf_counter()
 

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from devkit.bench import bench
-from devkit.bench.measure import VARIANTS
+from bench import bench
+from bench.measure import VARIANTS
 
 SMOKE = [
     "--events", "300",

@@ -1,0 +1,1 @@
+"""``python -m bench`` (``make bench``): the relay's CPU, latency, memory and start-up against baselines."""

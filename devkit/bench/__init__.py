@@ -1,1 +1,0 @@
-"""``python -m devkit bench`` (``make bench``): the relay's CPU, latency, memory and start-up against baselines."""
