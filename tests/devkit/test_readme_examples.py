@@ -1,4 +1,8 @@
-"""Every example of the README runs, as written, against what ``make run`` serves.
+"""Every example of the README and of the developer guide (DEVELOPING.md) runs, as written, against what ``make run``
+serves.
+
+Both documents follow the same rules, below. The guide's own commands (``make``, ``pytest``, ``devkit``) are not
+requests to the endpoint: like any shell command but ``curl``, they are not examples here.
 
 ``make run``'s endpoint here is the devkit server: the plugin of this repository, the demo apps behind it, the
 settings ``make run`` starts with. An example that sends a key (``<key>`` or ``$KEY``) runs against an endpoint
@@ -42,6 +46,9 @@ from tests.devkit.shell import assert_worked, run
 
 KEY = "readme-example-key"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+GUIDE = ROOT / "DEVELOPING.md"
+DOCUMENTS = {"README.md": README} | ({"DEVELOPING.md": GUIDE.read_text(encoding="utf-8")} if GUIDE.is_file() else {})
+"""The documents whose examples run: the README, and the developer guide where the repository has one."""
 SHOWN_ENDPOINT = "http://127.0.0.1:5002/e/<hook_id>"
 """The endpoint URL the README's programs show: ``make run``'s, with the hook id left to the reader."""
 YOUR_DIFY = "https://<your-dify>/e/<hook_id>"
@@ -78,34 +85,38 @@ def commands(block: str) -> list[str]:
     return found
 
 
-def for_your_dify(command: str) -> bool:
-    """Whether the README says, right after this command, that it is written for the reader's own Dify."""
-    flowing = " ".join(README.split())  # line breaks read as spaces, as in the command
+def for_your_dify(command: str, markdown: str) -> bool:
+    """Whether the document says, right after this command, that it is written for the reader's own Dify."""
+    flowing = " ".join(markdown.split())  # line breaks read as spaces, as in the command
     end = flowing.find(command) + len(command)
     return FOR_YOUR_DIFY in flowing[end : end + 200]
 
 
 @dataclass(frozen=True)
 class Example:
+    document: str
+    """The file it is written in: ``README.md`` or ``DEVELOPING.md``."""
     kind: str
     """``curl``, ``python``, ``mcp-url`` (a host configuration by URL), ``mcp-bridge`` (one through
     ``mcp-remote``, which needs Node.js: checked, not run), ``your-dify`` (a curl line for the reader's apps)."""
     code: str
 
     def __str__(self) -> str:
-        return f"{self.kind}: {' '.join(self.code.split())[:60]}"
+        return f"{self.document} {self.kind}: {' '.join(self.code.split())[:60]}"
 
 
 def examples() -> list[Example]:
     found = []
-    curls = [*(c for block in fenced_blocks(README, "sh") for c in commands(block)), *inline_commands(README)]
-    for command in curls:
-        if command.startswith("curl "):
-            found.append(Example("your-dify" if for_your_dify(command) else "curl", command))
-    found += [Example("python", program) for program in fenced_blocks(README, "python")]
-    for block in fenced_blocks(README, "json"):
-        for server in json.loads(block).get("mcpServers", {}).values():
-            found.append(Example("mcp-url" if "url" in server else "mcp-bridge", json.dumps(server)))
+    for document, markdown in DOCUMENTS.items():
+        curls = [*(c for block in fenced_blocks(markdown, "sh") for c in commands(block)), *inline_commands(markdown)]
+        for command in curls:
+            if command.startswith("curl "):
+                found.append(Example(document, "your-dify" if for_your_dify(command, markdown) else "curl", command))
+        found += [Example(document, "python", program) for program in fenced_blocks(markdown, "python")]
+        for block in fenced_blocks(markdown, "json"):
+            for server in json.loads(block).get("mcpServers", {}).values():
+                kind = "mcp-url" if "url" in server else "mcp-bridge"
+                found.append(Example(document, kind, json.dumps(server)))
     return found
 
 
@@ -122,10 +133,11 @@ def served() -> Iterator[tuple[DevDaemonServer, list[str]]]:
 
 
 def test_the_readme_has_examples_and_finds_them_where_they_are():
-    assert any(example.kind == "curl" for example in EXAMPLES)
-    codes = {example.code for example in EXAMPLES}
-    for indented in re.findall(r"^ +```sh\n(.*?)^ +```", README, flags=re.MULTILINE | re.DOTALL):  # in a list
-        assert {command for command in commands(indented) if command.startswith("curl ")} <= codes
+    assert any(example.kind == "curl" and example.document == "README.md" for example in EXAMPLES)
+    for document, markdown in DOCUMENTS.items():
+        codes = {example.code for example in EXAMPLES if example.document == document}
+        for indented in re.findall(r"^ +```sh\n(.*?)^ +```", markdown, flags=re.MULTILINE | re.DOTALL):  # in a list
+            assert {command for command in commands(indented) if command.startswith("curl ")} <= codes, document
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=str)
@@ -139,19 +151,20 @@ def test_each_example_works_against_make_run(served, tmp_path: Path, example: Ex
         "mcp-url": connect_mcp_host,
         "mcp-bridge": check_mcp_bridge,
         "your-dify": check_for_your_dify,
-    }[example.kind](example.code, server, console, tmp_path)
+    }[example.kind](example, server, console, tmp_path)
 
 
-def run_curl(command: str, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
+def run_curl(example: Example, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
+    command = example.code
     for upload in re.findall(r"=@([^\s;]+)", " ".join(shlex.split(command))):
         shutil.copyfile(ROOT / upload, cwd / upload)  # as if run at the repository's root
     environment = {"PATH": os.environ["PATH"], "BASE": server.endpoint_url, "KEY": KEY}
     assert_worked(run(command.replace("<key>", KEY), env=environment, cwd=cwd, console=console))
 
 
-def run_python(program: str, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
-    assert SHOWN_ENDPOINT in program  # else it would call nothing of ours
-    program = program.replace(SHOWN_ENDPOINT, server.endpoint_url).replace("<key>", KEY)
+def run_python(example: Example, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
+    assert SHOWN_ENDPOINT in example.code  # else it would call nothing of ours
+    program = example.code.replace(SHOWN_ENDPOINT, server.endpoint_url).replace("<key>", KEY)
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
@@ -161,9 +174,9 @@ def run_python(program: str, server: DevDaemonServer, console: list[str], cwd: P
     assert "error" not in result.stdout.lower(), result.stdout
 
 
-def connect_mcp_host(configuration: str, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
+def connect_mcp_host(example: Example, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
     """What a host configured so sees: the endpoint's named apps, as tools."""
-    host = json.loads(configuration)
+    host = json.loads(example.code)
     assert host["url"].startswith(YOUR_DIFY)
     url = host["url"].replace(YOUR_DIFY, server.endpoint_url)
     headers = {name: value.replace("<key>", KEY) for name, value in host.get("headers", {}).items()}
@@ -179,12 +192,14 @@ async def tools_of(url: str, headers: dict[str, str]) -> list[str]:
         return [tool.name for tool in (await client.list_tools()).tools]
 
 
-def check_mcp_bridge(configuration: str, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
+def check_mcp_bridge(example: Example, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
     """Not run (``npx mcp-remote`` needs Node.js and a download from npm): once ``mcp-remote`` has put the
-    ``env`` values into its ``${NAME}`` arguments, the URL and the headers of the configuration by URL, which is
-    run."""
-    bridged = json.loads(configuration)
-    [by_url] = [json.loads(example.code) for example in EXAMPLES if example.kind == "mcp-url"]
+    ``env`` values into its ``${NAME}`` arguments, the URL and the headers of the configuration by URL of the same
+    document, which is run."""
+    bridged = json.loads(example.code)
+    [by_url] = [
+        json.loads(other.code) for other in EXAMPLES if (other.kind, other.document) == ("mcp-url", example.document)
+    ]
     environment = bridged.get("env", {})
     args = [re.sub(r"\$\{(\w+)\}", lambda match: environment[match[1]], arg) for arg in bridged["args"]]
     assert bridged["command"] == "npx" and args[:2] == ["mcp-remote", by_url["url"]]
@@ -194,8 +209,8 @@ def check_mcp_bridge(configuration: str, server: DevDaemonServer, console: list[
     assert headers == by_url.get("headers", {})
 
 
-def check_for_your_dify(command: str, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
+def check_for_your_dify(example: Example, server: DevDaemonServer, console: list[str], cwd: Path) -> None:
     """Not run: written for the reader's own apps, and said so. It must name an app ``make run`` lacks; a demo
     app's example is run, never excused."""
-    [(_, name)] = re.findall(r"/(chat|workflow|completion)/([\w-]+)", command)
+    [(_, name)] = re.findall(r"/(chat|workflow|completion)/([\w-]+)", example.code)
     assert name not in {app.slug for app in DEMO_APPS}
