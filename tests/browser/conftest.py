@@ -26,7 +26,11 @@ README_SCREENSHOTS = ROOT / "_assets" / "screenshots"
 UPDATE_SCREENSHOTS = "APP_RELAY_UPDATE_SCREENSHOTS"
 MISSING_PLAYWRIGHT = (
     "Playwright (the Python package that drives Chromium) is not installed: "
-    "`.venv/bin/pip install -r requirements-dev.txt` installs it."
+    "`.venv/bin/pip install -r requirements-tools.txt` installs it."
+)
+MISSING_AXE = (
+    "axe-core (its axe.min.js comes with the Python package axe-playwright-python) is not installed: "
+    "`.venv/bin/pip install -r requirements-tools.txt` installs it."
 )
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TOKEN_DELAY = 0.06
@@ -70,6 +74,20 @@ def playwright_api() -> Any:
         _skipped_for.add(MISSING_PLAYWRIGHT)
         pytest.skip("no Playwright, browser test skipped: see 'browser tests skipped' above for how to get it")
     return sync_api
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's ``axe.min.js``, as the pinned ``axe-playwright-python`` bundles it: nothing is fetched at test time.
+    Without it, a skip with advice, or under CI a failure, as for Playwright."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        if in_ci():
+            pytest.fail(MISSING_AXE)
+        _skipped_for.add(MISSING_AXE)
+        pytest.skip("no axe-core, accessibility test skipped: see 'browser tests skipped' above for how to get it")
+    return Axe().axe_script
 
 
 @pytest.fixture(scope="module")
