@@ -325,6 +325,10 @@ def _surfaces(endpoint_url: str, declared: set[str], shown: list[DemoApp], api_k
             f"  python: OpenAI(base_url={endpoint_url + '/v1'!r}, api_key={'KEY' if api_key else repr('none')})"
             f".chat.completions.create(model={chat.slug!r}, messages=[...])",
         ]
+        if "/v1/responses" in declared:
+            lines.append(
+                f"  Responses API (Codex, the Agents SDK): same base URL, .responses.create(model={chat.slug!r}, ...)"
+            )
     if "/mcp" in declared:
         url = endpoint_url + "/mcp"
         headers = {"headers": {"Authorization": "Bearer <key>"}} if api_key else {}
