@@ -1,5 +1,5 @@
 """Demo apps that answer the plugin's app calls instead of Dify.
 
-``apps`` holds one app of each kind, ``events`` builds Dify's Service-API events, ``inputs`` checks an app's
-inputs the way Dify does.
+``apps`` holds one app of each kind, ``events`` fills in Dify's recorded events (``dify_events.json``), ``inputs``
+checks an app's inputs the way Dify does, ``recorded`` replays the apps real Dify was recorded with.
 """

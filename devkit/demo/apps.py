@@ -2,93 +2,73 @@
 
 One app of each kind a Dify workspace can hold, each with a fixed id (the constants below; ``python -m devkit
 serve`` prints them): a chatbot, an agent, a chatflow, a workflow and a completion app. They stream Dify's real
-event shapes (see ``devkit/demo/events.py``) word by word, ``token_delay`` seconds apart, use their inputs in
-what they say, and fail the way Dify fails:
+event shapes (``devkit/demo/events.py``) word by word, ``token_delay`` seconds apart, use their inputs in what they
+say, and fail the way Dify fails (all as measured on Dify 1.16.0-rc1):
 
-* an unknown app id: "app not found"; a chat-type app called without a query: "missing query" (which is what a
-  chat app gets through the plugin's workflow and completion paths, as those send no query);
-* a workflow or completion app called *with* a query (through the chat path) runs as itself, query ignored,
-  as Dify routes by the app's own mode (``api/core/plugin/backwards_invocation/app.py``);
-* an unknown ``conversation_id`` (or one of another app): the chatbot and the agent refuse it with Dify's
-  ``ConversationNotExistsError``, a refusal with an *empty* message; the chatflow runs in a *new* conversation, as
-  Dify's chatflows do for service-API calls (the first event's ``conversation_id`` is not the one sent); one that
-  is not a UUID gets Dify's generic 500 (all as measured on Dify 1.16.0-rc1);
-* a chatflow ends ``message_end``, then ``workflow_finished`` (measured);
-* inputs are checked as Dify checks them (``devkit/demo/inputs.py``);
-* the agent refuses blocking mode ("Agent Chat App does not support blocking mode"), like Dify's agent apps.
+* calls are refused in Dify's order and words (``events.app_of``, ``events.accepted``): an unknown app, a chat-type
+  app without a query (what the plugin's workflow and completion paths send it), an agent in blocking mode, a
+  ``conversation_id`` that is not a UUID (Dify's generic 500), or unknown or of another app (the chatbot and the
+  agent refuse it with an *empty* message; the chatflow runs in a *new* conversation); then the inputs, checked as
+  Dify checks them (``devkit/demo/inputs.py``);
+* a workflow or completion app called *with* a query (the chat path) runs as itself, query ignored, as Dify routes
+  by the app's own mode (``api/core/plugin/backwards_invocation/app.py``);
+* a chatflow ends ``message_end``, then ``workflow_finished``;
+* ``user`` is ignored: every plugin call runs as the workspace's one default end user, so a conversation started by
+  one caller can be continued by any caller that knows its id.
 
-``user`` is ignored, as Dify ignores it for a plugin's calls: every call runs as the workspace's one default end
-user, so a conversation started by one caller can be continued by any caller that knows its id.
-
-Triggers: words in the query (chat-type apps), the ``topic`` input (workflow) or the ``product`` input
-(completion) make an app behave as Dify does in rarer cases. They combine ("form-filled paused" answers the first
-form, then stops at the next one).
-
-Any app:
+Triggers: words in the query (chat-type apps), the ``topic`` input (workflow) or the ``product`` input (completion)
+make an app behave as Dify does in rarer cases. They combine ("form-filled paused" answers the first form, then
+stops at the next one). Any app:
 
 * ``crash``: after a few events the stream breaks (the backend raises), as when Dify's side of the call dies;
 * ``truncated``: the stream ends without its final event (no ``message_end``, ``workflow_finished``...), as when
   Dify's worker is killed mid-answer; in blocking mode Dify's "queue listening stopped unexpectedly.";
 * ``silent``: after the first event the app says nothing for ``silence`` seconds (300 by default: longer than the
-  daemon's 240 s read timeout and the SDK's 250 s), then goes on.
-
-Files the apps make (``picture``, agent and workflow): a small PNG stored as a Dify tool file, linked the way Dify
-links it (``ToolFileManager.sign_file``), which the local files server serves while the link is fresh (5 minutes):
-
-* agent: a second tool, ``weather_map``, draws the map; Dify announces the file with a ``message_file`` event
-  (type ``image``, belonging to the assistant) before the tool's ``agent_thought`` lists it in ``message_files``.
-  Only agents send ``message_file``: Dify's plain chatbots have no tool that could make a file;
-* workflow: a ``Cover image`` tool node makes ``cover.png``, and the run's outputs carry it as ``cover``, a list
-  of one file as Dify serializes a ``File`` (``dify_model_identity`` ``__dify__file__``, ``transfer_method``
-  ``tool_file``, ``url``...), repeated in the ``files`` of the End node's ``node_finished`` and of
-  ``workflow_finished``.
+  daemon's 240 s read timeout and the SDK's 250 s), then goes on;
+* ``picture`` (agent and workflow): a small PNG stored as a Dify tool file, linked as Dify links it
+  (``ToolFileManager.sign_file``) and served while the link is fresh (5 minutes). The agent's second tool,
+  ``weather_map``, draws it: a ``message_file`` event (an ``image`` belonging to the assistant) comes before the
+  ``agent_thought`` that lists it in ``message_files`` (only agents send ``message_file``: a plain chatbot has no
+  tool to make a file). The workflow's ``Cover image`` tool node makes ``cover.png``: the run's ``cover`` output, a
+  list of one serialized ``File`` (``__dify__file__``, ``tool_file``), repeated in the ``files`` of the End node's
+  ``node_finished`` and of ``workflow_finished``.
 
 Chatbot, agent and completion (Dify's "easy UI" apps):
 
-* ``markup`` or ``html`` (chatbot): the answer contains ``<img src=x onerror=alert(1)>`` and ``<b>`` tags, to show
-  the page escapes app text (an alert box means it does not);
-* ``markdown`` (chatbot): an answer in markdown (bold, code, a list, a code block, a table, a link) with hostile
-  bits (raw HTML, a ``javascript:`` link, an image), to show the page renders it as it streams, safely;
-* ``fail``: after a few words Dify's in-stream ``error`` event (``completion_request_error``), as when a model call
-  fails mid-answer;
-* model errors before the first word: ``model-error`` (``completion_request_error``), ``quota``
+* ``markup`` or ``html`` (chatbot): the answer holds ``<img src=x onerror=alert(1)>`` and ``<b>`` tags, to show the
+  page escapes app text; ``markdown`` (chatbot): an answer in markdown (bold, code, a list, a code block, a table, a
+  link) with hostile bits (raw HTML, a ``javascript:`` link, an image), to show it renders safely as it streams;
+* ``fail``: after a few words the in-stream ``error`` event (``completion_request_error``) of a model call failing;
+* before the first word, a model error: ``model-error`` (``completion_request_error``), ``quota``
   (``provider_quota_exceeded``), ``no-credentials`` (``provider_not_initialize``), ``unsupported-model``
-  (``model_currently_not_support``). Streaming, the stream is that one ``error`` event; blocking, Dify's generic
-  HTTP 500 (``{"message": "Internal Server Error", "code": "unknown", "status": 500}``), the model's text lost;
+  (``model_currently_not_support``): streaming, that one ``error`` event; blocking, Dify's generic HTTP 500;
 * ``replace``: the answer, then ``message_replace`` (output moderation rewrote it), then ``message_end``;
-* ``tts`` (chatbot): ``tts_message`` audio chunks among the words, and after ``message_end`` the last audio and
-  ``tts_message_end``, as Dify sends them when text-to-speech auto-play is on;
+* ``tts`` (chatbot): ``tts_message`` audio among the words, and after ``message_end`` the last audio and
+  ``tts_message_end``, as with text-to-speech auto-play on;
 * ``think`` (chatbot): the answer starts with the model's reasoning in ``<think>…</think>``, as reasoning models
   (DeepSeek-R1 and its kin) stream it through Dify.
 
 Chatflow and workflow:
 
-* ``fail`` or any model-error word: the LLM node fails; the run ends with ``workflow_finished`` (``failed``), and
-  a chatflow then sends ``error`` ("Run failed: ...", ``invalid_param``) and no ``message_end``. Blocking: a
-  workflow returns its failed result, a chatflow is refused with HTTP 400 "Run failed: ...";
-* ``paused``: the run stops at a human-input node: ``human_input_required``, ``workflow_paused``, and the stream
-  ends (no ``workflow_finished``, no ``message_end``);
-* ``form-filled`` / ``form-timeout``: a human-input node whose form was answered (``human_input_form_filled``) or
+* ``fail`` or any model-error word: the LLM node fails; ``workflow_finished`` (``failed``), then a chatflow's
+  ``error`` ("Run failed: ...", ``invalid_param``) and no ``message_end``. Blocking: a workflow returns its failed
+  result, a chatflow is refused with HTTP 400 "Run failed: ...";
+* ``paused``: the run stops at a human-input node (``human_input_required``, ``workflow_paused``, nothing after);
+  ``form-filled`` / ``form-timeout``: a human-input node whose form was answered (``human_input_form_filled``) or
   expired (``human_input_form_timeout``), as a resumed run streams it, then the run goes on;
-* ``stopped``: the run is stopped mid-answer: ``workflow_finished`` with status ``stopped`` ("Stopped by user.");
-* ``partial``: a tool node fails but its error strategy lets the run go on: its ``node_finished`` has status
-  ``exception``, and ``workflow_finished`` has ``partial-succeeded``;
+* ``stopped``: ``workflow_finished`` with status ``stopped`` ("Stopped by user.") mid-answer;
+* ``partial``: a tool node fails but its error strategy lets the run go on (``exception``, ``partial-succeeded``);
 * ``retry``: the LLM node fails once and is retried (``node_retry``);
 * ``iterate`` / ``loop``: an iteration (``iteration_started``, ``_next``, ``_completed``) or a loop (``loop_*``)
-  whose inner node events carry ``iteration_id`` / ``loop_id``;
-* ``agent-log``: an agent node that logs its steps (``agent_log``);
-* ``replace``: the streamed text is replaced afterwards (``text_replace`` in a workflow, ``message_replace`` in a
-  chatflow);
+  whose inner node events carry ``iteration_id`` / ``loop_id``; ``agent-log``: an agent node's ``agent_log`` steps;
+* ``replace``: the streamed text replaced afterwards (``text_replace``; a chatflow's ``message_replace``);
 * ``tts`` (chatflow): ``tts_message`` audio chunks, then after ``message_end`` the last audio and ``tts_message_end``.
 
-Deviations, on purpose:
-
-* a paused run in blocking mode returns the run's result with status ``paused`` (a workflow) or the answer so far
-  (a chatflow); the exact shape Dify uses there is not modelled;
-* the apps read the files a plugin uploads (``tool_file`` inputs) and the completion app answers. Dify 1.16.0-rc1
-  does neither for a plugin: it refuses a plugin's upload as "ToolFile <id> not found" (the upload belongs to
-  another end user of the workspace) and fails every completion call with its generic 500.
-  ``devkit/demo/recorded.py`` (``RecordedDify``) answers as that Dify does.
+Deviations, on purpose: a paused run in blocking mode returns the run's result with status ``paused`` (a workflow)
+or the answer so far (a chatflow), a shape not modelled on Dify's; the apps read the files a plugin uploads
+(``tool_file`` inputs), which Dify 1.16.0-rc1 refuses as "ToolFile <id> not found" (the upload belongs to another
+end user of the workspace), and ``completion_fixed=True`` runs the completion app, which that Dify fails with its
+generic 500 for every plugin call. ``devkit/demo/recorded.py`` (``RecordedDify``) answers as that Dify does.
 """
 
 from __future__ import annotations
@@ -97,17 +77,18 @@ import itertools
 import json
 import re
 import struct
-import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from devkit.daemon.files import FileService, ToolFile
 from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo import events as ev
+from devkit.demo.events import CHAT_MODES as CHAT_MODES
+from devkit.demo.events import QUEUE_STOPPED as QUEUE_STOPPED
 from devkit.demo.inputs import Field, user_input_form, validate_inputs
 from devkit.demo.remote import RemoteFiles
 
@@ -117,7 +98,6 @@ CHATFLOW_APP_ID = "c7d35b18-9e2a-4c6f-8b40-6e1a3f5d9c27"
 WORKFLOW_APP_ID = "e5b9a2c4-7f1d-4a3e-9c68-0b2d4f6a8e91"
 COMPLETION_APP_ID = "f2a8c6e0-4d9b-4b1f-a7e3-5c0d8b2f6a49"
 
-CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 MARKUP_SAMPLE = "<img src=x onerror=alert(1)>"
 MARKDOWN_SAMPLE = """Here is **markdown**, as real apps answer: `inline code`, a [link](https://dify.ai) and a list:
 
@@ -153,12 +133,15 @@ FAIL_MESSAGE = "[demo] The model failed halfway through the answer, as you asked
 CRASH_MESSAGE = "the demo app's stream broke halfway, as you asked"
 STOPPED_MESSAGE = "Stopped by user."
 """``QueueStopEvent.get_stop_reason`` for a run stopped from the API or the studio."""
-QUEUE_STOPPED = "queue listening stopped unexpectedly."
-"""What Dify's blocking pipelines raise when the stream ends without a final event."""
 SILENCE = 300.0
 QUOTA_NODE_ERROR = "[demo] The model's quota is used up."
+REPLACED = "[demo] This answer was replaced by output moderation."
+"""What output moderation makes of an answer (``replace``)."""
 
 Event = dict[str, Any]
+Inputs = dict[str, Any]
+Words = frozenset[str]
+"""The trigger words of a call (``triggers``)."""
 _FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused", "error"})
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -173,8 +156,6 @@ class DemoApp:
     """Dify's app mode: chat, agent-chat, advanced-chat (chatflow), workflow or completion."""
     slug: str
     """Its name in the demo endpoint's ``allowed_apps``, so that links read ``/chat/chatbot``."""
-    path: str
-    """The plugin path that serves it: chat, workflow or completion."""
     fields: tuple[Field, ...]
     opening_statement: str = ""
     suggested_questions: tuple[str, ...] = ()
@@ -188,43 +169,24 @@ class DemoApp:
         return self.mode in CHAT_MODES
 
     @property
+    def path(self) -> str:
+        """The plugin path that serves it: chat, workflow or completion."""
+        return "chat" if self.takes_query else self.mode
+
+    @property
     def workflow_based(self) -> bool:
         return self.mode in ("workflow", "advanced-chat")
 
     def parameters(self) -> dict[str, Any]:
         """What Dify's ``fetch_app`` returns for this app: its parameters, not its mode."""
-        return {
+        values = {
             "opening_statement": self.opening_statement,
             "suggested_questions": list(self.suggested_questions),
             "suggested_questions_after_answer": {"enabled": self.takes_query},
-            "speech_to_text": {"enabled": False},
-            "text_to_speech": {"enabled": False, "voice": "", "language": ""},
             "retriever_resource": {"enabled": self.takes_query},
-            "annotation_reply": {"enabled": False},
-            "more_like_this": {"enabled": False},
             "user_input_form": user_input_form(self.fields, with_type=self.workflow_based),
-            "sensitive_word_avoidance": {"enabled": False, "type": "", "configs": []},
-            "file_upload": {
-                "enabled": False,
-                "image": {
-                    "enabled": False,
-                    "number_limits": 3,
-                    "detail": "high",
-                    "transfer_methods": ["remote_url", "local_file"],
-                },
-                "allowed_file_types": [],
-                "allowed_file_extensions": [],
-                "allowed_file_upload_methods": ["remote_url", "local_file"],
-                "number_limits": 3,
-            },
-            "system_parameters": {
-                "image_file_size_limit": 10,
-                "video_file_size_limit": 100,
-                "audio_file_size_limit": 50,
-                "file_size_limit": 15,
-                "workflow_file_upload_limit": 10,
-            },
         }
+        return ev.filled(ev.TEMPLATES["app parameters"], values)
 
 
 DEMO_APPS: tuple[DemoApp, ...] = (
@@ -233,7 +195,6 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         name="Demo chatbot",
         mode="chat",
         slug="chatbot",
-        path="chat",
         fields=(Field("text-input", "name", "Your name", max_length=48),),
         opening_statement="Hi! I am the devkit's demo chatbot. I answer word by word and count our turns.",
         suggested_questions=("What can you do?", "Answer in markdown", "Show me some markup", "Please fail halfway"),
@@ -244,7 +205,6 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         name="Demo agent",
         mode="agent-chat",
         slug="agent",
-        path="chat",
         fields=(Field("text-input", "city", "City", default="Paris", max_length=60),),
         opening_statement="I am an agent with one (pretend) weather tool.",
         suggested_questions=("Do I need an umbrella?",),
@@ -256,7 +216,6 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         name="Demo chatflow",
         mode="advanced-chat",
         slug="chatflow",
-        path="chat",
         fields=(Field("select", "plan", "Your plan", default="free", options=("free", "pro", "enterprise")),),
         opening_statement="Support chatflow: ask anything about your plan.",
         suggested_questions=("How do I upgrade?",),
@@ -268,7 +227,6 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         name="Demo workflow (outline writer)",
         mode="workflow",
         slug="outline",
-        path="workflow",
         fields=(
             Field("text-input", "topic", "Topic", required=True, max_length=80),
             Field("paragraph", "notes", "Notes", max_length=1000),
@@ -299,7 +257,6 @@ DEMO_APPS: tuple[DemoApp, ...] = (
         name="Demo completion (product blurb)",
         mode="completion",
         slug="blurb",
-        path="completion",
         fields=(
             Field("text-input", "product", "Product", required=True, max_length=60),
             Field("paragraph", "features", "Features", max_length=1000),
@@ -324,11 +281,16 @@ _LLM = ev.Node("llm", "llm", "LLM")
 _ANSWER = ev.Node("answer", "answer", "Answer")
 _END = ev.Node("end", "end", "End")
 _HUMAN = ev.Node("human_review", "human-input", "Human review")
+_FORM = "Please review the draft answer and approve it."
+_FORM_ACTIONS = (("approve", "Approve"), ("reject", "Reject"))
+_FORM_TIME = 24 * 3600
+"""Seconds a human-input form waits for its answer."""
 _ITERATION = ev.Node("iteration", "iteration", "Iteration")
 _LOOP = ev.Node("loop", "loop", "Loop")
 _INNER = ev.Node("inner_code", "code", "Code")
 _AGENT = ev.Node("agent", "agent", "Agent")
 _TOOL = ev.Node("weather_tool", "tool", "Weather tool")
+_TOOL_DOWN = "[demo] The weather service is down."
 _COVER = ev.Node("cover_image", "tool", "Cover image")
 IMAGE_TOOL_OBSERVATION = (
     "image has been created and sent to user already, you do not need to create it, just tell the user to check it now."
@@ -336,31 +298,13 @@ IMAGE_TOOL_OBSERVATION = (
 """What Dify's tool engine tells an agent's model about an image its tool made."""
 
 _SECTIONS = {
-    "friendly": (
-        "Why {t} is worth your time",
-        "Getting started with {t}",
-        "Common pitfalls and how to dodge them",
-        "Stories from people who tried {t}",
-        "Questions you might still have",
-        "Your next steps",
-    ),
-    "formal": (
-        "Introduction to {t}",
-        "Background and context",
-        "Current practice",
-        "Analysis of the main options",
-        "Recommendations",
-        "Conclusion",
-    ),
-    "playful": (
-        "{t}: the origin story",
-        "Things nobody tells you about {t}",
-        "{t} myths, busted",
-        "How to impress your friends with {t}",
-        "When {t} goes wrong",
-        "The grand finale",
-    ),
-}
+    "friendly": ("Why {t} is worth your time", "Getting started with {t}", "Common pitfalls and how to dodge them",
+                 "Stories from people who tried {t}", "Questions you might still have", "Your next steps"),
+    "formal": ("Introduction to {t}", "Background and context", "Current practice", "Analysis of the main options",
+               "Recommendations", "Conclusion"),
+    "playful": ("{t}: the origin story", "Things nobody tells you about {t}", "{t} myths, busted",
+                "How to impress your friends with {t}", "When {t} goes wrong", "The grand finale"),
+}  # fmt: skip
 
 
 def tokens(text: str) -> list[str]:
@@ -400,98 +344,54 @@ class DemoApps:
     ) -> None:
         self.token_delay = token_delay
         self.silence = silence
+        """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
         self.completion_fixed = completion_fixed
         """Play a Dify that runs completion apps for plugins: 1.16 and earlier fail every such call with their
         generic HTTP 500 (a ``KeyError`` on ``query`` in the completion generator), as measured."""
-        """How long the ``silent`` trigger keeps an app quiet after its first event, in seconds."""
         self.files = FileService()
+        """Dify's files service: what plugins upload (``session.file.upload``) lands here as tool files, the apps
+        read them, and the files the apps make (``picture``) are kept and served here too."""
         self.network: Callable[[str], tuple[bytes, str] | None] | None = None
         """The network Dify's proxy reaches, beyond ``reachable``: the devkit's daemon answers the plugin's own
         public endpoint through it (``PluginProcess.fetch``), where the plugin serves the files a client sent."""
         self.reachable: dict[str, bytes] = {}
         """Other URLs that answer, and what they serve: every other address is unreachable, as for Dify."""
-        """Dify's files service: what plugins upload (``session.file.upload``) lands here as tool files, the apps
-        read them, and the files the apps make (``picture``) are kept and served here too."""
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._conversations: dict[str, tuple[str, int]] = {}
-        """conversation id -> (app id, turns so far). No user in it: Dify runs every plugin call as one user."""
+        self._conversations = ev.Conversations()
 
     def turns(self) -> dict[str, int]:
         """Each conversation Dify holds, by id, with its number of turns so far."""
-        with self._lock:
-            return {conversation: turns for conversation, (_, turns) in self._conversations.items()}
+        return self._conversations.turns()
 
     # -- AppBackend --------------------------------------------------------------------------------------------
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:
-        return self._app(app_id).parameters()
+        return ev.app_of(_BY_ID, {"app_id": app_id}).parameters()
 
     def invoke_app(self, request: dict[str, Any]) -> Iterator[Event]:
         """Check the call as Dify does, in Dify's order (raising ``DifyError`` at once), then return the events."""
-        app = self._app(str(request.get("app_id", "")))
+        app = ev.app_of(_BY_ID, request)
         if app.mode == "completion" and not self.completion_fixed:
             raise DifyServerError("KeyError: 'query'")  # Dify's plugin path calls the generator without a query
-        query = request.get("query")
-        streaming = request.get("response_mode") == "streaming"
-        if app.takes_query and not query:
-            raise DifyError("missing query")
-        if app.mode == "agent-chat" and not streaming:
-            raise DifyError("Agent Chat App does not support blocking mode")
-        conversation_id = request.get("conversation_id")
-        if app.takes_query and conversation_id:
-            conversation_id = self._check_conversation(app, str(conversation_id))
-        raw_inputs = request.get("inputs")
-        inputs = validate_inputs(
-            app.fields,
-            raw_inputs if isinstance(raw_inputs, Mapping) else {},
-            tool_files=self.files.files,
-            remote=self.remote(),
-        )
-
+        query, streaming, conversation_id, sent = ev.accepted(app.app_id, app.mode, request, self._conversations)
+        inputs = validate_inputs(app.fields, sent, tool_files=self.files.files, remote=self.remote())
         run = ev.Run(mode=app.mode, workflow_id=_workflow_id(app) if app.workflow_based else None, app_id=app.app_id)
         turn = 1
         if app.takes_query:
-            run.conversation_id, turn = self._next_turn(app, conversation_id)
-        text = str(query or "") if app.takes_query else str(inputs.get(app.trigger_input or "") or "")
-        words = triggers(text)
-        events = self._shaped(self._script(app, run, str(query or ""), inputs, turn, words), words)
+            run.conversation_id, turn = self._conversations.next_turn(app.app_id, conversation_id)
+        words = triggers(query if app.takes_query else str(inputs.get(app.trigger_input or "") or ""))
+        events = self._shaped(self._script(app, run, query, inputs, turn, words), words)
         return events if streaming else self._blocking(app, run, events)
 
+    def remote(self) -> RemoteFiles:
+        """The files Dify fetches by URL, as this demo workspace's network answers them."""
+        return RemoteFiles(self.reachable, self.files.base_url, fetch=self.network)
+
+    def picture(self, filename: str) -> ToolFile:
+        """A picture a tool made, kept as Dify keeps tool files (the same file store plugins upload to)."""
+        return self.files.create_tool_file(filename, SUN_PICTURE, "image/png")
+
     # -- helpers -----------------------------------------------------------------------------------------------
-
-    def _app(self, app_id: str) -> DemoApp:
-        app = _BY_ID.get(app_id)
-        if app is None:
-            raise DifyError("app not found")
-        return app
-
-    def _check_conversation(self, app: DemoApp, conversation_id: str) -> str | None:
-        """The conversation a call continues (``None``: a new one), or Dify's refusal (measured on 1.16.0-rc1)."""
-        try:
-            uuid.UUID(conversation_id)
-        except ValueError:  # the database refuses it: Dify's generic 500
-            raise DifyServerError(f'invalid input syntax for type uuid: "{conversation_id}"') from None
-        with self._lock:
-            owner, _ = self._conversations.get(conversation_id, ("", 0))
-        if owner == app.app_id:
-            return conversation_id
-        if app.mode == "advanced-chat":
-            # A service-API chatflow call swallows the unknown conversation and runs in a new one: the first
-            # event's conversation_id differs from the one sent.
-            return None
-        # ConversationNotExistsError() carries no message: Dify's 400 says nothing.
-        raise DifyError("")
-
-    def _next_turn(self, app: DemoApp, conversation_id: Any) -> tuple[str, int]:
-        with self._lock:
-            if not conversation_id:
-                conversation_id = ev.new_id()
-                turns = 0
-            else:
-                _, turns = self._conversations.get(str(conversation_id), (app.app_id, 0))
-            self._conversations[str(conversation_id)] = (app.app_id, turns + 1)
-            return str(conversation_id), turns + 1
 
     def _pause(self, index: int) -> None:
         if index and self.token_delay > 0:
@@ -511,70 +411,33 @@ class DemoApps:
     def _script(
         self, app: DemoApp, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
     ) -> Iterator[Event]:
-        if app.mode == "chat":
-            return self._chatbot(run, query, inputs, turn, words)
-        if app.mode == "agent-chat":
-            return self._agent(run, query, inputs, words)
-        if app.mode == "advanced-chat":
-            return self._chatflow(run, query, inputs, turn, words)
-        if app.mode == "workflow":
-            return self._workflow(run, inputs, words)
-        return self._completion(run, inputs, words)
+        apps = {"chat": self._chatbot, "agent-chat": self._agent, "advanced-chat": self._chatflow}
+        apps.update(workflow=self._workflow, completion=self._completion)
+        return apps[app.mode](run, query, inputs, turn, words)
 
     def _blocking(self, app: DemoApp, run: ev.Run, events: Iterator[Event]) -> Iterator[Event]:
-        """Blocking mode: run to the end, then one result dict; a failed run raises as Dify's blocking call does.
+        """Blocking mode: run to the end, then one result (``ev.blocking_result``). A paused run ends there: a
+        workflow with its run's result, status ``paused``, a chatflow with the answer so far."""
 
-        An ``error`` event becomes the exception Dify raises: its ``ValueError`` refusals (``invalid_param``, e.g. a
-        chatflow's "Run failed: ...") are HTTP 400 refusals, every model error is the generic HTTP 500.
-        """
-        answer: list[str] = []
-        usage: Event = {}
-        for event in events:
-            kind = event.get("event")
-            if kind in ("message", "agent_message"):
-                answer.append(event["answer"])
-            elif kind == "message_replace":
-                answer = [event["answer"]]
-            elif kind == "message_end":
-                usage = event["metadata"]["usage"]
-                yield ev.chat_blocking_result(run, "".join(answer), usage)
-                return
-            elif kind == "error":
-                if event["code"] == "invalid_param":
-                    raise DifyError(event["message"])
-                raise DifyServerError(event["message"])
-            elif kind == "workflow_finished" and app.mode == "workflow":
-                yield ev.workflow_blocking_result(run, event["data"])
-                return
-            elif kind == "workflow_paused":
-                if app.mode == "workflow":
-                    data = ev.workflow_run_data(
-                        run, status="paused", outputs={}, error_=None, total_tokens=0, total_steps=0
-                    )
-                    yield ev.workflow_blocking_result(run, data)
+        def ended() -> Iterator[Event]:
+            for event in events:
+                if event.get("event") != "workflow_paused":
+                    yield event
+                elif app.mode == "workflow":
+                    yield ev.workflow_finished(run, "paused", {}, None, total_tokens=0, total_steps=0)
                 else:
-                    yield ev.chat_blocking_result(run, "".join(answer), ev.usage(0, 0, run.elapsed))
-                return
-        raise DifyError(QUEUE_STOPPED)
+                    yield ev.message_end(run, ev.usage(0, 0, run.elapsed))
 
-    def _stream_words(self, text: str, build: Callable[[str], Event]) -> Iterator[Event]:
-        for index, token in enumerate(tokens(text)):
-            self._pause(index)
-            yield build(token)
+        yield ev.blocking_result(app.mode, ended())
 
     def _easy_ui_answer(
-        self,
-        run: ev.Run,
-        text: str,
-        build: Callable[[str], Event],
-        words: frozenset[str],
-        usage_: Callable[[int], Event],
+        self, run: ev.Run, text: str, kind: str, words: frozenset[str], prompt_tokens: int, extra_tokens: int = 0
     ) -> Iterator[Event]:
-        """The answer of a chatbot, agent or completion app, with the easy-UI triggers applied."""
+        """The answer of a chatbot, agent or completion app (``kind``: message or agent_message), with the easy-UI
+        triggers applied; ``extra_tokens``: completion tokens spent besides the answer's (an agent's thoughts)."""
         failure = _model_failure(words)
         if failure is not None:
-            code, description = failure
-            yield ev.error(run, code, description)
+            yield ev.error(run, *failure)
             return
         pieces = tokens(text)
         for index, token in enumerate(pieces):
@@ -582,20 +445,18 @@ class DemoApps:
             if index == _FAIL_AFTER_TOKENS and "fail" in words:
                 yield ev.error(run, "completion_request_error", FAIL_MESSAGE)
                 return
-            yield build(token)
+            yield ev.message(run, token) if kind == "message" else ev.event(run, kind, answer=token)
             if "tts" in words and index % 4 == 3:
                 yield ev.tts_message(run, _audio(token))
         if "replace" in words:
-            yield ev.message_replace(run, "[demo] This answer was replaced by output moderation.")
-        yield ev.message_end(run, usage_(len(pieces)))
+            yield ev.event(run, "message_replace", answer=REPLACED)
+        yield ev.message_end(run, ev.usage(prompt_tokens, len(pieces) + extra_tokens, run.elapsed))
         if "tts" in words:
             yield from _last_audio(run, pieces)
 
     # -- the five apps -----------------------------------------------------------------------------------------
 
-    def _chatbot(
-        self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
-    ) -> Iterator[Event]:
+    def _chatbot(self, run: ev.Run, query: str, inputs: Inputs, turn: int, words: Words) -> Iterator[Event]:
         name = str(inputs.get("name") or "").strip()
         if "markdown" in words:
             text = MARKDOWN_SAMPLE
@@ -612,67 +473,45 @@ class DemoApps:
                 f"{greeting} This is turn {turn} of our conversation. You said: “{query}”. "
                 "I am a demo app of the devkit, so I only repeat what I get, one word at a time."
             )
-        return self._easy_ui_answer(
-            run,
-            text,
-            lambda token: ev.message(run, token),
-            words,
-            lambda count: ev.usage(_prompt_tokens(query, name), count, run.elapsed),
-        )
+        return self._easy_ui_answer(run, text, "message", words, _prompt_tokens(query, name))
 
-    def _agent(self, run: ev.Run, query: str, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
+    def _agent(self, run: ev.Run, query: str, inputs: Inputs, turn: int, words: Words) -> Iterator[Event]:
         city = str(inputs.get("city") or "Paris")
-        if _model_failure(words) is None:
-            thought_id = ev.new_id()
-            yield ev.agent_thought(run, thought_id, 1)
-            self._pause(1)
-            yield ev.agent_thought(
-                run,
-                thought_id,
-                1,
-                thought=f"I should ask the weather tool about {city}.",
-                tool="weather",
-                tool_input=json.dumps({"weather": {"city": city}}),
-                observation=json.dumps({"weather": f"Sunny, 21 °C in {city} (demo data)"}, ensure_ascii=False),
+        tools = _model_failure(words) is None
+        if tools:
+            weather = json.dumps({"weather": f"Sunny, 21 °C in {city} (demo data)"}, ensure_ascii=False)
+            yield from self._tool_step(run, 1, "weather", f"I should ask the weather tool about {city}.", city, weather)
+        if tools and "picture" in words:
+            thought = f"A map makes it clearer: I will draw the weather over {city}."
+            observation = json.dumps({"weather_map": IMAGE_TOOL_OBSERVATION})
+            yield from self._tool_step(
+                run, 2, "weather_map", thought, city, observation, f"weather-map-{_slug(city)}.png"
             )
-            self._pause(1)
-            if "picture" in words:
-                yield from self._weather_map(run, city)
         text = f"The weather tool says it is sunny and 21 °C in {city}, so no umbrella needed. You asked: “{query}”."
-        if "picture" in words and _model_failure(words) is None:
+        if "picture" in words and tools:
             text += " The weather map is above."
-        yield from self._easy_ui_answer(
-            run,
-            text,
-            lambda token: ev.agent_message(run, token),
-            words,
-            lambda count: ev.usage(_prompt_tokens(query, city) + 40, count + 12, run.elapsed),
-        )
+        yield from self._easy_ui_answer(run, text, "agent_message", words, _prompt_tokens(query, city) + 40, 12)
 
-    def _weather_map(self, run: ev.Run, city: str) -> Iterator[Event]:
-        """An agent's image tool: the file first (``message_file``), then the step that made it."""
-        thought_id, message_file_id = ev.new_id(), ev.new_id()
-        yield ev.agent_thought(run, thought_id, 2)
+    def _tool_step(
+        self, run: ev.Run, position: int, tool: str, thought: str, city: str, observation: str, picture: str = ""
+    ) -> Iterator[Event]:
+        """An agent step: Dify announces it empty first, then sends it again filled in. An image tool's ``picture``
+        is announced in between (``message_file``), and the step lists it in ``message_files``."""
+        thought_id, files = ev.new_id(), []
+        yield ev.event(run, "agent_thought", id=thought_id, position=position)
         self._pause(1)
-        stored = self.picture(f"weather-map-{_slug(city)}.png")
-        yield ev.message_file(run, message_file_id, self.files.preview_url(stored), "image")
-        yield ev.agent_thought(
-            run,
-            thought_id,
-            2,
-            thought=f"A map makes it clearer: I will draw the weather over {city}.",
-            tool="weather_map",
-            tool_input=json.dumps({"weather_map": {"city": city}}),
-            observation=json.dumps({"weather_map": IMAGE_TOOL_OBSERVATION}),
-            message_files=(message_file_id,),
+        if picture:
+            url = self.files.preview_url(self.picture(picture))
+            files.append(ev.event(run, "message_file", id=ev.new_id(), type="image", url=url))
+            yield files[-1]
+        step = {"thought": thought, "tool_input": json.dumps({tool: {"city": city}}), "observation": observation}
+        step.update(tool=tool, tool_labels={tool: {"en_US": tool.replace("_", " ").title()}})
+        yield ev.event(
+            run, "agent_thought", id=thought_id, position=position, **step, message_files=[file["id"] for file in files]
         )
         self._pause(1)
 
-    def picture(self, filename: str) -> ToolFile:
-        """A picture a tool made, kept as Dify keeps tool files (the same file store plugins upload to)."""
-        return self.files.create_tool_file(filename, SUN_PICTURE, "image/png")
-
-    def _completion(self, run: ev.Run, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
+    def _completion(self, run: ev.Run, query: str, inputs: Inputs, turn: int, words: Words) -> Iterator[Event]:
         product = str(inputs["product"])
         features = str(inputs.get("features") or "").strip().rstrip(".")
         sentences = [f"Meet {product}: {features}." if features else f"Meet {product}."]
@@ -682,17 +521,9 @@ class DemoApps:
             sentences.append("Order today and see the difference for yourself.")
         limit = max(int(inputs.get("max_words") or 40), 5)
         text = " ".join(" ".join(sentences).split()[:limit])
-        return self._easy_ui_answer(
-            run,
-            text,
-            lambda token: ev.message(run, token),
-            words,
-            lambda count: ev.usage(_prompt_tokens(product, features), count, run.elapsed),
-        )
+        return self._easy_ui_answer(run, text, "message", words, _prompt_tokens(product, features))
 
-    def _chatflow(
-        self, run: ev.Run, query: str, inputs: dict[str, Any], turn: int, words: frozenset[str]
-    ) -> Iterator[Event]:
+    def _chatflow(self, run: ev.Run, query: str, inputs: Inputs, turn: int, words: Words) -> Iterator[Event]:
         plan = inputs.get("plan") or "free"
         system = ev.system_inputs(run, query=query, dialogue_count=turn)
         text = (
@@ -701,7 +532,7 @@ class DemoApps:
         )
         return _Graph(self, run, words, chat=True).run(inputs, system, {"query": query}, text, [query, plan])
 
-    def _workflow(self, run: ev.Run, inputs: dict[str, Any], words: frozenset[str]) -> Iterator[Event]:
+    def _workflow(self, run: ev.Run, query: str, inputs: Inputs, turn: int, words: Words) -> Iterator[Event]:
         topic = str(inputs["topic"])
         tone = str(inputs.get("tone") or "friendly")
         titles = _SECTIONS.get(tone, _SECTIONS["friendly"])
@@ -722,10 +553,6 @@ class DemoApps:
         graph = _Graph(self, run, words, chat=False)
         return graph.run(inputs, ev.system_inputs(run), {"topic": topic}, text, [topic, inputs.get("notes")])
 
-    def remote(self) -> RemoteFiles:
-        """The files Dify fetches by URL, as this demo workspace's network answers them."""
-        return RemoteFiles(self.reachable, self.files.base_url, fetch=self.network)
-
     def _read_attachment(self, value: dict[str, Any]) -> str:
         """What the app read of a file: name, size, type and, for text, the first line (a node reads a remote file
         with a GET, during the run)."""
@@ -745,29 +572,12 @@ class DemoApps:
             report += f", first line: “{first[0] if first else ''}”"
         return report
 
-    def _node(
-        self,
-        run: ev.Run,
-        node: ev.Node,
-        index: int,
-        inputs: dict[str, Any],
-        outputs: dict[str, Any],
-        place: ev.Place = ev.TOP,
-    ) -> Iterator[Event]:
-        """A node that starts and finishes at once (start, answer, end and inner nodes)."""
-        node_execution_id = ev.new_id()
-        yield ev.node_started(run, node, index, node_execution_id, inputs, place)
-        self._pause(1)
-        yield ev.node_finished(
-            run, node, index, node_execution_id, inputs=inputs, outputs=outputs, elapsed_time=0.0, place=place
-        )
-
 
 class _Graph:
     """One run of a workflow-based demo app (chatflow or workflow): Start, optional nodes the triggers ask for,
     the LLM node that streams the answer, then Answer (chatflow) or End (workflow)."""
 
-    def __init__(self, apps: DemoApps, run: ev.Run, words: frozenset[str], *, chat: bool) -> None:
+    def __init__(self, apps: DemoApps, run: ev.Run, words: Words, *, chat: bool) -> None:
         self.apps = apps
         self.run_ = run
         self.words = words
@@ -777,18 +587,14 @@ class _Graph:
         self.exceptions = 0
 
     def run(
-        self,
-        start_inputs: dict[str, Any],
-        system: dict[str, Any],
-        llm_inputs: dict[str, Any],
-        text: str,
-        prompt: Iterable[Any],
+        self, start_inputs: Inputs, system: Inputs, llm: Inputs, text: str, prompt: Iterable[Any]
     ) -> Iterator[Event]:
         """``start_inputs`` are the form's (the Start node's inputs and outputs); the run's own inputs add Dify's
-        ``system`` variables to them."""
-        run, words, apps = self.run_, self.words, self.apps
-        yield ev.workflow_started(run, {**start_inputs, **system})
-        yield from self._simple(_START, start_inputs, start_inputs)
+        ``system`` variables to them; ``llm``: the LLM node's inputs; ``prompt``: what its prompt is made of."""
+        run, words = self.run_, self.words
+        data = {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "inputs": {**start_inputs, **system}}
+        yield ev.event(run, "workflow_started", {**data, "created_at": run.created_at})
+        yield from self._node(_START, start_inputs, start_inputs, pause=True)
         if "form-filled" in words:
             yield from self._form(filled=True)
         if "form-timeout" in words:
@@ -801,210 +607,165 @@ class _Graph:
         if "loop" in words:
             yield from self._container("loop", _LOOP, [1, 2, 3])
         if "agent-log" in words:
-            yield from self._agent_node()
+            yield from self._node(_AGENT, {"query": "weather?"}, {"text": "Sunny"}, inside=self._agent_logs)
         if "partial" in words:
-            yield from self._failing_tool()
+            self.exceptions += 1  # a tool node fails, but its error strategy lets the run go on
+            failed = {"error_message": _TOOL_DOWN, "error_type": "ToolInvokeError"}
+            yield from self._node(_TOOL, {"city": "Paris"}, failed, status="exception", error=_TOOL_DOWN)
+        yield from self._llm(llm, text, prompt)
 
-        failure = "fail" in words or _model_failure(words) is not None
-        stopped = "stopped" in words
-        node = _LLM
+    def _llm(self, llm_inputs: Inputs, text: str, prompt: Iterable[Any]) -> Iterator[Event]:
+        """The LLM node streams the answer, then the run ends (or fails, or is stopped) as the triggers say."""
+        run, words, chat = self.run_, self.words, self.chat
+        model = _model_failure(words)
+        failure, stopped = "fail" in words or model is not None, "stopped" in words
         execution_id, index, started = ev.new_id(), next(self.index), time.perf_counter()
         self.steps += 1
-        yield ev.node_started(run, node, index, execution_id, llm_inputs)
+        yield ev.node_started(run, _LLM, index, execution_id, llm_inputs)
+
+        def finished(outputs: Event | None, **data: Any) -> Event:
+            elapsed = time.perf_counter() - started
+            return ev.node_finished(run, _LLM, index, execution_id, llm_inputs, outputs, elapsed=elapsed, **data)
+
         if "retry" in words:
-            yield ev.node_finished(
-                run,
-                node,
-                index,
-                execution_id,
-                inputs=llm_inputs,
-                outputs=None,
-                elapsed_time=time.perf_counter() - started,
-                status="retry",
-                error_="[demo] The model did not answer in time; retrying.",
-                event="node_retry",
-                retry_index=1,
-            )
+            late = "[demo] The model did not answer in time; retrying."
+            yield finished(None, status="retry", error=late, retry_index=1)
         pieces = tokens(text)
         streamed = pieces[:_FAIL_AFTER_TOKENS] if failure or stopped else pieces
         for number, token in enumerate(streamed):
-            apps._pause(number)
-            yield ev.message(run, token, ["llm", "text"]) if self.chat else ev.text_chunk(run, token, ["llm", "text"])
-            if self.chat and "tts" in words and number % 4 == 3:
+            self.apps._pause(number)
+            if chat:
+                yield ev.message(run, token, ["llm", "text"])
+            else:
+                yield ev.event(run, "text_chunk", {"text": token, "from_variable_selector": ["llm", "text"]})
+            if chat and "tts" in words and number % 4 == 3:
                 yield ev.tts_message(run, _audio(token))
         total = _prompt_tokens(*prompt) + len(streamed)
         if failure:
-            model = _model_failure(words)
             # A model error fails the LLM node with the model's text; the run takes the node's error as its own.
             message = (model[1] or QUOTA_NODE_ERROR) if model else "[demo] The LLM node failed, as you asked."
-            yield ev.node_finished(
-                run,
-                node,
-                index,
-                execution_id,
-                inputs=llm_inputs,
-                outputs=None,
-                elapsed_time=time.perf_counter() - started,
-                status="failed",
-                error_=message,
-            )
+            yield finished(None, status="failed", error=message)
             yield self._finished("failed", {}, message, total)
-            if self.chat:
+            if chat:
                 yield ev.error(run, "invalid_param", f"Run failed: {message}")
             return
         if stopped:
             yield self._finished("stopped", {}, STOPPED_MESSAGE, total)
-            if self.chat:
+            if chat:
                 yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(streamed), run.elapsed))
             return
-        yield ev.node_finished(
-            run,
-            node,
-            index,
-            execution_id,
-            inputs=llm_inputs,
-            outputs={"text": text},
-            elapsed_time=time.perf_counter() - started,
-            total_tokens=total,
-        )
+        yield finished({"text": text}, total_tokens=total)
         if "replace" in words:
-            replaced = "[demo] This answer was replaced by output moderation."
-            yield ev.message_replace(run, replaced) if self.chat else ev.text_replace(run, replaced)
-            text = replaced
-        outputs = {"answer": text} if self.chat else {"text": text}
-        if "picture" in words and not self.chat:
+            text = REPLACED
+            if chat:
+                yield ev.event(run, "message_replace", answer=text)
+            else:
+                yield ev.event(run, "text_replace", {"text": text})
+        outputs = {"answer": text} if chat else {"text": text}
+        if "picture" in words and not chat:
             outputs["cover"] = yield from self._cover_image()
-        if self.chat:
-            yield from self._simple(_ANSWER, {}, outputs)
-        else:
-            yield from self._simple(_END, {"text": text}, outputs)
-        finished = self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
-        if self.chat:  # measured: a chatflow's message_end comes before its workflow_finished
+        end, end_inputs = (_ANSWER, {}) if chat else (_END, {"text": text})
+        yield from self._node(end, end_inputs, outputs, pause=True)
+        ended = self._finished("partial-succeeded" if self.exceptions else "succeeded", outputs, None, total)
+        if chat:  # measured: a chatflow's message_end comes before its workflow_finished
             yield ev.message_end(run, ev.usage(_prompt_tokens(*prompt), len(pieces), run.elapsed))
-        yield finished
-        if self.chat and "tts" in words:
+        yield ended
+        if chat and "tts" in words:
             yield from _last_audio(run, pieces)
 
-    def _finished(self, status: str, outputs: dict[str, Any], error: str | None, total: int) -> Event:
-        data = ev.workflow_run_data(
-            self.run_,
-            status=status,
-            outputs=outputs,
-            error_=error,
-            total_tokens=total,
-            total_steps=self.steps,
-            exceptions_count=self.exceptions,
-        )
-        return ev.workflow_finished(self.run_, data)
+    def _finished(self, status: str, outputs: Inputs, error: str | None, total: int) -> Event:
+        counts = {"total_tokens": total, "total_steps": self.steps, "exceptions_count": self.exceptions}
+        return ev.workflow_finished(self.run_, status, outputs, error, **counts)
 
-    def _simple(
-        self, node: ev.Node, inputs: dict[str, Any], outputs: dict[str, Any], place: ev.Place = ev.TOP
+    def _node(
+        self,
+        node: ev.Node,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        place: Event | None = None,
+        *,
+        pause: bool = False,
+        inside: Callable[[str], Iterable[Event]] = lambda _: (),
+        **finished: Any,
     ) -> Iterator[Event]:
+        """A node that starts and finishes at once, with the events ``inside`` it (given its execution id) in between;
+        ``pause``: a token's delay before it finishes; ``finished``: its status and error."""
+        execution_id, index = ev.new_id(), next(self.index)
         self.steps += 1
-        yield from self.apps._node(self.run_, node, next(self.index), inputs, outputs, place)
+        yield ev.node_started(self.run_, node, index, execution_id, inputs, place)
+        yield from inside(execution_id)
+        if pause:
+            self.apps._pause(1)
+        yield ev.node_finished(self.run_, node, index, execution_id, inputs, outputs, place, **finished)
 
     def _form(self, *, filled: bool) -> Iterator[Event]:
-        run, form = self.run_, _form()
-        execution_id, index = ev.new_id(), next(self.index)
-        self.steps += 1
-        yield ev.node_started(run, form.node, index, execution_id, {})
+        """A human-input node whose form was answered or expired, as a resumed run streams it."""
+        about = {"node_id": _HUMAN.node_id, "node_title": _HUMAN.title}
+        expiration_time = int(time.time()) + _FORM_TIME
         if filled:
-            yield ev.human_input_form_filled(run, form, "approve", {"comment": "Looks good."})
+            answered = {"rendered_content": _FORM, "action_id": "approve", "action_text": "Approve"}
+            answered["submitted_data"] = {"comment": "Looks good."}
+            inside = ev.event(self.run_, "human_input_form_filled", {**about, **answered})
             outputs = {"__action_id": "approve", "comment": "Looks good."}
         else:
-            yield ev.human_input_form_timeout(run, form)
+            inside = ev.event(self.run_, "human_input_form_timeout", {**about, "expiration_time": expiration_time})
             outputs = {"__action_id": "__timeout"}
-        yield ev.node_finished(run, form.node, index, execution_id, inputs={}, outputs=outputs, elapsed_time=0.0)
+        yield from self._node(_HUMAN, {}, outputs, inside=lambda _: [inside])
 
     def _pause_at_form(self) -> Iterator[Event]:
-        run, form = self.run_, _form()
-        yield ev.node_started(run, form.node, next(self.index), ev.new_id(), {})
-        required = ev.human_input_required(run, form, form_token=f"demo-form-token-{form.form_id[:8]}")
+        """The run stops at a human-input node and waits (the form is delivered to a web app: it has a token)."""
+        run, form_id, expiration_time = self.run_, ev.new_id(), int(time.time()) + _FORM_TIME
+        yield ev.node_started(run, _HUMAN, next(self.index), ev.new_id(), {})
+        actions = [{"id": action, "title": title, "button_style": "default"} for action, title in _FORM_ACTIONS]
+        data = {"form_id": form_id, "node_id": _HUMAN.node_id, "node_title": _HUMAN.title, "form_content": _FORM}
+        data.update(actions=actions, form_token=f"demo-form-token-{form_id[:8]}", expiration_time=expiration_time)
+        required = ev.event(run, "human_input_required", data)
         yield required
-        yield ev.workflow_paused(run, form, {"type": "human_input_required", **required["data"]})
+        paused = {"workflow_run_id": run.workflow_run_id, "paused_nodes": [_HUMAN.node_id]}
+        reasons = [{"type": "human_input_required", **required["data"]}]
+        yield ev.event(run, "workflow_paused", {**paused, "reasons": reasons})
 
     def _container(self, kind: str, node: ev.Node, items: list[Any]) -> Iterator[Event]:
-        run = self.run_
-        execution_id, started = ev.new_id(), time.perf_counter()
+        """An iteration or a loop (``kind``) whose rounds run an inner node each."""
+        run, execution_id, started = self.run_, ev.new_id(), time.perf_counter()
         self.steps += 1
         next(self.index)
-        yield ev.container_started(run, kind, node, execution_id, {"items": items}, len(items))
-        place = ev.Place(iteration_id=node.node_id) if kind == "iteration" else ev.Place(loop_id=node.node_id)
+        own, inputs = {"id": execution_id, **node.fields()}, {"items": items}
+        length = {"loop_length" if kind == "loop" else "iterator_length": len(items)}
+        yield ev.event(run, f"{kind}_started", {**own, "metadata": length, "inputs": inputs})
+        place = {f"{kind}_id": node.node_id}
         outputs = []
         for round_index, item in enumerate(items):
-            yield ev.container_next(run, kind, node, execution_id, round_index)
+            yield ev.event(run, f"{kind}_next", {**own, "index": round_index})
             result = f"{item} (round {round_index + 1})"
             outputs.append(result)
-            yield from self._simple(_INNER, {"item": item}, {"result": result}, place)
-        yield ev.container_completed(
-            run,
-            kind,
-            node,
-            execution_id,
-            inputs={"items": items},
-            outputs={"output": outputs},
-            steps=len(items),
-            elapsed_time=time.perf_counter() - started,
-        )
+            yield from self._node(_INNER, {"item": item}, {"result": result}, place, pause=True)
+        elapsed = round(time.perf_counter() - started, 4)
+        done = {"outputs": {"output": outputs}, "inputs": inputs, "elapsed_time": elapsed, "steps": len(items)}
+        yield ev.event(run, f"{kind}_completed", {**own, **done})
 
-    def _agent_node(self) -> Iterator[Event]:
-        run, node = self.run_, _AGENT
-        execution_id, index = ev.new_id(), next(self.index)
-        self.steps += 1
-        yield ev.node_started(run, node, index, execution_id, {"query": "weather?"})
-        yield ev.agent_log(run, node, execution_id, "ROUND 1", {"thought": "I should call the weather tool."})
-        yield ev.agent_log(run, node, execution_id, "CALL weather", {"output": "Sunny, 21 °C (demo data)"})
-        yield ev.node_finished(
-            run, node, index, execution_id, inputs={"query": "weather?"}, outputs={"text": "Sunny"}, elapsed_time=0.0
-        )
+    def _agent_logs(self, execution_id: str) -> Iterator[Event]:
+        """The steps an agent node's strategy logs as it reasons."""
+        for label, data in (
+            ("ROUND 1", {"thought": "I should call the weather tool."}),
+            ("CALL weather", {"output": "Sunny, 21 °C (demo data)"}),
+        ):
+            log = {"node_execution_id": execution_id, "id": ev.new_id(), "label": label, "data": data}
+            yield ev.event(self.run_, "agent_log", {**log, "node_id": _AGENT.node_id})
 
     def _cover_image(self) -> Generator[Event, None, list[Event]]:
         """A tool node that draws a cover: its ``files`` output, which the End node passes on."""
-        run, node = self.run_, _COVER
-        execution_id, index = ev.new_id(), next(self.index)
-        self.steps += 1
         stored = self.apps.picture("cover.png")
         files = [ev.file_value(stored, self.apps.files.preview_url(stored))]
-        yield ev.node_started(run, node, index, execution_id, {"style": "sunny"})
-        yield ev.node_finished(
-            run,
-            node,
-            index,
-            execution_id,
-            inputs={"style": "sunny"},
-            outputs={"text": "", "files": files, "json": []},
-            elapsed_time=0.0,
-        )
+        yield from self._node(_COVER, {"style": "sunny"}, {"text": "", "files": files, "json": []})
         return files
-
-    def _failing_tool(self) -> Iterator[Event]:
-        run, node = self.run_, _TOOL
-        execution_id, index = ev.new_id(), next(self.index)
-        self.steps += 1
-        self.exceptions += 1
-        yield ev.node_started(run, node, index, execution_id, {"city": "Paris"})
-        yield ev.node_finished(
-            run,
-            node,
-            index,
-            execution_id,
-            inputs={"city": "Paris"},
-            outputs={"error_message": "[demo] The weather service is down.", "error_type": "ToolInvokeError"},
-            elapsed_time=0.0,
-            status="exception",
-            error_="[demo] The weather service is down.",
-        )
-
-
-def _form() -> ev.Form:
-    return ev.Form(_HUMAN, ev.new_id(), "Please review the draft answer and approve it.")
 
 
 def _last_audio(run: ev.Run, pieces: list[str]) -> Iterator[Event]:
     """What Dify's pipelines send once the answer has ended when text-to-speech auto-play is on: the audio still
     being spoken, then ``tts_message_end``, after ``message_end`` (``_wrapper_process_stream_response``)."""
     yield ev.tts_message(run, _audio(pieces[-1] if pieces else ""))
-    yield ev.tts_message_end(run)
+    yield ev.event(run, "tts_message_end")
 
 
 def _audio(token: str) -> bytes:

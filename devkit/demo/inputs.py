@@ -1,34 +1,31 @@
 """An app's input form as Dify describes it (``user_input_form``), and Dify's checks of the inputs sent to it.
 
-``fetch_app`` returns the form as a list of single-key dicts, ``{"text-input": {...}}``, ``{"select": {...}}`` and
-so on; the relay builds its browser form from that. When an app is run, Dify checks the inputs against the same
-form before anything streams and refuses bad ones with a plain sentence. ``validate_inputs`` is a restatement of
-``BaseAppGenerator._validate_inputs`` and ``_prepare_user_inputs`` (langgenius/dify,
-``api/core/app/apps/base_app_generator.py``), message for message:
+``fetch_app`` returns the form as a list of single-key dicts (``{"text-input": {...}}``...), from which the relay
+builds its browser form. Before anything streams, Dify checks the inputs against that form and refuses bad ones with
+a plain sentence; ``validate_inputs`` restates ``BaseAppGenerator._validate_inputs`` and ``_prepare_user_inputs``
+(langgenius/dify, ``api/core/app/apps/base_app_generator.py``) message for message:
 
-* only a *missing* value (``None``) of a required field fails, "<var> is required in input form"; ``""`` passes;
-* a missing optional value takes the field's default, which is then checked like a sent value (a form saved
-  without any default, like the recorded apps' forms, leaves it missing: ``None`` passes every check);
+* only a *missing* value (``None``) of a required field fails, "<var> is required in input form"; ``""`` passes. A
+  missing optional value takes the field's default, then checked like a sent one (a form saved without defaults,
+  like the recorded apps', leaves it missing: ``None`` passes every check);
 * text-input, paragraph and select values must be strings: "(type 'text-input') <var> in input form must be a
   string";
-* numbers accept ints and floats (booleans too: they are ints in Python), and strings that parse ("." makes a
-  float); a blank string counts as missing, even for a required field; anything else is a ``TypeError``, which
-  Dify does not catch as a refusal: the call gets its generic HTTP 500 (``DifyServerError`` here);
-* checkboxes never fail: "true"/"1"/"yes"/"on" and 1 become True, "false"/"0"/"no"/"off" and 0 become False,
-  anything else is kept as sent;
-* an optional file or file list sent as ``""`` or ``[]`` (what Dify's own front end sends for an empty field) is
-  unset; a file must be a mapping, a file list a list of mappings, and a file list over its ``max_length`` is
-  "<var> in input form must be less than <n> files";
-* the mappings then become files as ``file_factory.build_from_mapping`` builds them: an unknown
-  ``transfer_method`` is "No matching enum found for value '<method>'", a ``remote_url`` without ``url`` is
-  "Invalid file url", a tool file this workspace does not hold is "ToolFile <id> not found" (the id may come as
-  ``tool_file_id`` or as ``reference``), a console upload
-  (``local_file``, or a ``datasource_file``) is "Invalid upload file" (the demo workspace has none); a file that
-  is not a tool file must have a ``type`` the input allows, or ``custom`` with an allowed extension, else "File
-  validation failed for file: <name>" (tool files pass: Dify made them). In a file list, mappings without a
-  ``transfer_method`` (or a remote one without ``url``) are dropped. Remote files are not fetched unless a
-  ``RemoteFiles`` is given (``devkit/demo/remote.py``: reachability, the detected type, the built file); without
-  one their name and extension come from the URL;
+* numbers accept ints and floats (booleans too: they are ints in Python) and strings that parse ("." makes a float);
+  a blank string counts as missing, even for a required field; anything else is a ``TypeError``, which Dify does not
+  catch as a refusal: its generic HTTP 500 (``DifyServerError`` here);
+* checkboxes never fail: "true"/"1"/"yes"/"on" and 1 become True, "false"/"0"/"no"/"off" and 0 become False, anything
+  else is kept as sent;
+* an optional file or file list sent as ``""`` or ``[]`` (Dify's front end sends them for an empty field) is unset; a
+  file must be a mapping, a file list a list of mappings, not over its ``max_length`` ("<var> in input form must be
+  less than <n> files");
+* the mappings then become files as ``file_factory.build_from_mapping`` builds them: an unknown ``transfer_method``
+  is "No matching enum found for value '<method>'", a ``remote_url`` without ``url`` "Invalid file url", a tool file
+  the workspace does not hold "ToolFile <id> not found" (the id as ``tool_file_id`` or ``reference``), a console
+  upload (``local_file``, ``datasource_file``) "Invalid upload file" (the demo workspace has none); a file that is
+  not a tool file (Dify made those) needs a ``type`` the input allows, or ``custom`` with an allowed extension, else
+  "File validation failed for file: <name>". A file list drops mappings without a ``transfer_method`` (or remote
+  ones without ``url``). Remote files are looked at only with a ``RemoteFiles`` (``devkit/demo/remote.py``:
+  reachability, detected type, the built file); without one, their name and extension come from the URL;
 * then a dict left in a field that is not a file is "Invalid input type" (Dify's second check, meant for lists
   holding dicts, never fires: a list of dicts in a checkbox passes);
 * NUL characters are removed from strings, and inputs the form does not declare are dropped.
@@ -44,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devkit.daemon.process import DifyError, DifyServerError
-from devkit.demo.remote import RemoteFiles
+from devkit.demo.remote import RemoteFile, RemoteFiles
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -213,20 +210,16 @@ def _built(
         raise DifyError("Invalid upload file")
     if remote is not None:
         built = remote.build(mapping)
-        if not _allowed(field, str(mapping.get("type") or "custom"), built["extension"]):
-            raise DifyError(f"File validation failed for file: {built['filename']}")
-        return built
-    url = mapping.get("url") or mapping.get("remote_url")
-    if not url:
-        raise DifyError("Invalid file url")
-    filename = posixpath.basename(urlsplit(str(url)).path)
-    mimetype = mimetypes.guess_type(filename)[0] or ""
-    extension = mimetypes.guess_extension(mimetype) or (
-        f".{filename.rsplit('.', 1)[-1]}" if "." in filename else ".bin"
-    )
-    if not _allowed(field, str(mapping.get("type") or "custom"), extension):
-        raise DifyError(f"File validation failed for file: {filename}")
-    return dict(mapping)
+    else:  # not looked at: the name the URL ends with, and its extension as Dify makes it
+        url = str(mapping.get("url") or mapping.get("remote_url") or "")
+        if not url:
+            raise DifyError("Invalid file url")
+        filename = posixpath.basename(urlsplit(url).path)
+        extension = RemoteFile(url, filename, mimetypes.guess_type(filename)[0] or "", -1).extension
+        built = {"filename": filename, "extension": extension}
+    if not _allowed(field, str(mapping.get("type") or "custom"), built["extension"]):
+        raise DifyError(f"File validation failed for file: {built['filename']}")
+    return built if remote is not None else dict(mapping)
 
 
 def _allowed(field: Field, file_type: str, extension: str) -> bool:

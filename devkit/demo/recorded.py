@@ -1,53 +1,43 @@
 """The apps real Dify 1.16.0-rc1 was recorded with, answering as it answered: an ``AppBackend`` for tests.
 
-``RecordedDify`` holds the seven apps of ``tests/fixtures/real_dify`` under their recorded ids. Its streams are
-the recorded frames replayed (``devkit/demo/recording.py``): the same events, in the same order, with the same
-keys in Dify's order; only what a new run changes is new: ids (conversation, message, task, run, node
-executions), timestamps, and the values that come from the call (the query, the inputs, the text made of them).
-Its refusals are Dify's, checked in Dify's order:
+``RecordedDify`` holds the seven apps of ``tests/fixtures/real_dify`` under their recorded ids. Its streams are the
+recorded frames replayed (``devkit/demo/recording.py``): the same events, in the same order, with the same keys in
+Dify's order; only what a new run changes is new: ids (conversation, message, task, run, node executions),
+timestamps, and the values that come from the call (the query, the inputs, the text made of them). Its refusals
+are Dify's, in Dify's order:
 
-* an unknown app (any id, UUID or not): "app not found";
-* a chat-type app (chatflow, chat, agent) without a query: "missing query"; an agent in blocking mode: "Agent
-  Chat App does not support blocking mode";
+* those of any app (``events.app_of``, ``events.accepted``): an unknown app, a chat-type app without a query, an
+  agent in blocking mode, a ``conversation_id`` that is not a UUID (the generic 500), or unknown or of another app
+  (a chatflow runs in a *new* conversation; chat and agent apps refuse it with an empty message);
 * a completion app: Dify's generic 500 in both modes, as measured (the plugin path calls the completion generator
-  without a ``query`` and fails with a ``KeyError``); ``completion_fixed=True`` plays a Dify that fixed it, which
-  then refuses the recorded completion app as it refuses the chat and agent apps;
-* a ``conversation_id`` that is not a UUID: the generic 500 (the database refuses it). An unknown one, or one of
-  another app: a chatflow runs anyway in a *new* conversation (the first event's ``conversation_id`` is not the
-  one sent); chat and agent apps refuse it with an empty message (``ConversationNotExistsError``);
-* chat and agent apps, made from Dify's templates with the ``openai`` provider, which was not installed: "Provider
-  openai does not exist." in both modes, after the conversation check;
+  without a ``query``: a ``KeyError``); ``completion_fixed=True`` plays a Dify that fixed it, which then refuses it
+  as it refuses the chat and agent apps, made from Dify's templates with the ``openai`` provider, which was not
+  installed: "Provider openai does not exist." in both modes, after the conversation check;
 * inputs: Dify's checks (``devkit/demo/inputs.py``), files included: no tool file is readable (a plugin's upload
   belongs to another end user of the workspace: "ToolFile <id> not found"), a console upload is "Invalid upload
   file", and remote files go through ``devkit/demo/remote.py`` (``reachable`` says which URLs answer).
 
-Blocking calls run the stream and answer as Dify's blocking mode does: a chatflow's answer in one ``message``
-dict, a workflow's run in one result, both shaped as recorded; a failed chatflow is refused with its "Run failed:
-..." (HTTP 400), a failed workflow is a result with status ``failed``.
-
-Not recorded, so not played: model errors, paused runs, apps with a model, the daemon's own refusals (a wrong
-inner API key, an unknown tenant), SSRF refusals of private addresses.
+Blocking calls run the stream and answer as Dify's blocking mode does (``events.blocking_result``): a failed
+chatflow is refused with its "Run failed: ..." (HTTP 400), a failed workflow is a result with status ``failed``.
+Not recorded, so not played: model errors, paused runs, apps with a model, the daemon's own refusals (a wrong inner
+API key, an unknown tenant), SSRF refusals of private addresses.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from devkit.daemon.files import FileService
 from devkit.daemon.process import DifyError, DifyServerError
-from devkit.demo.events import files_in
+from devkit.demo import events as ev
 from devkit.demo.inputs import Field, fields_of, validate_inputs
 from devkit.demo.recording import RECORDING, RecordedCase, load
-from devkit.demo.remote import FILE_MODEL_IDENTITY, RemoteFiles
-
-Event = dict[str, Any]
+from devkit.demo.remote import RemoteFiles
 
 CHATFLOW_APP_ID = "a79750c3-505c-4037-ab76-911d93764c67"
 WORKFLOW_APP_ID = "f5c47f36-3a4a-483d-9786-c3bbe509e0c0"
@@ -58,16 +48,14 @@ CHAT_APP_ID = "3e0b6c1d-8f2a-4d5e-9b7c-6a1f0e2d3c4b"
 AGENT_APP_ID = "7d2f9a4e-1c6b-4e8d-a3f5-0b9c8d7e6f5a"
 COMPLETION_APP_ID = "b4c8e2f6-5a3d-4f1e-8c9b-2d7a6e5f4c3b"
 
-CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 NO_PROVIDER = "Provider openai does not exist."
-AGENT_BLOCKING = "Agent Chat App does not support blocking mode"
 COMPLETION_CRASH = "KeyError: 'query'"
 """What Dify 1.16.0-rc1's completion generator raises for every plugin call; the plugin sees only the generic 500."""
 
 
 @dataclass(frozen=True)
 class RecordedApp:
-    """One recorded app: what ``fetch_app`` answered for it and which recorded calls its runs replay."""
+    """One recorded app: what ``fetch_app`` answered for it and which recorded call its runs replay."""
 
     name: str
     app_id: str
@@ -75,8 +63,6 @@ class RecordedApp:
     parameters: Mapping[str, Any]
     stream: str | None = None
     """The recorded streaming call whose frames every run of this app replays."""
-    blocking: str | None = None
-    """The recorded blocking call whose result has the shape of this app's blocking answers."""
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -89,47 +75,17 @@ def recorded_apps(cases: Mapping[str, RecordedCase]) -> tuple[RecordedApp, ...]:
     The two failing apps' parameters were not recorded: they are the chatflow's, without its input (their start
     nodes have none, as their frames show).
     """
-
-    def parameters(case: str) -> dict[str, Any]:
-        return dict(cases[case].plugin_gets)
-
-    no_inputs = {**parameters("fetch_app chatflow"), "user_input_form": []}
+    names = ("chatflow", "workflow", "chat", "agent", "completion")
+    fetched = {name: dict(cases[f"fetch_app {name}"].plugin_gets) for name in names}
+    no_inputs = {**fetched["chatflow"], "user_input_form": []}
     return (
-        RecordedApp(
-            "chatflow",
-            CHATFLOW_APP_ID,
-            "advanced-chat",
-            parameters("fetch_app chatflow"),
-            "chatflow stream ok",
-            "chatflow blocking ok",
-        ),
-        RecordedApp(
-            "workflow",
-            WORKFLOW_APP_ID,
-            "workflow",
-            parameters("fetch_app workflow"),
-            "workflow stream ok",
-            "workflow blocking ok",
-        ),
-        RecordedApp(
-            "chatflow_fail",
-            CHATFLOW_FAIL_APP_ID,
-            "advanced-chat",
-            no_inputs,
-            "chatflow_fail stream",
-            "chatflow blocking ok",
-        ),
-        RecordedApp(
-            "workflow_fail",
-            WORKFLOW_FAIL_APP_ID,
-            "workflow",
-            no_inputs,
-            "workflow fail stream",
-            "workflow fail blocking",
-        ),
-        RecordedApp("chat", CHAT_APP_ID, "chat", parameters("fetch_app chat")),
-        RecordedApp("agent", AGENT_APP_ID, "agent-chat", parameters("fetch_app agent")),
-        RecordedApp("completion", COMPLETION_APP_ID, "completion", parameters("fetch_app completion")),
+        RecordedApp("chatflow", CHATFLOW_APP_ID, "advanced-chat", fetched["chatflow"], "chatflow stream ok"),
+        RecordedApp("workflow", WORKFLOW_APP_ID, "workflow", fetched["workflow"], "workflow stream ok"),
+        RecordedApp("chatflow_fail", CHATFLOW_FAIL_APP_ID, "advanced-chat", no_inputs, "chatflow_fail stream"),
+        RecordedApp("workflow_fail", WORKFLOW_FAIL_APP_ID, "workflow", no_inputs, "workflow fail stream"),
+        RecordedApp("chat", CHAT_APP_ID, "chat", fetched["chat"]),
+        RecordedApp("agent", AGENT_APP_ID, "agent-chat", fetched["agent"]),
+        RecordedApp("completion", COMPLETION_APP_ID, "completion", fetched["completion"]),
     )
 
 
@@ -152,102 +108,47 @@ class RecordedDify:
         self.files = FileService()
         """Dify's files service: the plugin's uploads land here (and, as in Dify, no app can read them)."""
         self._by_id = {app.app_id: app for app in self.apps}
-        self._lock = threading.Lock()
-        self._conversations: dict[str, tuple[str, int]] = {}
-        """conversation id -> (app id, turns so far)."""
+        self._conversations = ev.Conversations()
 
     # -- AppBackend --------------------------------------------------------------------------------------------
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:
-        return copy.deepcopy(dict(self._app(app_id).parameters))
+        return copy.deepcopy(dict(ev.app_of(self._by_id, {"app_id": app_id}).parameters))
 
-    def invoke_app(self, request: dict[str, Any]) -> Iterable[Event]:
+    def invoke_app(self, request: dict[str, Any]) -> Iterable[ev.Event]:
         """Refuse as Dify refuses (raising at once), else the run's events, or its one blocking result."""
-        app = self._app(str(request.get("app_id") or ""))
-        query = request.get("query")
-        streaming = request.get("response_mode") == "streaming"
-        if app.mode in CHAT_MODES and not query:
-            raise DifyError("missing query")
-        if app.mode == "agent-chat" and not streaming:
-            raise DifyError(AGENT_BLOCKING)
+        app = ev.app_of(self._by_id, request)
         if app.mode == "completion":
-            if not self.completion_fixed:
-                raise DifyServerError(COMPLETION_CRASH)
-            raise DifyError(NO_PROVIDER)
-        conversation_id, turn = "", 0
-        if app.mode in CHAT_MODES:
-            conversation_id, turn = self._conversation(app, str(request.get("conversation_id") or ""))
+            raise DifyError(NO_PROVIDER) if self.completion_fixed else DifyServerError(COMPLETION_CRASH)
+        query, streaming, conversation_id, sent = ev.accepted(app.app_id, app.mode, request, self._conversations)
         if app.mode in ("chat", "agent-chat"):  # their model's provider is checked after the conversation
             raise DifyError(NO_PROVIDER)
-        raw_inputs = request.get("inputs")
-        fields = app.fields
         # Links to Dify's own files service are told apart by its address (which starts the service).
-        with_files = any(field.kind in ("file", "file-list") for field in fields)
+        with_files = any(entry.kind in ("file", "file-list") for entry in app.fields)
         remote = RemoteFiles(self.reachable, self.files.base_url) if with_files else None
-        inputs = validate_inputs(
-            fields, raw_inputs if isinstance(raw_inputs, Mapping) else {}, tool_files=(), remote=remote
-        )
-        if conversation_id:
-            self._remember(app, conversation_id, turn)
-        events = _Run(app, self.cases[str(app.stream)], str(query or ""), inputs, conversation_id, turn).events()
-        if streaming:
-            return iter(events)
-        return [_blocking(app, self.cases[str(app.blocking)].events[0], events, conversation_id)]
-
-    # -- helpers -----------------------------------------------------------------------------------------------
-
-    def _app(self, app_id: str) -> RecordedApp:
-        app = self._by_id.get(app_id)
-        if app is None:
-            raise DifyError("app not found")
-        return app
-
-    def _conversation(self, app: RecordedApp, conversation_id: str) -> tuple[str, int]:
-        """The conversation a chat-type call runs in, and its turn; refuses as Dify refuses."""
-        if not conversation_id:
-            return str(uuid.uuid4()), 1
-        try:
-            uuid.UUID(conversation_id)
-        except ValueError:
-            raise DifyServerError(f'invalid input syntax for type uuid: "{conversation_id}"') from None
-        with self._lock:
-            owner, turns = self._conversations.get(conversation_id, ("", 0))
-        if owner == app.app_id:
-            return conversation_id, turns + 1
-        if app.mode == "advanced-chat":
-            # A service-API chatflow call swallows ConversationNotExistsError and starts a new conversation.
-            return str(uuid.uuid4()), 1
-        raise DifyError("")  # ConversationNotExistsError carries no message
-
-    def _remember(self, app: RecordedApp, conversation_id: str, turn: int) -> None:
-        with self._lock:
-            self._conversations[conversation_id] = (app.app_id, turn)
+        inputs = validate_inputs(app.fields, sent, tool_files=(), remote=remote)
+        turn = 0
+        if app.mode in ev.CHAT_MODES:
+            conversation_id, turn = self._conversations.next_turn(app.app_id, conversation_id)
+        events = _Run(self.cases[str(app.stream)], query, inputs, conversation_id, turn).events()
+        return iter(events) if streaming else [ev.blocking_result(app.mode, events)]
 
 
+@dataclass
 class _Run:
     """One run replayed from a recorded stream: fresh ids and times, the call's values where the call shows."""
 
-    def __init__(
-        self,
-        app: RecordedApp,
-        template: RecordedCase,
-        query: str,
-        inputs: dict[str, Any],
-        conversation_id: str,
-        turn: int,
-    ) -> None:
-        self.app = app
-        self.template = template
-        self.query = query
-        self.inputs = inputs
-        self.conversation_id = conversation_id
-        self.turn = turn
-        self.now = int(time.time())
-        self._ids: dict[str, str] = {}
-        self._recorded_pieces: list[str] = []
-        self._pieces: list[str] = []
+    template: RecordedCase
+    query: str
+    inputs: dict[str, Any]
+    conversation_id: str
+    turn: int
+    now: int = field(default_factory=lambda: int(time.time()))
+    _ids: dict[str, str] = field(default_factory=dict)
+    _recorded_pieces: list[str] = field(default_factory=list)
+    _pieces: list[str] = field(default_factory=list)
 
-    def events(self) -> list[Event]:
+    def events(self) -> list[ev.Event]:
         events = [self._piece(copy.deepcopy(event)) for event in self.template.events]
         for event in events:
             self._refresh(event)
@@ -258,9 +159,9 @@ class _Run:
         """A new id for a recorded one, the same each time it recurs (a run's id is also its ``data.id``)."""
         if not isinstance(recorded, str):
             return recorded
-        return self._ids.setdefault(recorded, str(uuid.uuid4()))
+        return self._ids.setdefault(recorded, ev.new_id())
 
-    def _piece(self, event: Event) -> Event:
+    def _piece(self, event: ev.Event) -> ev.Event:
         """A streamed piece of text takes the value of the variable it came from; literal text stays."""
         kind = event.get("event")
         if kind not in ("message", "text_chunk"):
@@ -274,7 +175,7 @@ class _Run:
         self._pieces.append(str(holder[key]))
         return event
 
-    def _refresh(self, event: Event) -> None:
+    def _refresh(self, event: ev.Event) -> None:
         if "conversation_id" in event:
             event["conversation_id"] = self.conversation_id
         for key in ("message_id", "task_id", "workflow_run_id", "id"):
@@ -290,7 +191,7 @@ class _Run:
                 if key in data:
                     data[key] = self.now
 
-    def _fill(self, event: Event) -> None:
+    def _fill(self, event: ev.Event) -> None:
         """The values of a run's events that depend on the call."""
         kind, data = event.get("event"), event.get("data")
         if not isinstance(data, dict):
@@ -299,15 +200,15 @@ class _Run:
             data["inputs"] = self._start_inputs(data["inputs"])
         elif kind == "node_finished" and data.get("node_type") == "start":
             data["inputs"], data["outputs"] = dict(self.inputs), dict(self.inputs)
-            data["files"] = files_in(data["outputs"])
+            data["files"] = ev.files_in(data["outputs"])
         elif kind == "node_finished":
             for key in ("inputs", "outputs"):
                 if isinstance(data.get(key), dict):
                     data[key] = self._values(data[key])
-            data["files"] = files_in(data.get("outputs"))
+            data["files"] = ev.files_in(data.get("outputs"))
         elif kind == "workflow_finished":
             data["outputs"] = self._values(data.get("outputs") or {})
-            data["files"] = files_in(data["outputs"])
+            data["files"] = ev.files_in(data["outputs"])
 
     def _start_inputs(self, recorded: Mapping[str, Any]) -> dict[str, Any]:
         """The run's inputs: the form's, then Dify's system variables in the recorded order."""
@@ -348,34 +249,6 @@ class _Run:
         return recorded
 
 
-def _blocking(app: RecordedApp, shape: Event, events: list[Event], conversation_id: str) -> Event:
-    """A blocking call's one answer, made from the run, with the keys of the recorded one in their order."""
-    if app.mode == "workflow":
-        finished = next(event for event in events if event.get("event") == "workflow_finished")
-        data = {key: finished["data"][key] for key in shape["data"]}
-        run = {"task_id": finished["task_id"], "workflow_run_id": finished["workflow_run_id"], "data": data}
-        return {key: run[key] for key in shape}
-    failed = next((event for event in events if event.get("event") == "error"), None)
-    if failed is not None:  # a blocking chatflow raises the run's error: a ValueError, so Dify's 400
-        if failed.get("code") == "invalid_param":
-            raise DifyError(str(failed.get("message") or ""))
-        raise DifyServerError(str(failed.get("message") or ""))
-    end = next(event for event in events if event.get("event") == "message_end")
-    answer = "".join(str(event.get("answer") or "") for event in events if event.get("event") == "message")
-    result = {
-        "event": "message",
-        "task_id": end["task_id"],
-        "id": end["message_id"],
-        "message_id": end["message_id"],
-        "conversation_id": conversation_id,
-        "mode": app.mode,
-        "answer": answer,
-        "metadata": end["metadata"],
-        "created_at": end["created_at"],
-    }
-    return {key: result[key] for key in shape}
-
-
 def _text(value: Any) -> str:
     """A variable as an answer or end node writes it into text: nothing for an unset one, a number as written, a
     file as a markdown link (files in streamed text were not recorded)."""
@@ -385,6 +258,6 @@ def _text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict) and value.get("dify_model_identity") == FILE_MODEL_IDENTITY:
+    if isinstance(value, dict) and value.get("dify_model_identity") == ev.FILE_MODEL_IDENTITY:
         return f"[{value.get('filename')}]({value.get('url')})"
     return str(value)

@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devkit.daemon.process import DifyError
+from devkit.demo.events import TEMPLATES, filled
 
-FILE_MODEL_IDENTITY = "__dify__file__"
 TYPE_MISMATCH = "Detected file type does not match the specified type. Please verify the file."
 MAX_RETRIES = 3
 """``SSRF_DEFAULT_MAX_RETRIES``: how often Dify's proxy tries a URL before it gives up."""
@@ -129,19 +129,9 @@ class RemoteFiles:
 
 
 def file_value(remote: RemoteFile, kind: str) -> dict[str, Any]:
-    """A remote file as Dify 1.16.0-rc1's ``File.to_dict`` wrote it, key for key: no message file id, no
+    """A remote file as Dify 1.16.0-rc1's ``File.to_dict`` wrote it (the recorded one): no message file id, no
     reference, no related record."""
-    return {
-        "dify_model_identity": FILE_MODEL_IDENTITY,
-        "id": None,
-        "type": kind,
-        "transfer_method": "remote_url",
-        "remote_url": remote.url,
-        "reference": None,
-        "filename": remote.filename,
-        "extension": remote.extension,
-        "mime_type": remote.mime_type,
-        "size": remote.size,
-        "related_id": None,
-        "url": remote.url,
-    }
+    values = {"type": kind, "remote_url": remote.url, "filename": remote.filename, "extension": remote.extension}
+    return filled(
+        TEMPLATES["remote file"], {**values, "mime_type": remote.mime_type, "size": remote.size, "url": remote.url}
+    )
