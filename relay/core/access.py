@@ -67,10 +67,13 @@ def _split(value: Any) -> list[str]:
 
 def header_key(request: Request) -> str | None:
     """The key a request carries in its headers: a Bearer token or ``X-API-Key``."""
+    return bearer_token(request) or request.headers.get("X-API-Key", "").strip() or None
+
+
+def bearer_token(request: Request) -> str | None:
+    """What ``Authorization: Bearer <token>`` carries: an api key, or an access token where a surface takes them."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.headers.get("X-API-Key", "").strip() or None
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def presented_key(request: Request, *, form: bool = False) -> str | None:

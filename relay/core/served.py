@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from relay.core.errors import invalid_request, shown
+from relay.core.secrets import stored_secret
 
 if TYPE_CHECKING:
     from relay.core.dify import Storage
@@ -125,28 +126,13 @@ class FileSigner:
 
     def _secret(self) -> bytes:
         if self._key is None:
-            self._key = _load_or_make_secret(self._storage)
+            self._key = signing_secret(self._storage)
         return self._key
 
 
-def _load_or_make_secret(storage: "Storage") -> bytes:
-    """The plugin's signing secret, made on first use. Storage that cannot keep it (not enabled, full) gets a
-    process-wide one instead: addresses then stay valid as long as this process runs, which a run never outlasts."""
-    try:
-        stored = storage.get(SECRET_KEY)
-        if isinstance(stored, bytes) and len(stored) == 64:
-            return bytes.fromhex(stored.decode("ascii"))
-    except Exception:  # noqa: S110 - an unknown key is Dify's "load data failed": none yet
-        pass
-    made = secrets.token_hex(32)
-    try:
-        storage.set(SECRET_KEY, made.encode("ascii"))
-    except Exception:
-        return _PROCESS_SECRET
-    return bytes.fromhex(made)
-
-
-_PROCESS_SECRET = secrets.token_bytes(32)
+def signing_secret(storage: "Storage") -> bytes:
+    """The plugin's signing secret for file addresses (and, with keys of their own, response ids)."""
+    return stored_secret(storage, SECRET_KEY)
 
 
 @dataclass(frozen=True)

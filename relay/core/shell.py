@@ -11,7 +11,8 @@ For every request of every surface, in this order:
    with its traceback and answered with the surface's 500: no traceback ever reaches a client.
 
 A surface supplies its methods, its answer and its error renderer; what it needs beyond that it opts into here
-(a form POST's ``api_key`` field, for the browser pages), so no surface reaches around the rules.
+(a form POST's ``api_key`` field, for the browser pages; access tokens in place of the key, for the MCP server), so
+no surface reaches around the rules.
 """
 
 import logging
@@ -86,10 +87,30 @@ class Surface(Protocol):
     def error(self, error: RelayError, exchange: Exchange) -> Response: ...
 
 
+class BearerTokens(Protocol):
+    """Access tokens a surface accepts in place of an api key, on an endpoint with api keys (``relay.oauth``)."""
+
+    def caller(self, exchange: Exchange, token: str) -> access.Caller | None:
+        """The caller a valid token speaks for (the key that approved it); ``None`` for what is no token of its
+        own; a 401 ``RelayError`` saying why one of its tokens is refused (expired, revoked...)."""
+        ...
+
+    def challenge(self, exchange: Exchange, token: str | None) -> str:
+        """The ``WWW-Authenticate`` value of a 401: where to get a token (``token``: the one refused, if any)."""
+        ...
+
+
 def serve(
-    surface: Surface, session: DifySession, request: Request, values: Mapping[str, Any], settings: Mapping[str, Any]
+    surface: Surface,
+    session: DifySession,
+    request: Request,
+    values: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    *,
+    tokens: BearerTokens | None = None,
 ) -> Response:
-    """Answer one request through ``surface``. Never raises: every failure is a response."""
+    """Answer one request through ``surface``. Never raises: every failure is a response. ``tokens``: the access
+    tokens it also accepts as the caller (an endpoint without api keys has no use for them)."""
     rules = access.AccessSettings.from_settings(settings)
     allowed = _allowed(surface.methods)
     if request.method == "OPTIONS":
@@ -104,7 +125,7 @@ def serve(
             if not surface.foreign_origins:
                 access.check_origin(request, rules, cors)
             if not surface.public:
-                caller = access.check_api_key(request, rules, form=surface.form_key)
+                caller = _caller(surface, exchange, tokens)
                 exchange = replace(exchange, caller=caller, catalog=access.admit(settings))
             check_body_size(request)
             if request.method not in surface.methods and not (request.method == "HEAD" and "GET" in surface.methods):
@@ -123,6 +144,25 @@ def serve(
     except Exception:  # the surface's own error renderer failed: the plainest answer, still no traceback
         logger.exception("the %s surface could not render an error", surface.name)
         return json_response(internal_error().body(), 500, cors)
+
+
+def _caller(surface: Surface, exchange: Exchange, tokens: BearerTokens | None) -> access.Caller:
+    """The key's caller; else, where the surface takes tokens, the caller of a valid access token. Every 401 then
+    says where a token comes from (RFC 9728's ``WWW-Authenticate``), so that a client can get one."""
+    try:
+        return access.check_api_key(exchange.request, exchange.rules, form=surface.form_key)
+    except RelayError as refused:
+        if tokens is None or refused.status != 401:
+            raise
+        token = access.bearer_token(exchange.request)
+        try:
+            caller = tokens.caller(exchange, token) if token is not None else None
+        except RelayError as token_refused:
+            caller, refused = None, token_refused
+        if caller is not None:
+            return caller
+        challenge = {"WWW-Authenticate": tokens.challenge(exchange, token)}
+        raise replace(refused, headers=refused.headers | challenge) from None
 
 
 def _allowed(methods: tuple[str, ...]) -> str:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from relay.core.access import Caller
 from relay.core.invoke import CONVERSATION_ID
-from relay.core.served import _load_or_make_secret  # the plugin's one signing secret: made and kept in one place
+from relay.core.served import signing_secret
 
 if TYPE_CHECKING:
     from relay.core.dify import Storage
@@ -146,7 +146,7 @@ class ResponseIds:
         """The signing key and the sealing key, each derived from the plugin's secret for that purpose alone: what
         signs file addresses never signs nor seals an id."""
         if self._key is None:
-            secret = _load_or_make_secret(self._storage)
+            secret = signing_secret(self._storage)
             self._key = (
                 hmac.new(secret, _SIGNING, hashlib.sha256).digest(),
                 hmac.new(secret, _SEALING, hashlib.sha256).digest(),

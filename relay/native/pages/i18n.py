@@ -115,6 +115,20 @@ _ZH = {
     "The run is paused until a person answers in Dify; it goes on there, not on this page.": (
         "运行已暂停，等待有人在 Dify 中回复；之后会在 Dify 中继续，而不是在此页面。"
     ),
+    "Connect an application": "连接应用程序",
+    "This authorization request cannot be used.": "无法使用此授权请求。",
+    "Start again from the application you were connecting.": "请从你正在连接的应用程序重新开始。",
+    "Application": "应用程序",
+    "(the name it gives itself)": "（它自称的名称）",
+    "(no name given)": "（未提供名称）",
+    "Returns you to": "完成后返回",
+    "Endpoint": "端点",
+    "Type one of this endpoint's api keys to let this application use its apps. The key is not given to the application.": "输入此端点的一个 API 密钥，即允许此应用程序使用端点的应用。密钥不会交给该应用程序。",
+    "Apps it will reach": "它将可以使用的应用",
+    "None yet: this endpoint's settings name no app (allowed_apps).": "暂无：此端点的设置中尚未按名称列出任何应用（allowed_apps）。",
+    "It can use them as long as the key you typed stays in this endpoint's settings.": "只要你输入的密钥仍在此端点的设置中，它就可以使用这些应用。",
+    "Allow": "允许",
+    "Deny": "拒绝",
 }
 
 _JA = {
@@ -200,6 +214,20 @@ _JA = {
     "The run is paused until a person answers in Dify; it goes on there, not on this page.": (
         "実行は Dify で誰かが回答するまで一時停止しています。続きはこのページではなく Dify で行われます。"
     ),
+    "Connect an application": "アプリケーションを接続",
+    "This authorization request cannot be used.": "この認可リクエストは使用できません。",
+    "Start again from the application you were connecting.": "接続しようとしていたアプリケーションから、もう一度やり直してください。",
+    "Application": "アプリケーション",
+    "(the name it gives itself)": "（アプリケーション自身が名乗る名前）",
+    "(no name given)": "（名前なし）",
+    "Returns you to": "戻り先",
+    "Endpoint": "エンドポイント",
+    "Type one of this endpoint's api keys to let this application use its apps. The key is not given to the application.": "このエンドポイントの API キーを 1 つ入力すると、このアプリケーションがエンドポイントのアプリを使えるようになります。キーはアプリケーションには渡されません。",
+    "Apps it will reach": "利用できるようになるアプリ",
+    "None yet: this endpoint's settings name no app (allowed_apps).": "まだありません：このエンドポイントの設定は名前付きのアプリを指定していません（allowed_apps）。",
+    "It can use them as long as the key you typed stays in this endpoint's settings.": "入力したキーがこのエンドポイントの設定に残っている限り、これらのアプリを使えます。",
+    "Allow": "許可",
+    "Deny": "拒否",
 }
 
 _PT = {
@@ -284,6 +312,20 @@ _PT = {
     "The run is paused until a person answers in Dify; it goes on there, not on this page.": (
         "A execução está pausada até que alguém responda no Dify; ela continua lá, não nesta página."
     ),
+    "Connect an application": "Conectar um aplicativo",
+    "This authorization request cannot be used.": "Este pedido de autorização não pode ser usado.",
+    "Start again from the application you were connecting.": "Comece de novo pelo aplicativo que você estava conectando.",
+    "Application": "Aplicativo",
+    "(the name it gives itself)": "(o nome que ele mesmo se dá)",
+    "(no name given)": "(sem nome)",
+    "Returns you to": "Volta para",
+    "Endpoint": "Endpoint",
+    "Type one of this endpoint's api keys to let this application use its apps. The key is not given to the application.": "Digite uma das chaves de API deste endpoint para que este aplicativo use os apps dele. A chave não é entregue ao aplicativo.",
+    "Apps it will reach": "Apps que ele poderá usar",
+    "None yet: this endpoint's settings name no app (allowed_apps).": "Nenhum ainda: as configurações deste endpoint não nomeiam nenhum app (allowed_apps).",
+    "It can use them as long as the key you typed stays in this endpoint's settings.": "Ele pode usá-los enquanto a chave que você digitou estiver nas configurações deste endpoint.",
+    "Allow": "Permitir",
+    "Deny": "Negar",
 }
 
 CATALOGS: dict[str, dict[str, str]] = {"en": {}, "zh_Hans": _ZH, "ja_JP": _JA, "pt_BR": _PT}
