@@ -255,7 +255,9 @@ class FileService:
         with self._lock:
             if self._server is None:
                 self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-                threading.Thread(target=self._server.serve_forever, name="dify-files", daemon=True).start()
+                threading.Thread(  # a short poll: ``close`` waits for the loop's next look (0.5 s by default)
+                    target=self._server.serve_forever, args=(0.05,), name="dify-files", daemon=True
+                ).start()
             return self._server
 
     def close(self) -> None:

@@ -428,7 +428,8 @@ class DevDaemonServer(ThreadingHTTPServer):
 
     def serve_in_background(self) -> threading.Thread:
         """Serve from a daemon thread (tests); ``close`` stops it."""
-        self._thread = threading.Thread(target=self.serve_forever, name="devkit-server", daemon=True)
+        # A short poll: ``shutdown`` waits for the loop's next look, 0.5 s by default, at every close.
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="devkit-server", daemon=True)
         self._thread.start()
         return self._thread
 
