@@ -36,6 +36,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from relay.core import shares
 from relay.core.access import Caller
 from relay.core.dify import Storage
 
@@ -84,13 +85,13 @@ class ConversationStore:
         """The Dify conversation a history belongs to, if one is noted, recent, and has not moved on since."""
         if key is None:
             return None
-        entry = self._load(PREFIX + "h:" + key)
+        entry = shares.load(self.storage, PREFIX + "h:" + key)
         if entry is None:
             return None
         conversation_id, _, written = entry.rpartition(" ")
         if not conversation_id or not written.isdigit() or time.time() - int(written) > MAX_AGE_SECONDS:
             return None
-        head = self._load(self._head_key(conversation_id))
+        head = shares.load(self.storage, self._head_key(conversation_id))
         if head is not None and head != key:
             return None  # the conversation went on past this history (a regenerated answer): Dify cannot branch it
         return conversation_id
@@ -103,7 +104,7 @@ class ConversationStore:
             return False
         head_key = self._head_key(conversation_id)
         try:
-            share = self._share()
+            share = shares.share_of(self.storage, PREFIX, self.endpoint, MAX_ENDPOINTS)
             slot = self._take_slot(share)
             self._evict(slot)
             self.storage.set(slot, f"{key} {head_key.removeprefix(PREFIX + 'c:')}".encode())
@@ -118,54 +119,22 @@ class ConversationStore:
     def _head_key(self, conversation_id: str) -> str:
         return PREFIX + "c:" + _digest("conversation", f"{self.endpoint}\0{conversation_id}")
 
-    def _share(self) -> int:
-        """This endpoint's share: where it is registered, else the one registered longest ago (taken over)."""
-        registered = [item for item in (self._load(PREFIX + "e") or "").split(",") if item]
-        if self.endpoint in registered:
-            return registered.index(self.endpoint)
-        if len(registered) < MAX_ENDPOINTS:
-            registered.append(self.endpoint)
-            share = len(registered) - 1
-        else:
-            # Rotate: the oldest registration's share is this endpoint's now; its slots are reused one by one.
-            oldest = int(self._load(PREFIX + "o") or 0) % MAX_ENDPOINTS
-            registered[oldest] = self.endpoint
-            self.storage.set(PREFIX + "o", str((oldest + 1) % MAX_ENDPOINTS).encode())
-            share = oldest
-        self.storage.set(PREFIX + "e", ",".join(registered).encode())
-        return share
-
     def _take_slot(self, share: int) -> str:
         counter = PREFIX + f"n:{share}"
-        loaded = self._load(counter)
+        loaded = shares.load(self.storage, counter)
         at = int(loaded) % SLOTS_PER_SHARE if loaded and loaded.isdigit() else 0
         self.storage.set(counter, str((at + 1) % SLOTS_PER_SHARE).encode())
         return PREFIX + f"s:{share}:{at}"
 
     def _evict(self, slot: str) -> None:
         """Remove what a slot held before it is reused: the entry, and the head if it still points there."""
-        held = self._load(slot)
+        held = shares.load(self.storage, slot)
         if held is None:
             return
         entry, _, head = held.partition(" ")
-        self._delete(PREFIX + "h:" + entry)
-        if head and self._load(PREFIX + "c:" + head) == entry:
-            self._delete(PREFIX + "c:" + head)
-
-    def _load(self, key: str) -> str | None:
-        try:
-            found = self.storage.get(key)
-        except Exception as exc:  # Dify says "load data failed..." for an unknown key; any failure means "none"
-            logger.debug("nothing noted under %s: %s", key, exc)
-            return None
-        text = found.decode("ascii", "replace").strip() if isinstance(found, bytes) else ""
-        return text or None
-
-    def _delete(self, key: str) -> None:
-        try:
-            self.storage.delete(key)
-        except Exception as exc:  # already gone
-            logger.debug("nothing to delete under %s: %s", key, exc)
+        shares.delete(self.storage, PREFIX + "h:" + entry)
+        if head and shares.load(self.storage, PREFIX + "c:" + head) == entry:
+            shares.delete(self.storage, PREFIX + "c:" + head)
 
 
 def with_context(history: Sequence[Turn], question: str) -> str:

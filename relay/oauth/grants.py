@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from relay.core import shares
+
 if TYPE_CHECKING:
     from relay.core.dify import Storage
 
@@ -75,7 +77,7 @@ class Grants:
         """The family ``ident``, if storage holds it (revoked or not); ``None`` when it never was, or is gone."""
         if not is_family_id(ident):
             return None
-        held = self._load(self._key(ident))
+        held = shares.load(self.storage, self._key(ident))
         if held is None:
             return None
         parts = held.split(" ")
@@ -88,13 +90,13 @@ class Grants:
         Raises ``StorageUnavailable``, or ``Busy`` when the share's oldest family is younger than a code."""
         now = int(time.time() if now is None else now)
         try:
-            share = self._share()
+            share = shares.share_of(self.storage, PREFIX, self.endpoint, MAX_ENDPOINTS)
             slot, held = self._next_slot(share)
             if held is not None:
                 evicted = self.find(held)
                 if evicted is not None and now - evicted.created < CODE_SECONDS:
                     raise Busy
-                self._delete(self._key(held))
+                shares.delete(self.storage, self._key(held))
             self._advance(share, slot)
             self.storage.set(self._slot_key(share, slot), ident.encode("ascii"))
             family = Family(ident, 0, now, False)
@@ -125,25 +127,10 @@ class Grants:
         except Exception as exc:
             raise StorageUnavailable(str(exc)) from exc
 
-    def _share(self) -> int:
-        registered = [item for item in (self._load(PREFIX + "e") or "").split(",") if item]
-        if self.endpoint in registered:
-            return registered.index(self.endpoint)
-        if len(registered) < MAX_ENDPOINTS:
-            registered.append(self.endpoint)
-            share = len(registered) - 1
-        else:
-            oldest = int(self._load(PREFIX + "o") or 0) % MAX_ENDPOINTS
-            registered[oldest] = self.endpoint
-            self.storage.set(PREFIX + "o", str((oldest + 1) % MAX_ENDPOINTS).encode())
-            share = oldest
-        self.storage.set(PREFIX + "e", ",".join(registered).encode())
-        return share
-
     def _next_slot(self, share: int) -> tuple[int, str | None]:
-        loaded = self._load(PREFIX + f"n:{share}")
+        loaded = shares.load(self.storage, PREFIX + f"n:{share}")
         slot = int(loaded) % FAMILIES_PER_ENDPOINT if loaded and loaded.isdigit() else 0
-        return slot, self._load(self._slot_key(share, slot))
+        return slot, shares.load(self.storage, self._slot_key(share, slot))
 
     def _advance(self, share: int, slot: int) -> None:
         self.storage.set(PREFIX + f"n:{share}", str((slot + 1) % FAMILIES_PER_ENDPOINT).encode())
@@ -155,21 +142,6 @@ class Grants:
     @staticmethod
     def _slot_key(share: int, slot: int) -> str:
         return PREFIX + f"s:{share}:{slot}"
-
-    def _load(self, key: str) -> str | None:
-        try:
-            found = self.storage.get(key)
-        except Exception as exc:  # Dify says "load data failed..." for an unknown key; any failure means "none"
-            logger.debug("nothing noted under %s: %s", key, exc)
-            return None
-        text = found.decode("ascii", "replace").strip() if isinstance(found, bytes) else ""
-        return text or None
-
-    def _delete(self, key: str) -> None:
-        try:
-            self.storage.delete(key)
-        except Exception as exc:  # already gone
-            logger.debug("nothing to delete under %s: %s", key, exc)
 
 
 class Busy(Exception):
