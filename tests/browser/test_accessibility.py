@@ -10,6 +10,9 @@ document in the light scheme and again in the dark one (Playwright's ``color_sch
 ``prefers-color-scheme`` follows). The two schemes of a page are two tests that share that one page.
 """
 
+import json
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +23,7 @@ from devkit.serve import create_server
 from tests.browser.conftest import ROOT
 
 API_KEY = "a11y-key"
+REDIRECT = "https://claude.ai/api/mcp/auth_callback"
 SCHEMES = ("light", "dark")
 AXE_OPTIONS = {"resultTypes": ["violations"]}
 """axe's default rules, and only the violations in its answer (the passes would only make each run slower)."""
@@ -29,6 +33,8 @@ def _serve(settings: dict[str, str]) -> Iterator[str]:
     server = create_server(
         ROOT, DemoApps(token_delay=0), settings=settings, console=lambda _: None, plugin_log=lambda _: None
     )
+    # The address people use, port included (Dify's nginx leaves the port out): OAuth's addresses start with it.
+    server.settings = {**settings, "public_url": server.endpoint_url}
     server.serve_in_background()
     try:
         yield server.endpoint_url
@@ -104,6 +110,40 @@ def error_page_of_a_wrong_key(page: Any, _url: str, keyed: str) -> None:
     assert "not valid" in page.locator("main").inner_text()
 
 
+def oauth_authorization_page(page: Any, _url: str, keyed: str) -> None:
+    """What a person sees when Claude or ChatGPT connects: the application, where it returns, the key field."""
+    client = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{keyed}/oauth/register",
+                data=json.dumps({"redirect_uris": [REDIRECT], "client_name": "Claude"}).encode(),
+                headers={"Content-Type": "application/json"},
+            ),
+            timeout=30,
+        ).read()
+    )
+    query = {
+        "response_type": "code",
+        "client_id": client["client_id"],
+        "redirect_uri": REDIRECT,
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "state": "a11y",
+        "resource": f"{keyed}/mcp",
+    }
+    page.goto(f"{keyed}/oauth/authorize?{urllib.parse.urlencode(query)}")
+    page.locator("input[name=api_key]").wait_for()
+
+
+def oauth_consent_page(page: Any, url: str, keyed: str) -> None:
+    """After the right key: the apps the application will reach, Allow and Deny."""
+    oauth_authorization_page(page, url, keyed)
+    page.fill("input[name=api_key]", API_KEY)
+    with page.expect_navigation():
+        page.locator("button.primary").click()
+    page.locator("button[value=allow]").wait_for()
+
+
 PAGES: list[Callable[[Any, str, str], None]] = [
     form_of_a_chat_app,
     answer_after_a_chat_turn,
@@ -113,6 +153,8 @@ PAGES: list[Callable[[Any, str, str], None]] = [
     failed_chat_answer,
     error_page_of_an_unknown_app,
     error_page_of_a_wrong_key,
+    oauth_authorization_page,
+    oauth_consent_page,
 ]
 
 Violations = list[dict[str, Any]]
