@@ -81,12 +81,15 @@ def authorize(exchange: Exchange) -> Response:
             return _check_key(server, exchange, form)
         return _start(server, exchange, _params(exchange.request.query_string, MAX_QUERY_BYTES, "query"))
     except PageError as problem:
-        return _page(exchange, problem.status, None, step="error", message=problem.message)
+        code = "invalid_request" if problem.status < 500 else "server_error"
+        return _page(exchange, problem.status, None, step="error", message=problem.message, code=code)
 
 
 def error_page(exchange: Exchange, error: RelayError) -> Response:
     """A refusal before the page (the shell's, or a setting to fix), as a page."""
-    return _page(exchange, error.status, None, step="error", message=error.message, extra=error.headers)
+    return _page(
+        exchange, error.status, None, step="error", message=error.message, code=error.code, extra=error.headers
+    )
 
 
 def _start(server: AuthorizationServer, exchange: Exchange, params: dict[str, str | None]) -> Response:
@@ -256,7 +259,7 @@ def _facts(server: AuthorizationServer, client: Client, redirect_uri: str) -> di
 def _page(
     exchange: Exchange, status: int, redirect_uri: str | None, extra: dict[str, str] | None = None, **context: Any
 ) -> Response:
-    page = render_page("authorize.html", language_of(exchange.request), kind="oauth", **context)
+    page = render_page("authorize.html", language_of(exchange.request), kind="oauth", status=status, **context)
     headers = exchange.cors | (extra or {}) | SECURITY_HEADERS | NO_STORE
     headers["Content-Security-Policy"] = _policy(redirect_uri)
     return whole_response(page, status, headers, HTML)

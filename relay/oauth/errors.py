@@ -4,7 +4,7 @@ from typing import Any
 
 from werkzeug import Response
 
-from relay.core.errors import RelayError
+from relay.core.errors import RelayError, endpoint_misconfigured
 from relay.core.responses import json_response
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -36,9 +36,12 @@ def oauth_error(status: int, error: str, description: str, headers: dict[str, st
 
 def error_document(error: RelayError) -> dict[str, Any]:
     """``{"error", "error_description"}``; the shell's own refusals (a body too large, a method not served, a
-    failure) say ``invalid_request`` or ``server_error``."""
-    code = error.code if error.code in OAUTH_CODES else "server_error" if error.status >= 500 else "invalid_request"
-    return {"error": code, "error_description": error.message}
+    failure) say ``invalid_request`` or ``server_error``, with the relay's own ``code`` beside it (RFC 6749 lets a
+    client ignore what it does not know): ``endpoint_misconfigured`` tells an admin there is a setting to fix."""
+    if error.code in OAUTH_CODES:
+        return {"error": error.code, "error_description": error.message}
+    code = "server_error" if error.status >= 500 else "invalid_request"
+    return {"error": code, "error_description": error.message, "code": error.code}
 
 
 def error_response(error: RelayError, cors: dict[str, str]) -> Response:
@@ -55,8 +58,6 @@ def not_served() -> RelayError:
 
 
 def no_address() -> RelayError:
-    return oauth_error(
-        500,
-        "server_error",
-        "This request does not say the endpoint's public address (no Dify-Hook-Url): set the setting public_url.",
+    return endpoint_misconfigured(
+        "This request does not say the endpoint's public address (no Dify-Hook-Url): set the setting public_url."
     )
