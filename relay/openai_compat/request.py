@@ -60,10 +60,10 @@ def parse_chat_request(body: Mapping[str, Any], conversation_header: str | None)
     chat = ChatInput(
         messages=parsed,
         inputs=dict(inputs),
-        user=_optional_string(body, "user"),
-        conversation_id=_optional_string(body, "conversation_id") or (conversation_header or "").strip() or None,
-        query_input=_optional_string(body, "query_input"),
-        file_input=_optional_string(body, "file_input"),
+        user=optional_string(body, "user"),
+        conversation_id=optional_string(body, "conversation_id") or (conversation_header or "").strip() or None,
+        query_input=optional_string(body, "query_input"),
+        file_input=optional_string(body, "file_input"),
     )
     return ChatRequest(
         model=model.strip(), chat=chat, stream=stream, include_usage=options.get("include_usage") is True
@@ -120,7 +120,8 @@ def _content(content: Any, where: str) -> tuple[str, tuple[str, ...]]:
     return "\n".join(texts), tuple(images)
 
 
-def _optional_string(body: Mapping[str, Any], name: str) -> str | None:
+def optional_string(body: Mapping[str, Any], name: str) -> str | None:
+    """A top-level string field that may be absent or empty (the Dify extension's fields, ``user``...)."""
     value = body.get(name)
     if value is None or value == "":
         return None

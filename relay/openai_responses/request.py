@@ -21,6 +21,7 @@ from typing import Any
 from relay.core.chat import ChatInput, Message
 from relay.core.errors import RelayError, invalid_request, shown
 from relay.core.files import DEFAULT_MIME_TYPE, Remote, Upload, file_from_url
+from relay.openai_compat.request import optional_string
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 """The roles of input messages, as the core's chat session calls them."""
@@ -89,7 +90,7 @@ def parse_responses_request(body: Mapping[str, Any]) -> ResponsesRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _invalid("model is required: the name (or id) of an app this endpoint serves.", "model")
-    instructions = _optional_string(body, "instructions")
+    instructions = optional_string(body, "instructions")
     messages = _messages(body.get("input"))
     if instructions and instructions.strip():
         messages = [(Message("system", instructions), ()), *messages]
@@ -104,9 +105,9 @@ def parse_responses_request(body: Mapping[str, Any]) -> ResponsesRequest:
     chat = ChatInput(
         messages=(*(message for message, _ in messages[:-1]), question),
         inputs=_inputs(body.get("inputs")),
-        user=_optional_string(body, "user"),
-        query_input=_optional_string(body, "query_input"),
-        file_input=_optional_string(body, "file_input"),
+        user=optional_string(body, "user"),
+        query_input=optional_string(body, "query_input"),
+        file_input=optional_string(body, "file_input"),
     )
     _check_tools(body)
     if body.get("background") not in (None, False):
@@ -125,7 +126,7 @@ def parse_responses_request(body: Mapping[str, Any]) -> ResponsesRequest:
         stream=_flag(body, "stream", default=False),
         store=_flag(body, "store", default=True),
         metadata=_metadata(body.get("metadata")),
-        previous_response_id=_optional_string(body, "previous_response_id"),
+        previous_response_id=optional_string(body, "previous_response_id"),
     )
 
 
@@ -288,15 +289,6 @@ def _flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
         return default
     if not isinstance(value, bool):
         raise _invalid(f"{name} must be true or false.", name)
-    return value
-
-
-def _optional_string(body: Mapping[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _invalid(f"{name} must be a string.", name)
     return value
 
 
