@@ -68,7 +68,7 @@ Deviations, on purpose: a paused run in blocking mode returns the run's result w
 or the answer so far (a chatflow), a shape not modelled on Dify's; the apps read the files a plugin uploads
 (``tool_file`` inputs), which Dify 1.16.0-rc1 refuses as "ToolFile <id> not found" (the upload belongs to another
 end user of the workspace), and ``completion_fixed=True`` runs the completion app, which that Dify fails with its
-generic 500 for every plugin call. ``devkit/demo/recorded.py`` (``RecordedDify``) answers as that Dify does.
+generic 500 for every plugin call. ``tests/real_dify/player.py`` (``RecordedDify``) answers as that Dify does.
 """
 
 from __future__ import annotations

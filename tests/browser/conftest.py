@@ -1,6 +1,6 @@
 """Headless Chromium driving the plugin served by the local daemon.
 
-Which Chromium: ``devkit.browser.find_chromium`` (``CHROMIUM``, the ``PATH``, the usual places, Playwright's own
+Which Chromium: ``tests.browser.chromium.find_chromium`` (``CHROMIUM``, the ``PATH``, the usual places, Playwright's own
 download). Without one, or without Playwright, these tests are skipped with a note on how to get it, and the rest
 of the suite runs; under ``CI=true`` a missing browser or Playwright fails them (``.ci/run`` installs both).
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from devkit.browser import find_chromium, in_ci, missing_chromium
 from devkit.demo.apps import DEMO_SETTINGS, DemoApps
 from devkit.serve import create_server
+from tests.browser.chromium import find_chromium, in_ci, missing_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"

@@ -1,6 +1,6 @@
 """Which Chromium the browser tests use, and what someone without one is told."""
 
-from devkit.browser import CHROMIUM_ENV, PLACES, Chromium, find_chromium, in_ci, missing_chromium
+from tests.browser.chromium import CHROMIUM_ENV, PLACES, Chromium, find_chromium, in_ci, missing_chromium
 
 
 def nothing(_: str) -> None:

@@ -23,9 +23,9 @@ import requests
 
 from devkit.daemon.files import TENANT_ID, UPLOAD_PATH
 from devkit.daemon.process import DifyError, DifyServerError, PluginProcess, dify_error_message
-from devkit.demo.recorded import COMPLETION_APP_ID, NO_PROVIDER, RecordedDify
-from devkit.demo.recording import load
 from tests.devkit.conftest import ECHO_PLUGIN
+from tests.real_dify.player import COMPLETION_APP_ID, NO_PROVIDER, RecordedDify
+from tests.real_dify.recording import load
 
 CASES = load()
 REACHABLE = "http://127.0.0.1:5303/x.txt"

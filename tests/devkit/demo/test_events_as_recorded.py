@@ -14,7 +14,7 @@ import pytest
 
 from devkit.demo import events as ev
 from devkit.demo.apps import CHATFLOW_APP_ID, WORKFLOW_APP_ID, DemoApps
-from devkit.demo.recording import load
+from tests.real_dify.recording import load
 
 CASES = load()
 TEMPLATES_FILE = Path(__file__).resolve().parents[3] / "devkit" / "demo" / "dify_events.json"

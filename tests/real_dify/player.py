@@ -1,7 +1,7 @@
 """The apps real Dify 1.16.0-rc1 was recorded with, answering as it answered: an ``AppBackend`` for tests.
 
 ``RecordedDify`` holds the seven apps of ``tests/fixtures/real_dify`` under their recorded ids. Its streams are the
-recorded frames replayed (``devkit/demo/recording.py``): the same events, in the same order, with the same keys in
+recorded frames replayed (``tests/real_dify/recording.py``): the same events, in the same order, with the same keys in
 Dify's order; only what a new run changes is new: ids (conversation, message, task, run, node executions),
 timestamps, and the values that come from the call (the query, the inputs, the text made of them). Its refusals
 are Dify's, in Dify's order:
@@ -36,8 +36,8 @@ from devkit.daemon.files import FileService
 from devkit.daemon.process import DifyError, DifyServerError
 from devkit.demo import events as ev
 from devkit.demo.inputs import Field, fields_of, validate_inputs
-from devkit.demo.recording import RECORDING, RecordedCase, load
 from devkit.demo.remote import RemoteFiles
+from tests.real_dify.recording import RECORDING, RecordedCase, load
 
 CHATFLOW_APP_ID = "a79750c3-505c-4037-ab76-911d93764c67"
 WORKFLOW_APP_ID = "f5c47f36-3a4a-483d-9786-c3bbe509e0c0"

@@ -2,7 +2,7 @@
 
 Each line of the recording is one call made to Dify 1.16.0-rc1 through its inner API as the plugin daemon makes
 it: the frames of a ``200`` answer (events in Dify's own key order), or the body of a refusal byte for byte, and
-what the plugin received through the daemon. ``RecordedDify`` (``devkit/demo/recorded.py``) replays the frames as
+what the plugin received through the daemon. ``RecordedDify`` (``tests/real_dify/player.py``) replays the frames as
 templates; the recorded bodies and ``plugin_gets`` are what its tests compare with.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RECORDING = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_dify" / "inner-api-1.16.0-rc1.jsonl"
+RECORDING = Path(__file__).resolve().parents[1] / "fixtures" / "real_dify" / "inner-api-1.16.0-rc1.jsonl"
 """The recording of Dify's API server 1.16.0-rc1 (upstream commit abb9972e19)."""
 
 
