@@ -80,7 +80,7 @@ def _models(catalog: Catalog) -> dict[str, Any]:
 def _complete(exchange: Exchange) -> Response:
     request = exchange.request
     parsed = parse_chat_request(json_object(body_of(request)), request.headers.get(CONVERSATION_HEADER))
-    app = _served_model(exchange.apps, parsed.model)
+    app = served_model(exchange.apps, parsed.model)
     kind = app.kind or CHAT
     session = ChatSession(exchange.dify, app, kind, exchange.caller)
     call = session.call(parsed.chat)
@@ -112,7 +112,7 @@ def _complete(exchange: Exchange) -> Response:
     return json_response(completion(answer, parsed.model), 200, headers)
 
 
-def _served_model(catalog: Catalog, model: str) -> App:
+def served_model(catalog: Catalog, model: str) -> App:
     """The app ``model`` names. Whatever the reason it is not served (no such name, an id ``allowed_apps`` does
     not list), an OpenAI client is told what OpenAI tells it: this model does not exist."""
     try:

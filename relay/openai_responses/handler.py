@@ -17,7 +17,7 @@ from werkzeug import Response
 
 from relay.core.answer import Answer
 from relay.core.apps import CHAT
-from relay.core.catalog import App, Catalog
+from relay.core.catalog import App
 from relay.core.chat import ChatSession, app_failure
 from relay.core.errors import RelayError, shown
 from relay.core.http import body_of, json_object
@@ -26,6 +26,7 @@ from relay.core.pump import keepalive_seconds
 from relay.core.responses import STREAM_HEADERS, json_response, streamed_response
 from relay.core.shell import Exchange
 from relay.core.stream import encode
+from relay.openai_compat.handler import served_model
 from relay.openai_responses.ids import ResponseIds, ResponseRef
 from relay.openai_responses.kept import KEPT_PER_CALLER, KEPT_SECONDS, MAX_RECORD_BYTES, KeptResponses
 from relay.openai_responses.render import EventEncoder, Head, Output, error_of, lost_conversation, whole
@@ -105,7 +106,7 @@ class _Turn:
 
 def _create(exchange: Exchange) -> Response:
     parsed = parse_responses_request(json_object(body_of(exchange.request)))
-    app = served_model(exchange.apps, parsed.model)
+    app = served_model(exchange.apps, parsed.model.strip())
     kind = app.kind or CHAT
     chat = parsed.chat
     continued = None
@@ -218,19 +219,3 @@ def _retrieve(exchange: Exchange) -> Response:
 
 def _not_found(message: str) -> RelayError:
     return RelayError(404, "response_not_found", message)
-
-
-def served_model(catalog: Catalog, model: str) -> App:
-    """The app ``model`` names. Whatever the reason it is not served (no such name, an id ``allowed_apps`` does
-    not list), an OpenAI client is told what OpenAI tells it: this model does not exist."""
-    try:
-        return catalog.find(model.strip())
-    except RelayError as error:
-        if error.code not in ("app_not_found", "app_not_allowed"):
-            raise
-    raise RelayError(
-        404,
-        "model_not_found",
-        f"The model {shown(model)} does not exist on this endpoint: GET /v1/models lists the models it serves.",
-        request_field="model",
-    )
