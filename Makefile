@@ -22,10 +22,10 @@ $(STAMP): $(RUNTIME) requirements-test.txt requirements-tools.txt
 run: $(RUNTIME)  ## serve the plugin on http://127.0.0.1:5002 with demo apps, no Dify needed
 	$(PY) -m devkit serve $(ARGS)
 
-test: $(STAMP)  ## lint and format check, then every test (unit, subprocess, browser)
+test: $(STAMP)  ## lint and format check, then every test (unit, subprocess, browser) on every core
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 check: $(STAMP)  ## the inner loop, under a minute: lint, the unit tests, the plugin's declarations
 	$(PY) -m ruff check .

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -31,19 +31,28 @@ REQUEST_TIMEOUT = 600.0
 NOT_RELAYED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
 
-def declared(root: Path) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The endpoint groups' setting defaults and their routes (method, path), as the manifest lists them."""
+class Declaration(NamedTuple):
+    """What the plugin declares: its English label, its endpoint settings (name -> default, ``None`` when it has
+    none) and the routes people call (method, path; hidden ones, meant for Dify itself, left out)."""
+
+    label: str
+    settings: dict[str, Any]
+    routes: list[tuple[str, str]]
+
+
+def declared(root: Path) -> Declaration:
+    """The plugin's declaration, as its manifest and endpoint groups list it."""
     manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
     settings: dict[str, Any] = {}
     routes: list[tuple[str, str]] = []
     for group_file in (manifest.get("plugins") or {}).get("endpoints") or []:
         group = yaml.safe_load((root / group_file).read_text(encoding="utf-8")) or {}
-        settings |= {item["name"]: item["default"] for item in group.get("settings") or [] if "default" in item}
+        settings |= {str(item["name"]): item.get("default") for item in group.get("settings") or []}
         for endpoint_file in group.get("endpoints") or []:
             endpoint = yaml.safe_load((root / endpoint_file).read_text(encoding="utf-8")) or {}
             if not endpoint.get("hidden"):
                 routes.append((str(endpoint["method"]).upper(), str(endpoint["path"])))
-    return settings, routes
+    return Declaration(str((manifest.get("label") or {}).get("en_US") or "The plugin"), settings, routes)
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -117,7 +126,7 @@ class Front(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
 
     def _index(self) -> None:
-        _, routes = declared(self.server.plugin.plugin_dir)
+        routes = declared(self.server.plugin.plugin_dir).routes
         lines = [f"{method:7} {self.server.url}{PREFIX}{path}" for method, path in dict.fromkeys(routes)]
         self._plain(200, "The plugin's endpoints:\n" + "\n".join(lines) + "\n")
 
@@ -141,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5002, help="0 picks a free port")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="an endpoint setting")
     args = parser.parse_args(argv)
-    settings, routes = declared(ROOT)
+    declaration = declared(ROOT)
+    settings = {name: value for name, value in declaration.settings.items() if value is not None}
     for item in args.setting:
         name, _, value = item.partition("=")
         settings[name] = value
@@ -157,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     with plugin:
         print(f"Serving {(plugin.manifest or {}).get('name', 'the plugin')} at {server.url}{PREFIX}")
-        for method, path in dict.fromkeys(routes):
+        for method, path in dict.fromkeys(declaration.routes):
             print(f"  {method:7} {server.url}{PREFIX}{path}")
         print("Ctrl-C stops it.", flush=True)
         try:

@@ -27,6 +27,7 @@ from devkit.daemon.process import DEFAULT_HOOK_ID, AppBackend, PluginError, Plug
 from devkit.daemon.server import EXECUTION_TIMEOUT_ENV, DevDaemonServer
 from devkit.daemon.supervisor import PluginSupervisor
 from devkit.demo.apps import DEMO_ALLOWED_APPS, DEMO_APPS, DEMO_SETTINGS, DemoApp, DemoApps
+from devkit.local import Declaration, declared
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOST = "127.0.0.1"
@@ -139,30 +140,18 @@ KEY_HEADER = "Authorization: Bearer $KEY"
 """What the printed curl lines send when ``api_key`` is set: the shell puts the key in, never the banner."""
 
 
-def demo_curl(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key: bool = False) -> str:
-    """A ``curl -N`` command that POSTs the app's sample call as JSON and shows the NDJSON stream."""
-    payload: dict[str, Any] = {}
-    if app.sample_query:
-        payload["query"] = app.sample_query
+def demo_curls(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key: bool = False) -> dict[str, str]:
+    """One curl command per format for ``app``: ndjson POSTs the sample call as JSON (``-N`` shows the stream as it
+    comes), the others GET it."""
+    payload: dict[str, Any] = {"query": app.sample_query} if app.sample_query else {}
     if app.sample_inputs:
         payload["inputs"] = dict(app.sample_inputs)
-    url = _app_url(endpoint_url, app, by_name)
-    body = json.dumps(payload, ensure_ascii=False)
-    return (
-        f"curl -N{_key_option(api_key)} -H 'Content-Type: application/json' -d {shlex.quote(body)} {shlex.quote(url)}"
-    )
-
-
-def demo_curls(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key: bool = False) -> dict[str, str]:
-    """One curl command per format for ``app``: ndjson as a JSON POST, the others as GETs of the sample call."""
-    base = _app_url(endpoint_url, app, by_name)
-    curls = {"ndjson": demo_curl(endpoint_url, app, by_name=by_name, api_key=api_key)}
+    base, key = _app_url(endpoint_url, app, by_name), _key_option(api_key)
+    body = shlex.quote(json.dumps(payload, ensure_ascii=False))
+    curls = {"ndjson": f"curl -N{key} -H 'Content-Type: application/json' -d {body} {shlex.quote(base)}"}
     for fmt in ("sse", "json", "html"):
-        if fmt == "json" and app.mode == "agent-chat":
-            continue
-        curls[fmt] = (
-            f"curl{'' if fmt == 'json' else ' -N'}{_key_option(api_key)} {shlex.quote(_sample_url(base, app, fmt))}"
-        )
+        if fmt != "json" or app.mode != "agent-chat":  # json is a blocking call, which agent apps refuse
+            curls[fmt] = f"curl{'' if fmt == 'json' else ' -N'}{key} {shlex.quote(_sample_url(base, app, fmt))}"
     return curls
 
 
@@ -170,48 +159,14 @@ def _key_option(api_key: bool) -> str:
     return f' -H "{KEY_HEADER}"' if api_key else ""
 
 
-def plugin_label(plugin_dir: Path | None) -> str:
-    """The plugin's English label from its manifest, or a plain description when it cannot be read."""
-    manifest = _read_yaml(plugin_dir / "manifest.yaml") if plugin_dir else None
-    label = (manifest.get("label") or {}) if isinstance(manifest, dict) else {}
-    text = label.get("en_US") if isinstance(label, dict) else None
-    return str(text) if text else "The plugin"
-
-
-def declared_routes(plugin_dir: Path | None) -> list[tuple[str, str]] | None:
-    """(method, path) of every endpoint the plugin declares, or ``None`` when its declaration cannot be read."""
+def _declaration(plugin_dir: Path | None) -> Declaration | None:
+    """The plugin's declaration, or ``None`` when there is none to read."""
     if plugin_dir is None:
         return None
     try:
-        manifest = _read_yaml(plugin_dir / "manifest.yaml")
-        found = []
-        for group_file in manifest["plugins"]["endpoints"]:
-            for endpoint_file in _read_yaml(plugin_dir / group_file)["endpoints"]:
-                endpoint = _read_yaml(plugin_dir / endpoint_file)
-                if endpoint.get("hidden") is True:
-                    continue  # kept out of Dify's list too: a route for Dify itself, not for people
-                found.append((str(endpoint["method"]).upper(), str(endpoint["path"])))
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return None
-    return found
-
-
-def declared_settings(plugin_dir: Path | None) -> set[str] | None:
-    """Names of the settings the plugin's endpoint group declares, or ``None`` when unreadable."""
-    if plugin_dir is None:
-        return None
-    try:
-        manifest = _read_yaml(plugin_dir / "manifest.yaml")
-        names = set()
-        for group_file in manifest["plugins"]["endpoints"]:
-            names |= {str(s["name"]) for s in _read_yaml(plugin_dir / group_file).get("settings") or []}
+        return declared(plugin_dir)
     except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError):
         return None
-    return names
-
-
-def _read_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def format_banner(
@@ -229,18 +184,19 @@ def format_banner(
     settings = settings or {}
     by_name = settings.get("allowed_apps") == DEMO_ALLOWED_APPS
     api_key = bool(str(settings.get("api_key") or "").strip())
-    routes = declared_routes(plugin_dir)
+    declaration = _declaration(plugin_dir)
+    routes = declaration.routes if declaration else None
     paths = {path for _, path in routes} if routes is not None else None
     shown = [app for app in apps if paths is None or any(p.startswith(f"/{app.path}/") for p in paths)]
     lines = [
-        f"{plugin_label(plugin_dir)}, served as Dify's plugin daemon serves it"
+        f"{declaration.label if declaration else 'The plugin'}, served as Dify's plugin daemon serves it"
         + (f" (from {plugin_dir})" if plugin_dir else "")
         + ("; demo apps answer instead of Dify" if shown else ""),
         f"Endpoint: {endpoint_url}   (any /e/<hook_id>/ works)",
     ]
     if settings:
         lines.append("Settings: " + ", ".join(sorted(settings)))
-    if _closed(settings, declared_settings(plugin_dir) if plugin_dir else None):
+    if _closed(settings, set(declaration.settings) if declaration else None):
         lines.append(
             "allowed_apps is empty: the endpoint serves no app, and every link below answers 403"
             " endpoint_not_configured. Name apps, or --setting 'allowed_apps=*' for all of them."
@@ -419,8 +375,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def default_settings(plugin_dir: Path) -> dict[str, Any]:
     """The demo endpoint's settings, limited to those the plugin declares (all of them when it cannot be read)."""
-    declared = declared_settings(plugin_dir)
-    return {name: value for name, value in DEMO_SETTINGS.items() if declared is None or name in declared}
+    declaration = _declaration(plugin_dir)
+    return {name: value for name, value in DEMO_SETTINGS.items() if declaration is None or name in declaration.settings}
 
 
 class StopSignals:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS
-from devkit.serve import ROOT, default_settings, demo_curl, demo_curls, demo_links, format_banner, load_settings, main
+from devkit.serve import ROOT, default_settings, demo_curls, demo_links, format_banner, load_settings, main
 from tests import declarations
 from tests.devkit.conftest import ECHO_PLUGIN
 
@@ -103,7 +103,7 @@ def test_each_app_gets_one_link_per_format_and_a_bare_html_link(app):
 
 @pytest.mark.parametrize("app", DEMO_APPS, ids=lambda app: app.mode)
 def test_the_curl_line_posts_the_sample_call(app):
-    words = shlex.split(demo_curl(ENDPOINT, app))
+    words = shlex.split(demo_curls(ENDPOINT, app)["ndjson"])
     assert words[:2] == ["curl", "-N"]
     assert words[-1] == f"{ENDPOINT}/{app.path}/{app.slug}"
     payload = json.loads(words[words.index("-d") + 1])

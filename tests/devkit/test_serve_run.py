@@ -16,7 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from devkit.demo.apps import DEMO_APPS, DemoApps
-from devkit.serve import create_server, declared_settings, default_settings, format_banner, index_page, main
+from devkit.local import declared
+from devkit.serve import create_server, default_settings, format_banner, index_page, main
 from tests import declarations
 from tests.devkit.conftest import ECHO_PLUGIN, ROOT, call
 from tests.devkit.shell import assert_worked, run
@@ -38,7 +39,7 @@ def served() -> Iterator[tuple[object, list[str]]]:
     server.close()
 
 
-KEYED = "api_key" in (declared_settings(ROOT) or set())
+KEYED = "api_key" in declared(ROOT).settings
 """The plugin has an ``api_key`` setting: its curl lines are tried with a key too."""
 
 
@@ -146,7 +147,7 @@ def test_the_plugin_is_not_left_running():
         os.kill(pid, 0)
 
 
-SERVES_APPS = "allowed_apps" in (declared_settings(ROOT) or set())
+SERVES_APPS = "allowed_apps" in declared(ROOT).settings
 """The plugin opens apps by the ``allowed_apps`` setting, as the relay does (a minimal scaffold does not)."""
 
 if SERVES_APPS:
