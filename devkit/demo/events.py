@@ -1,17 +1,13 @@
 """The dicts Dify's Service API streams back, each made from a template: one event of that kind as Dify wrote it.
 
-``dify_events.json`` holds the templates: the first event of each kind real Dify 1.16.0-rc1 sent in
-``tests/fixtures/real_dify`` (chatflows and workflows without a model), verbatim, and for the kinds the recording
-lacks (agents, easy-UI apps, containers, human input...) the event as Dify's source writes it
-(``api/core/app/entities/task_entities.py``, ``web/types/workflow.ts``). A demo event is its template, keys in the
-template's order, with what varies filled in (ids, text, timing, inputs and outputs, usage): the demo apps decide
-*what* to say, the templates *how Dify writes it down*.
+``dify_events.json`` holds the templates (its ``about`` says where each comes from: the recording, else Dify's
+source). A demo event is its template, keys in the template's order, with what varies filled in (ids, text,
+timing, inputs and outputs, usage): the demo apps decide *what* to say, the templates *how Dify writes it down*.
 
 In front of every event (``error`` included) the app type's response converter puts its own fields
-(``api/core/app/apps/*/generate_response_converter.py``): chat-type apps ``conversation_id``, ``message_id`` and
-``created_at``, completion apps the last two, workflow apps ``workflow_run_id`` (``Run.around``). Key order does not
-matter to a plugin, though: the daemon decodes each event into a Go map and encodes it again, so the plugin receives
-the keys sorted (see ``devkit.daemon.process.as_relayed``).
+(``api/core/app/apps/*/generate_response_converter.py``, ``Run.around``). Key order does not matter to a plugin,
+though: the daemon decodes each event into a Go map and encodes it again, so the plugin receives the keys sorted
+(``devkit.daemon.process.as_relayed``).
 """
 
 from __future__ import annotations
@@ -26,23 +22,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from devkit.daemon.files import DEFAULT_END_USER_ID, TENANT_ID, ToolFile
 from devkit.daemon.process import DifyError, DifyServerError
 
 Event = dict[str, Any]
-_DOCUMENT = json.loads((Path(__file__).with_name("dify_events.json")).read_text(encoding="utf-8"))
+_DOCUMENT = json.loads(Path(__file__).with_name("dify_events.json").read_text(encoding="utf-8"))
 TEMPLATES: dict[str, Event] = {**_DOCUMENT["recorded"], **_DOCUMENT["unrecorded"]}
-"""Event kind (or ``blocking chat``, ``blocking workflow``, ``remote file``, ``tool file``) -> its template."""
+"""Event kind (or the name of another of Dify's answers: ``blocking chat``, ``tool file``...) -> its template."""
 FILE_MODEL_IDENTITY = "__dify__file__"
 """``dify_model_identity`` of a serialized ``File``: how Dify (and the relay) tell a file from any other dict."""
-_FILE_TYPES_BY_PREFIX = (("image/", "image"), ("video/", "video"), ("audio/", "audio"))
-_CONVERTER_FIELDS = ("conversation_id", "message_id", "created_at")
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
-
-_PROMPT_UNIT_PRICE = Decimal("0.001")
-_COMPLETION_UNIT_PRICE = Decimal("0.002")
+_CONVERTER_FIELDS = ("conversation_id", "message_id", "created_at")
+_UNIT_PRICES = {"prompt": Decimal("0.001"), "completion": Decimal("0.002")}
 _PRICE_UNIT = Decimal("0.001")  # prices are per 1000 tokens
 _PRICE_PLACES = Decimal("0.0000001")
 
@@ -77,13 +70,13 @@ def filled(template: Event, values: Event) -> Event:
 class Run:
     """The ids and clock of one app run; every event of the run carries some of them."""
 
-    mode: str = "chat"
-    """Dify's app mode: chat, agent-chat, advanced-chat, workflow or completion; decides the fields around events."""
-    conversation_id: str | None = None
-    """Set for chat-type apps (chatbot, agent, chatflow); completion and workflow events have none."""
+    mode: str
+    """Dify's app mode (chat, agent-chat, advanced-chat, workflow, completion): decides the fields around events."""
+    app_id: str
     workflow_id: str | None = None
-    """Set for workflow-based apps (workflow, chatflow)."""
-    app_id: str = ""
+    """Workflow-based apps (workflow, chatflow) only."""
+    conversation_id: str | None = None
+    """Chat-type apps (chatbot, agent, chatflow) only."""
     task_id: str = field(default_factory=new_id)
     message_id: str = field(default_factory=new_id)
     workflow_run_id: str = field(default_factory=new_id)
@@ -122,16 +115,12 @@ def event(run: Run, kind: str, data: Event | None = None, **fields: Any) -> Even
     return {"event": kind, **run.around(), **made}
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """One node of a demo workflow graph."""
 
     node_id: str
     node_type: str
     title: str
-
-    def fields(self) -> Event:
-        return {"node_id": self.node_id, "node_type": self.node_type, "title": self.title}
 
 
 class Conversations:
@@ -199,46 +188,34 @@ def accepted(
     return query, streaming, conversation_id, inputs if isinstance(inputs, Mapping) else {}
 
 
-def usage(prompt_tokens: int, completion_tokens: int, latency: float) -> Event:
-    """``metadata.usage`` of ``message_end`` (Dify's ``LLMUsage``), prices as decimal strings."""
-    prompt_price = (prompt_tokens * _PROMPT_UNIT_PRICE * _PRICE_UNIT).quantize(_PRICE_PLACES)
-    completion_price = (completion_tokens * _COMPLETION_UNIT_PRICE * _PRICE_UNIT).quantize(_PRICE_PLACES)
-    return {
-        "prompt_tokens": prompt_tokens,
-        "prompt_unit_price": str(_PROMPT_UNIT_PRICE),
-        "prompt_price_unit": str(_PRICE_UNIT),
-        "prompt_price": str(prompt_price),
-        "completion_tokens": completion_tokens,
-        "completion_unit_price": str(_COMPLETION_UNIT_PRICE),
-        "completion_price_unit": str(_PRICE_UNIT),
-        "completion_price": str(completion_price),
-        "total_tokens": prompt_tokens + completion_tokens,
-        "total_price": str(prompt_price + completion_price),
-        "currency": "USD",
-        "latency": round(latency, 4),
-        "time_to_first_token": 0.0,
-        "time_to_generate": round(max(latency, 0.0), 4),
-    }
-
-
 def message(run: Run, answer: str, selector: list[str] | None = None) -> Event:
     """A piece of the answer; a chatflow's names the variable it streams (``["llm", "text"]``)."""
     return event(run, "message", answer=answer, from_variable_selector=selector)
 
 
-def message_end(run: Run, usage_: Event) -> Event:
-    """The end of an answer. The metadata always has ``annotation_reply`` (null unless an annotation answered); the
-    easy-UI pipeline sends ``files`` as null and no ``reasoning``, a chatflow a list and ``reasoning`` (as recorded)."""
+def message_end(run: Run, prompt_tokens: int, completion_tokens: int) -> Event:
+    """The end of an answer, with its ``usage`` (Dify's ``LLMUsage``, prices as decimal strings). The metadata
+    always has ``annotation_reply`` (null unless an annotation answered); the easy-UI pipeline sends ``files`` as
+    null and no ``reasoning``, a chatflow a list and ``reasoning`` (as recorded)."""
+    latency = run.elapsed
+    usage: Event = {"total_tokens": prompt_tokens + completion_tokens, "currency": "USD", "latency": latency}
+    prices = []
+    for kind, tokens in (("prompt", prompt_tokens), ("completion", completion_tokens)):
+        prices.append((tokens * _UNIT_PRICES[kind] * _PRICE_UNIT).quantize(_PRICE_PLACES))
+        usage.update({f"{kind}_tokens": tokens, f"{kind}_unit_price": str(_UNIT_PRICES[kind])})
+        usage.update({f"{kind}_price_unit": str(_PRICE_UNIT), f"{kind}_price": str(prices[-1])})
+    usage.update(total_price=str(sum(prices)), time_to_first_token=0.0, time_to_generate=max(latency, 0.0))
     end = event(run, "message_end", files=None if run.easy_ui else [])
-    end["metadata"]["usage"] = usage_
+    end["metadata"]["usage"] = filled(end["metadata"]["usage"], usage)
     if run.easy_ui:
         del end["metadata"]["reasoning"]
     return end
 
 
-def tts_message(run: Run, audio: bytes) -> Event:
-    """A piece of the answer read aloud (only when the app has text-to-speech auto-play on): base64 MP3 bytes."""
-    return event(run, "tts_message", audio=base64.b64encode(audio).decode())
+def tts_message(run: Run, spoken: str) -> Event:
+    """A piece of the answer read aloud (only when the app has text-to-speech auto-play on): base64 MP3 bytes, here
+    a few bytes standing for the frames of ``spoken``."""
+    return event(run, "tts_message", audio=base64.b64encode(b"\xff\xf3\x44\xc4" + spoken.encode()).decode())
 
 
 def error(run: Run, code: str, message_: str) -> Event:
@@ -250,40 +227,27 @@ def error(run: Run, code: str, message_: str) -> Event:
 
 
 def file_type(mimetype: str) -> str:
-    """The kind Dify gives a tool file by its type (``get_file_type_by_mime_type``)."""
-    kind = next((kind for prefix, kind in _FILE_TYPES_BY_PREFIX if mimetype.startswith(prefix)), None)
-    if kind is not None:
-        return kind
-    return "document" if mimetype.startswith("text/") or mimetype == "application/pdf" else "custom"
+    """The kind Dify gives a tool file by its MIME type (``get_file_type_by_mime_type``)."""
+    major, slash, _ = mimetype.partition("/")
+    if slash and major in ("image", "video", "audio"):
+        return major
+    return "document" if (slash and major == "text") or mimetype == "application/pdf" else "custom"
 
 
 def file_value(stored: ToolFile, url: str) -> Event:
     """A tool file in a workflow's outputs or a node's ``files``, as ``File.to_dict`` writes it: the model's fields
     (no message file id, the unsigned path as ``remote_url``) and the signed ``url``."""
-    values = {
-        "tenant_id": TENANT_ID,
-        "type": file_type(stored.mimetype),
-        "remote_url": f"/files/tools/{stored.id}{stored.extension}",
-        "related_id": stored.id,
-        "filename": stored.name,
-        "extension": stored.extension,
-        "mime_type": stored.mimetype,
-        "size": stored.size,
-        "url": url,
-    }
+    values = {"tenant_id": TENANT_ID, "type": file_type(stored.mimetype), "related_id": stored.id}
+    values.update(remote_url=f"/files/tools/{stored.id}{stored.extension}", filename=stored.name, url=url)
+    values.update(extension=stored.extension, mime_type=stored.mimetype, size=stored.size)
     return filled(TEMPLATES["tool file"], values)
 
 
 def files_in(outputs: dict[str, Any] | None) -> list[Event]:
     """The files among a node's or a run's outputs, which Dify repeats as the event's ``files``
     (``WorkflowResponseConverter.fetch_files_from_node_outputs``): each output that is a file or a list of files."""
-    found: list[Event] = []
-    for value in (outputs or {}).values():
-        items = value if isinstance(value, list) else [value]
-        found += [
-            item for item in items if isinstance(item, dict) and item.get("dify_model_identity") == FILE_MODEL_IDENTITY
-        ]
-    return found
+    items = [item for value in (outputs or {}).values() for item in (value if isinstance(value, list) else [value])]
+    return [item for item in items if isinstance(item, dict) and item.get("dify_model_identity") == FILE_MODEL_IDENTITY]
 
 
 def system_inputs(run: Run, *, query: str | None = None, dialogue_count: int | None = None) -> Event:
@@ -303,36 +267,28 @@ def system_inputs(run: Run, *, query: str | None = None, dialogue_count: int | N
     return values
 
 
-def node_started(
-    run: Run, node: Node, index: int, execution_id: str, inputs: Event, place: Event | None = None
-) -> Event:
+def node_started(run: Run, node: Node, index: int, execution_id: str, inputs: Event, place: Event) -> Event:
     """A node execution begins; ``place``: the ``iteration_id`` or ``loop_id`` of the container it runs in."""
-    return event(
-        run, "node_started", {"id": execution_id, **node.fields(), "index": index, "inputs": inputs, **(place or {})}
-    )
+    return event(run, "node_started", {"id": execution_id, **node._asdict(), "index": index, "inputs": inputs, **place})
 
 
 def node_finished(
     run: Run,
-    node: Node,
-    index: int,
-    execution_id: str,
-    inputs: Event,
+    started: Event,
     outputs: Event | None,
-    place: Event | None = None,
+    *,
     elapsed: float = 0.0,
     total_tokens: int = 0,
+    retry_index: int | None = None,
     **data: Any,
 ) -> Event:
-    """A node execution's end; ``data`` may set its ``status`` (failed, exception: failed, but its error strategy let
-    the run go on, or retry, with a ``retry_index``: a ``node_retry`` event) and ``error``."""
-    retry_index = data.pop("retry_index", None)
-    data.update(id=execution_id, **node.fields(), index=index, inputs=inputs, outputs=outputs)
-    data.update(
-        elapsed_time=round(elapsed, 4), execution_metadata={"total_tokens": total_tokens} if total_tokens else None
-    )
-    data.update(files=files_in(outputs), **(place or {}))
-    finished = event(run, "node_finished", data)
+    """The end of the node execution ``started`` announced; ``data`` may set its ``status`` (failed, exception:
+    failed, but its error strategy let the run go on, or retry, with a ``retry_index``: a ``node_retry`` event) and
+    ``error``."""
+    shared = ("id", "node_id", "node_type", "title", "index", "inputs", "iteration_id", "loop_id")
+    data.update({key: started["data"][key] for key in shared}, outputs=outputs, files=files_in(outputs))
+    metadata = {"total_tokens": total_tokens} if total_tokens else None
+    finished = event(run, "node_finished", {**data, "elapsed_time": round(elapsed, 4), "execution_metadata": metadata})
     if retry_index is not None:  # Dify's NodeRetryStreamResponse: the finished node's data and its retry index
         finished.update(event="node_retry")
         finished["data"]["retry_index"] = retry_index

@@ -1,34 +1,11 @@
 """An app's input form as Dify describes it (``user_input_form``), and Dify's checks of the inputs sent to it.
 
 ``fetch_app`` returns the form as a list of single-key dicts (``{"text-input": {...}}``...), from which the relay
-builds its browser form. Before anything streams, Dify checks the inputs against that form and refuses bad ones with
-a plain sentence; ``validate_inputs`` restates ``BaseAppGenerator._validate_inputs`` and ``_prepare_user_inputs``
-(langgenius/dify, ``api/core/app/apps/base_app_generator.py``) message for message:
-
-* only a *missing* value (``None``) of a required field fails, "<var> is required in input form"; ``""`` passes. A
-  missing optional value takes the field's default, then checked like a sent one (a form saved without defaults,
-  like the recorded apps', leaves it missing: ``None`` passes every check);
-* text-input, paragraph and select values must be strings: "(type 'text-input') <var> in input form must be a
-  string";
-* numbers accept ints and floats (booleans too: they are ints in Python) and strings that parse ("." makes a float);
-  a blank string counts as missing, even for a required field; anything else is a ``TypeError``, which Dify does not
-  catch as a refusal: its generic HTTP 500 (``DifyServerError`` here);
-* checkboxes never fail: "true"/"1"/"yes"/"on" and 1 become True, "false"/"0"/"no"/"off" and 0 become False, anything
-  else is kept as sent;
-* an optional file or file list sent as ``""`` or ``[]`` (Dify's front end sends them for an empty field) is unset; a
-  file must be a mapping, a file list a list of mappings, not over its ``max_length`` ("<var> in input form must be
-  less than <n> files");
-* the mappings then become files as ``file_factory.build_from_mapping`` builds them: an unknown ``transfer_method``
-  is "No matching enum found for value '<method>'", a ``remote_url`` without ``url`` "Invalid file url", a tool file
-  the workspace does not hold "ToolFile <id> not found" (the id as ``tool_file_id`` or ``reference``), a console
-  upload (``local_file``, ``datasource_file``) "Invalid upload file" (the demo workspace has none); a file that is
-  not a tool file (Dify made those) needs a ``type`` the input allows, or ``custom`` with an allowed extension, else
-  "File validation failed for file: <name>". A file list drops mappings without a ``transfer_method`` (or remote
-  ones without ``url``). Remote files are looked at only with a ``RemoteFiles`` (``devkit/demo/remote.py``:
-  reachability, detected type, the built file); without one, their name and extension come from the URL;
-* then a dict left in a field that is not a file is "Invalid input type" (Dify's second check, meant for lists
-  holding dicts, never fires: a list of dicts in a checkbox passes);
-* NUL characters are removed from strings, and inputs the form does not declare are dropped.
+builds its browser form. ``validate_inputs`` restates, message for message and in Dify's order,
+``BaseAppGenerator._validate_inputs`` and ``_prepare_user_inputs`` (langgenius/dify,
+``api/core/app/apps/base_app_generator.py``), then ``file_factory.build_from_mapping`` for files. Remote files are
+looked at (reachability, detected type) only with a ``RemoteFiles`` (``remote.py``); without one, their name and
+extension come from the URL.
 """
 
 from __future__ import annotations
@@ -78,36 +55,9 @@ class Field:
             return self.default
         return False if self.kind == "checkbox" else ""
 
-    def describe(self, *, with_type: bool) -> dict[str, Any]:
-        """This field as one ``user_input_form`` entry.
-
-        Workflow-based apps (workflow, chatflow) repeat the ``type`` inside the entry; apps configured with a
-        model config (chatbot, agent, completion) do not.
-        """
-        body: dict[str, Any] = {"label": self.label, "variable": self.variable, "required": self.required}
-        if with_type:
-            body["type"] = self.kind
-        if self.kind in ("text-input", "paragraph"):
-            body["max_length"] = self.max_length
-        if self.kind == "select":
-            body["options"] = list(self.options)
-        if self.kind in ("file", "file-list"):
-            body["allowed_file_types"] = list(self.file_types)
-            body["allowed_file_extensions"] = list(self.file_extensions)
-            body["allowed_file_upload_methods"] = ["local_file", "remote_url"]
-            if self.kind == "file-list":
-                body["max_length"] = self.max_length
-            return {self.kind: body}
-        body["default"] = self.form_default
-        return {self.kind: body}
-
-
-def user_input_form(fields: tuple[Field, ...], *, with_type: bool) -> list[dict[str, Any]]:
-    return [field.describe(with_type=with_type) for field in fields]
-
 
 def fields_of(form: list[dict[str, Any]]) -> tuple[Field, ...]:
-    """The fields a ``user_input_form`` describes (the inverse of ``user_input_form``), e.g. a recorded app's."""
+    """The fields a ``user_input_form`` describes, as ``fetch_app`` returns it: a demo app's, a recorded app's."""
     fields = []
     for entry in form:
         ((kind, body),) = entry.items()
@@ -135,14 +85,13 @@ def validate_inputs(
     tool_files: Container[str] | None = None,
     remote: RemoteFiles | None = None,
 ) -> dict[str, Any]:
-    """The inputs Dify would run the app with: checked, converted, defaults filled in, undeclared ones dropped.
-
-    ``tool_files`` holds the ids of the workspace's tool files (``None``: any id is taken as one). With ``remote``,
-    remote files are looked at as Dify does and become the files Dify builds; without it they stay as sent. Raises
-    ``DifyError`` (Dify's HTTP 400) with Dify's sentence for the first bad input, in form order, or
-    ``DifyServerError`` (HTTP 500) where Dify itself fails with a ``TypeError``.
-    """
-    checked = {field.variable: _sanitized(_validated(field, inputs.get(field.variable))) for field in fields}
+    """The inputs Dify would run the app with: checked, converted, defaults filled in, NULs removed from strings,
+    undeclared ones dropped. ``tool_files``: the ids of the workspace's tool files (``None``: any id is one); with
+    ``remote``, remote files become the files Dify builds, else they stay as sent. Raises ``DifyError`` (Dify's HTTP
+    400) with Dify's sentence for the first bad input, or ``DifyServerError`` (HTTP 500) where Dify itself fails
+    with a ``TypeError``."""
+    checked = {field.variable: _validated(field, inputs.get(field.variable)) for field in fields}
+    checked = {name: value.replace("\x00", "") if isinstance(value, str) else value for name, value in checked.items()}
     for field in fields:
         value = checked[field.variable]
         if field.kind == "file" and isinstance(value, dict):
@@ -150,7 +99,8 @@ def validate_inputs(
         elif field.kind == "file-list" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
             checked[field.variable] = [_built(field, item, tool_files, remote) for item in value if _usable(item)]
     kinds = {field.variable: field.kind for field in fields}
-    # Built files are dicts here (Dify's are File objects): only a dict in another field is left over.
+    # Built files are dicts here (Dify's are File objects): only a dict in another field is left over. (Dify's
+    # second check, meant for lists holding dicts, never fires: a list of dicts in a checkbox passes.)
     if any(isinstance(value, dict) for name, value in checked.items() if kinds[name] not in _FILE_KINDS):
         raise DifyError("Invalid input type")
     return checked
@@ -158,7 +108,7 @@ def validate_inputs(
 
 def _validated(field: Field, value: Any) -> Any:
     name = field.variable
-    if value is None:
+    if value is None:  # only a missing value: "" passes, even for a required field
         if field.required:
             raise DifyError(f"{name} is required in input form")
         if field.kind in _FILE_KINDS:
@@ -207,17 +157,17 @@ def _built(
             raise DifyError(f"ToolFile {tool_file_id} not found")
         return dict(mapping)  # made by Dify itself: not held to the input's upload rules
     if method != "remote_url":
-        raise DifyError("Invalid upload file")
+        raise DifyError("Invalid upload file")  # a console upload (local_file, datasource_file): the workspace has none
+    url, declared = str(mapping.get("url") or mapping.get("remote_url") or ""), str(mapping.get("type") or "custom")
+    if not url:
+        raise DifyError("Invalid file url")
     if remote is not None:
-        built = remote.build(mapping)
+        built = remote.build(url, declared)
     else:  # not looked at: the name the URL ends with, and its extension as Dify makes it
-        url = str(mapping.get("url") or mapping.get("remote_url") or "")
-        if not url:
-            raise DifyError("Invalid file url")
         filename = posixpath.basename(urlsplit(url).path)
         extension = RemoteFile(url, filename, mimetypes.guess_type(filename)[0] or "", -1).extension
         built = {"filename": filename, "extension": extension}
-    if not _allowed(field, str(mapping.get("type") or "custom"), built["extension"]):
+    if not _allowed(field, declared, built["extension"]):
         raise DifyError(f"File validation failed for file: {built['filename']}")
     return built if remote is not None else dict(mapping)
 
@@ -234,7 +184,7 @@ def _number(name: str, value: Any) -> Any:
         return value
     if isinstance(value, str):
         if not value.strip():
-            return None
+            return None  # missing, even for a required field
         try:
             return float(value) if "." in value else int(value)
         except ValueError:
@@ -243,19 +193,8 @@ def _number(name: str, value: Any) -> Any:
 
 
 def _checkbox(value: Any) -> Any:
+    """A checkbox never fails: what reads as true or false becomes a bool, anything else is kept as sent."""
     if isinstance(value, str):
         normalized = value.strip().lower()
-        if normalized in _TRUE:
-            return True
-        if normalized in _FALSE:
-            return False
-    elif isinstance(value, int | float):
-        if value == 1:
-            return True
-        if value == 0:
-            return False
-    return value
-
-
-def _sanitized(value: Any) -> Any:
-    return value.replace("\x00", "") if isinstance(value, str) else value
+        return True if normalized in _TRUE else False if normalized in _FALSE else value
+    return bool(value) if isinstance(value, int | float) and value in (0, 1) else value

@@ -2,20 +2,13 @@
 
 Dify looks at a remote file before the run starts (``file_factory``, ``_get_remote_file_info``): the name is the
 URL's last path segment, the type is guessed from that name, and a HEAD request through its SSRF proxy gives the
-size (``Content-Length``, else -1). What was measured on 1.16.0-rc1, with a plugin's calls:
-
-* a URL that cannot be reached is refused after the proxy's three retries (about 3.6 s): "Reached maximum retries
-  (3) for URL <url>";
-* a declared ``type`` that is not the type Dify detects (by the extension, else the MIME type) is "Detected file
-  type does not match the specified type. Please verify the file." (an ``image`` for a ``.txt``);
-* a link to Dify's own files service (``FILES_URL``: the ``preview_url`` of a plugin's upload) is never fetched:
-  Dify resolves it from its database, where the owner check fails for a plugin's upload, so the file is accepted
-  with ``size: -1`` and every node that reads it fails later;
-* the file then appears in the run's inputs and outputs as ``File.to_dict`` writes it (``file_value``).
-
-A declared ``custom`` type was not measured: it is not compared with the detected type here, and the input's
-extension rules decide (``devkit/demo/inputs.py``). The devkit never uses the network: which URLs answer is
-configured (``RemoteFiles.reachable``).
+size (``Content-Length``, else -1). Measured on 1.16.0-rc1, with a plugin's calls: a URL that cannot be reached is
+refused after the proxy's retries (about 3.6 s); a declared ``type`` that is not the one Dify detects (an ``image``
+for a ``.txt``) is refused; a link to Dify's own files service (``FILES_URL``: the ``preview_url`` of a plugin's
+upload) is never fetched but resolved from Dify's database, where the owner check fails for a plugin's upload, so
+the file is accepted with ``size: -1`` and every node that reads it fails later. A declared ``custom`` type was not
+measured: it is not compared with the detected type here, and the input's extension rules decide (``inputs.py``).
+The devkit never uses the network: which URLs answer is configured (``RemoteFiles.reachable``).
 """
 
 from __future__ import annotations
@@ -108,17 +101,18 @@ class RemoteFiles:
         body, served_type = answered
         return RemoteFile(url, filename, mime_type or served_type or "application/octet-stream", len(body))
 
-    def build(self, mapping: Mapping[str, Any]) -> dict[str, Any]:
-        """The file a ``remote_url`` mapping names, checked as Dify checks it, as ``File.to_dict`` writes it."""
-        url = str(mapping.get("url") or mapping.get("remote_url") or "")
-        if not url:
-            raise DifyError("Invalid file url")
+    def build(self, url: str, declared: str) -> dict[str, Any]:
+        """The file at ``url``, declared of type ``declared``, checked as Dify checks it, as ``File.to_dict`` (the
+        recorded one) writes it: no message file id, no reference, no related record."""
         remote = self.head(url)
-        declared = str(mapping.get("type") or "custom")
         detected = remote.detected_type()
         if declared in _CHECKED_TYPES and declared != detected:
             raise DifyError(TYPE_MISMATCH)
-        return file_value(remote, declared if declared != "custom" else detected)
+        kind = declared if declared != "custom" else detected
+        values = {"type": kind, "remote_url": url, "filename": remote.filename, "extension": remote.extension}
+        return filled(
+            TEMPLATES["remote file"], {**values, "mime_type": remote.mime_type, "size": remote.size, "url": url}
+        )
 
     def _dify_own(self, url: str) -> bool:
         if not self.files_url:
@@ -126,12 +120,3 @@ class RemoteFiles:
         own, link = urlsplit(self.files_url), urlsplit(url)
         same_origin = (own.scheme, own.hostname, own.port) == (link.scheme, link.hostname, link.port)
         return same_origin and (link.path.startswith("/files/tools/") or link.path.endswith("/file-preview"))
-
-
-def file_value(remote: RemoteFile, kind: str) -> dict[str, Any]:
-    """A remote file as Dify 1.16.0-rc1's ``File.to_dict`` wrote it (the recorded one): no message file id, no
-    reference, no related record."""
-    values = {"type": kind, "remote_url": remote.url, "filename": remote.filename, "extension": remote.extension}
-    return filled(
-        TEMPLATES["remote file"], {**values, "mime_type": remote.mime_type, "size": remote.size, "url": remote.url}
-    )
