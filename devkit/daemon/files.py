@@ -17,9 +17,6 @@ The plugin then passes ``{"type", "transfer_method": "tool_file", "tool_file_id"
 Apps that make files (an agent's image tool, a workflow's tool node) store tool files the same way, and Dify links
 them with ``ToolFileManager.sign_file``: ``{FILES_URL}/files/tools/<id><extension>?timestamp&nonce&sign``, which
 ``ToolFileApi`` (``api/controllers/files/tool_files.py``) serves while the signature is fresh.
-
-``FileService`` plays all of it with Dify's statuses and words, keeping the files in memory so that the demo apps
-can read what they were sent and hand out files of their own.
 """
 
 from __future__ import annotations
@@ -54,7 +51,6 @@ TENANT_ID = "7a6c3f1e-2b4d-4e8a-9c1f-3d5e7a9b1c2d"
 DEFAULT_END_USER_ID = "6f3c2a1e-9b8d-4c7e-a5f2-0d1e2f3a4b5c"
 """Stands for the workspace's default end user: every endpoint call runs as that one user (session id
 ``DEFAULT-USER``, ``api/controllers/inner_api/plugin/wraps.py``, ``get_user``), and Dify signs upload URLs for it."""
-DEFAULT_END_USER_SESSION = "DEFAULT-USER"
 
 _ROUTES = Map(
     [
@@ -76,8 +72,6 @@ class ToolFile:
     file_key: str
     user_id: str
     tenant_id: str = TENANT_ID
-    conversation_id: str | None = None
-    original_url: str | None = None
 
     @property
     def size(self) -> int:
@@ -89,9 +83,7 @@ class ToolFile:
         return guess_extension(self.mimetype) or ".bin"
 
 
-class _PluginUploadQuery(BaseModel):
-    """The query ``PluginUploadFileApi`` validates first (a failure is Dify's 400 ``invalid_param``)."""
-
+class _PluginUploadQuery(BaseModel):  # what PluginUploadFileApi validates first (a failure is a 400 invalid_param)
     timestamp: str
     nonce: str
     sign: str
@@ -99,9 +91,7 @@ class _PluginUploadQuery(BaseModel):
     user_id: str | None = None
 
 
-class _ToolFileQuery(BaseModel):
-    """The query ``ToolFileApi`` validates first."""
-
+class _ToolFileQuery(BaseModel):  # what ToolFileApi validates first
     timestamp: str
     nonce: str
     sign: str
@@ -110,7 +100,9 @@ class _ToolFileQuery(BaseModel):
 
 @dataclass(eq=False)
 class FileService:
-    """Dify's files service for one local daemon. Thread-safe; its server starts on first use; ``close`` it."""
+    """Dify's files service for one local daemon, with Dify's statuses and words, keeping the files in memory so that
+    the demo apps can read what they were sent and hand out files of their own. Thread-safe; its server starts on
+    first use; ``close`` it."""
 
     clock: Callable[[], float] = time.time
     """Dify's clock, for signing and for checking a signature's age (tests move it)."""
@@ -126,8 +118,6 @@ class FileService:
         self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
 
-    # -- step 1: the upload_file backwards call ----------------------------------------------------------
-
     def sign_upload(self, request: Mapping[str, Any], user_id: str = DEFAULT_END_USER_ID) -> dict[str, str]:
         """Dify's answer to ``upload_file``: a URL signed for this file name and type, which it does not carry."""
         with self._lock:
@@ -142,27 +132,24 @@ class FileService:
         )
         return {"url": f"{self.base_url}{UPLOAD_PATH}?{query}"}
 
-    # -- step 2: the multipart POST ------------------------------------------------------------------------
-
-    def receive(self, args: Mapping[str, str], part: FileStorage | None) -> tuple[int, dict[str, Any]]:
-        """``PluginUploadFileApi.post``, check for check in Dify's order: its status and JSON answer."""
+    def receive(self, args: Mapping[str, str], part: FileStorage | None) -> Response:
+        """``PluginUploadFileApi.post``, check for check in Dify's order."""
         try:
             query = _PluginUploadQuery.model_validate(dict(args))
         except ValidationError as exc:  # a ValueError: Dify's handler makes it a 400 invalid_param
-            return 400, {"code": "invalid_param", "message": str(exc), "status": 400}
+            return _error(400, "invalid_param", str(exc))
         if part is None:
-            return _forbidden("File is required.")
-        owner = _end_user(query.user_id)
+            return _error(403, "forbidden", "File is required.")
+        # get_user: no id, or the default session, is the workspace's default end user.
+        owner = DEFAULT_END_USER_ID if query.user_id in (None, "", "DEFAULT-USER") else str(query.user_id)
         filename, mimetype = part.filename, part.mimetype
-        if not filename or not mimetype:
-            return _forbidden("Invalid request.")
         signed = f"upload|{filename}|{mimetype}|{query.tenant_id}|{owner}|{query.timestamp}|{query.nonce}"
-        if not self._fresh(signed, query.timestamp, query.sign):
-            return _forbidden("Invalid request.")
+        if not filename or not mimetype or not self._fresh(signed, query.timestamp, query.sign):
+            return _error(403, "forbidden", "Invalid request.")
         stored = self.create_tool_file(filename, part.read(), mimetype, user_id=owner)
         with self._lock:
             self.uploads += 1
-        return 201, {
+        answer = {
             "id": stored.id,
             "name": stored.name,
             "size": stored.size,
@@ -171,28 +158,26 @@ class FileService:
             "created_by": None,
             "created_at": None,
             "preview_url": self.preview_url(stored),
-            "source_url": stored.original_url,
-            "original_url": stored.original_url,
+            "source_url": None,
+            "original_url": None,
             "user_id": stored.user_id,
             "tenant_id": stored.tenant_id,
-            "conversation_id": stored.conversation_id,
+            "conversation_id": None,
             "file_key": stored.file_key,
         }
-
-    # -- tool files ------------------------------------------------------------------------------------------
+        return _json(201, answer)
 
     def create_tool_file(
         self, filename: str, content: bytes, mimetype: str, *, user_id: str = DEFAULT_END_USER_ID
     ) -> ToolFile:
         """``ToolFileManager.create_file_by_raw``: a name without an extension gets the type's one."""
         extension = guess_extension(mimetype) or ".bin"
-        unique = uuid.uuid4().hex
         stored = ToolFile(
             id=str(uuid.uuid4()),
             name=filename if len(filename.split(".")) > 1 else f"{filename}{extension}",
             mimetype=mimetype,
             content=content,
-            file_key=f"tools/{TENANT_ID}/{unique}{extension}",
+            file_key=f"tools/{TENANT_ID}/{uuid.uuid4().hex}{extension}",
             user_id=user_id,
         )
         with self._lock:
@@ -211,24 +196,21 @@ class FileService:
         try:
             query = _ToolFileQuery.model_validate(dict(args))
         except ValidationError as exc:
-            return _json(400, {"code": "invalid_param", "message": str(exc), "status": 400})
+            return _error(400, "invalid_param", str(exc))
         if not self._fresh(f"file-preview|{file_id}|{query.timestamp}|{query.nonce}", query.timestamp, query.sign):
-            return _json(*_forbidden("Invalid request."))
+            return _error(403, "forbidden", "Invalid request.")
         stored = self.files.get(file_id)
         if stored is None:  # Dify's NotFound is caught by its own ``except Exception``: the answer is a 415
-            message = {"code": "unsupported_file_type", "message": "File type not allowed.", "status": 415}
-            return _json(415, message)
+            return _error(415, "unsupported_file_type", "File type not allowed.")
         response = Response(stored.content, mimetype=stored.mimetype)
         response.headers["Content-Length"] = str(stored.size)
-        if query.as_attachment:
+        html = _is_html(stored.mimetype, stored.name, extension)  # enforce_download_for_html
+        if query.as_attachment or html:
             response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"
-        if _is_html(stored.mimetype, stored.name, extension):  # enforce_download_for_html
-            response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"
+        if html:
             response.headers["Content-Type"] = "application/octet-stream"
             response.headers["X-Content-Type-Options"] = "nosniff"
         return response
-
-    # -- signatures ------------------------------------------------------------------------------------------
 
     def _sign(self, data: str) -> str:
         digest = hmac.new(self._secret, data.encode(), hashlib.sha256).digest()
@@ -243,22 +225,16 @@ class FileService:
         except ValueError:  # only a timestamp this service signed gets here, and it signs whole seconds
             return False
 
-    # -- the server ------------------------------------------------------------------------------------------
-
     @property
     def base_url(self) -> str:
         """Dify's ``FILES_URL`` (and ``INTERNAL_FILES_URL``): where plugins and browsers reach this service."""
-        server = self._ensure_server()
-        return f"http://127.0.0.1:{server.server_port}"
-
-    def _ensure_server(self) -> BaseWSGIServer:
         with self._lock:
             if self._server is None:
                 self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
                 threading.Thread(  # a short poll: ``close`` waits for the loop's next look (0.5 s by default)
                     target=self._server.serve_forever, args=(0.05,), name="dify-files", daemon=True
                 ).start()
-            return self._server
+            return f"http://127.0.0.1:{self._server.server_port}"
 
     def close(self) -> None:
         with self._lock:
@@ -272,36 +248,24 @@ class FileService:
         try:
             endpoint, values = _ROUTES.bind_to_environ(environ).match()
             if endpoint == "upload":
-                response = _json(*self.receive(request.args, request.files.get("file")))
+                response = self.receive(request.args, request.files.get("file"))
             else:
                 response = self.serve_tool_file(str(values["file_id"]), values["extension"], request.args)
         except HTTPException as exc:  # unrouted paths and methods, worded as Dify's error handler words them
-            response = _json(exc.code or 500, _dify_error(exc))
+            code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()  # NotFound -> not_found
+            response = _error(exc.code or 500, code, exc.description or NotFound.description)
         return response(environ, start_response)
 
 
 class _QuietHandler(WSGIRequestHandler):
     """No request log on the console: the daemon's own output is what a person reads."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
     def log(self, type: str, message: str, *args: Any) -> None:
         return
 
 
-def _end_user(user_id: str | None) -> str:
-    """``get_user``: no id, or the default session, is the workspace's default end user."""
-    return DEFAULT_END_USER_ID if user_id in (None, "", DEFAULT_END_USER_SESSION) else str(user_id)
-
-
-def _forbidden(message: str) -> tuple[int, dict[str, Any]]:
-    return 403, {"code": "forbidden", "message": message, "status": 403}
-
-
-def _dify_error(exc: HTTPException) -> dict[str, Any]:
-    code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()  # NotFound -> not_found, as Dify does
-    return {"code": code, "message": exc.description or NotFound.description, "status": exc.code}
+def _error(status: int, code: str, message: str) -> Response:
+    return _json(status, {"code": code, "message": message, "status": status})
 
 
 def _json(status: int, document: Mapping[str, Any]) -> Response:

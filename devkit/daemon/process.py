@@ -1,31 +1,13 @@
-"""The plugin process of ``devkit.plugin``, with its calls back to Dify answered as Dify and its daemon answer them.
-
-``devkit.plugin.Plugin`` drives the plugin over stdio; this adds what a plugin calls back: apps (a backend of
-demo, recorded or scripted apps), storage, file uploads, and the request bytes exactly as the daemon builds them
-(``devkit.daemon.http``). What it reproduces, and where the daemon (langgenius/dify-plugin-daemon) does it:
-
-* backwards calls (``invoke`` session messages): answered on their own thread with ``backwards_response``
-  events, each app event one ``response`` (message ``"stream"``; fetch_app ``"struct"``), then ``end``. Each
-  event reaches the plugin as the daemon re-encodes it: decoded into a Go ``map[string]any`` and marshalled again,
-  so keys come sorted and every number went through a float64 (``as_relayed``).
-* errors are worded as the daemon words them (``internal/core/io_tunnel/backwards_invocation/task.go``,
-  ``internal/core/dify_invocation/calldify/http_request.go``, ``pkg/utils/http_requests/http_warpper.go``): a
-  refusal before the first event quotes Dify's HTTP answer whole (``invoke app failed: request failed with status
-  code: 400 and respond with: {...}\n``); an error once the stream runs is ``read app failed: request failed:
-  <msg>``; any failure of ``fetch_app`` is ``fetch app failed: data is nil`` (the daemon parses Dify's error body
-  as if it were an answer and finds no ``data``). The manifest's ``resource.permission.app.enabled`` is checked
-  first, as ``checkPermission`` does.
-* time limits: the daemon closes an app call's response body ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (240 s)
-  after Dify's answer began, streaming or silent (``time.AfterFunc(..., resp.Body.Close)`` in
-  ``RequestAndParseStream``); the plugin then gets ``read app failed: read tcp <daemon>-><api>: use of closed
-  network connection`` and, on the next line, ``failed to read system header`` (``pkg/utils/parser/chunking.go``
-  joins the two). Inside the plugin the SDK gives up on a call that stays silent for ``MAX_INVOCATION_TIMEOUT``
-  seconds (250): "invocation exited without response after 250 seconds"; ``max_invocation_timeout`` lowers it
-  through the plugin's environment (``DifyPluginEnv`` is a pydantic settings class and ``main.py`` does not set it).
+"""``devkit.plugin.Plugin`` with its calls back to Dify answered as Dify and its daemon answer them: apps (a backend
+of demo, recorded or scripted apps), storage, file uploads, and the request bytes exactly as the daemon builds them
+(``devkit.daemon.http``). The daemon's side is ``internal/core/io_tunnel/backwards_invocation/task.go``,
+``internal/core/dify_invocation/calldify/http_request.go`` and ``pkg/utils/http_requests/http_warpper.go`` in
+langgenius/dify-plugin-daemon.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -40,60 +22,38 @@ from urllib.parse import urlsplit
 
 from devkit.daemon.files import FileService
 from devkit.daemon.http import build_daemon_request
-from devkit.daemon.storage import PluginStorage, StorageError
-from devkit.plugin import (
-    DEFAULT_ENDPOINT_ID,
-    DEFAULT_HOOK_ID,
-    MAX_LINE_BYTES,
-    HeaderItems,
-    Plugin,
-    PluginError,
-    PluginResponse,
-    PluginSilent,
-)
-
-__all__ = [
-    "DEFAULT_ENDPOINT_ID",
-    "DEFAULT_HOOK_ID",
-    "MAX_LINE_BYTES",
-    "AppBackend",
-    "DifyError",
-    "DifyServerError",
-    "PluginError",
-    "PluginProcess",
-    "PluginResponse",
-    "PluginSilent",
-    "as_relayed",
-    "dify_error_message",
-]
+from devkit.daemon.storage import PluginStorage
+from devkit.plugin import DEFAULT_HOOK_ID as DEFAULT_HOOK_ID  # "X as X": re-exported for importers of this module
+from devkit.plugin import MAX_LINE_BYTES as MAX_LINE_BYTES
+from devkit.plugin import HeaderItems, Plugin, PluginError
+from devkit.plugin import PluginResponse as PluginResponse
 
 APP_PERMISSION_DENIED = "permission denied, you need to enable app access in plugin manifest"
 
 APP_READ_TIMEOUT = 240.0
 """``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (240000 ms, ``internal/types/app/config.go``), in seconds: how long
-after Dify's answer began the daemon closes an app call's response body."""
+after Dify's answer began the daemon closes an app call's response body, streaming or silent
+(``time.AfterFunc(..., resp.Body.Close)`` in ``RequestAndParseStream``)."""
 
 APP_READ_TIMEOUT_ENV = "DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT"
-"""Milliseconds, as the daemon reads it; ``PluginProcess`` takes it from the environment when not given."""
-
-DAEMON_ADDRESS = "172.18.0.7:41238"
-DIFY_API_ADDRESS = "172.18.0.5:5001"
-"""Stand for the daemon's and Dify API's addresses on Dify's docker network: they appear in Go's network errors."""
 
 APP_READ_TIMEOUT_ERROR = (
-    f"read app failed: read tcp {DAEMON_ADDRESS}->{DIFY_API_ADDRESS}: use of closed network connection\n"
+    "read app failed: read tcp 172.18.0.7:41238->172.18.0.5:5001: use of closed network connection\n"
     "failed to read system header"
 )
-"""What the plugin gets when the read timeout closes the body: the body reader was blocked waiting for the next
-length-prefixed chunk, so Go's read fails with ``net.ErrClosed`` and ``LengthPrefixedChunking`` joins it with
-its own "failed to read system header"; ``executeDifyInvocationAppTask`` prefixes "read app failed: "."""
+"""What the plugin gets when the read timeout closes the body (the addresses stand for the daemon's and Dify API's on
+Dify's docker network): the body reader was blocked waiting for the next length-prefixed chunk, so Go's read fails
+with ``net.ErrClosed`` and ``LengthPrefixedChunking`` (``pkg/utils/parser/chunking.go``) joins it with its own
+"failed to read system header"; ``executeDifyInvocationAppTask`` prefixes "read app failed: "."""
 
 FETCH_APP_FAILED = "fetch app failed: data is nil"
 """Any failure of ``fetch_app``: ``RequestAndParse`` decodes Dify's error body as a response, finds no ``data`` and
 no ``error`` in it, and ``Request`` says so (``calldify/http_request.go``)."""
 
 MAX_INVOCATION_TIMEOUT_ENV = "MAX_INVOCATION_TIMEOUT"
-"""``DifyPluginEnv.MAX_INVOCATION_TIMEOUT`` (whole seconds, default 250), read from the plugin's environment."""
+"""``DifyPluginEnv.MAX_INVOCATION_TIMEOUT`` (whole seconds, default 250), read from the plugin's environment: inside
+the plugin the SDK gives up on an app call that stays silent that long ("invocation exited without response after
+250 seconds"). ``DifyPluginEnv`` is a pydantic settings class and ``main.py`` does not set it."""
 
 
 class AppBackend(Protocol):
@@ -171,25 +131,25 @@ class PluginProcess(Plugin):
         app_read_timeout: float | None = None,
         max_invocation_timeout: int | None = None,
         storage: PluginStorage | None = None,
-        files: FileService | None = None,
         public_host: str = "localhost",
     ) -> None:
         """``app_read_timeout`` (seconds) defaults to ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` from the
-        environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds,
-        at least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``: the SDK's own limit on a silent app call.
-        ``storage`` answers ``session.storage`` and ``files`` ``session.file.upload``; pass the same ones to a
-        restarted plugin, as Dify keeps them. A public ``public_host`` (say ``dify.example.com``) stands for a Dify
-        whose API can fetch the plugin's own endpoint through its proxy."""
+        environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds, at
+        least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``. ``storage`` answers ``session.storage``: pass the
+        same one to a restarted plugin, as Dify keeps it. A public ``public_host`` (say ``dify.example.com``) stands
+        for a Dify whose API can fetch the plugin's own endpoint through its proxy."""
         super().__init__(plugin_dir, python=python, env=env, on_log=on_log, public_host=public_host)
         self.apps = apps
         self.storage = storage if storage is not None else PluginStorage()
-        # The backend's file store when it has one (the demo apps read what was uploaded), else a private one.
-        shared = files if files is not None else getattr(apps, "files", None)
-        self._owns_files = shared is None
+        # Uploads go to the backend's file store when it has one (the demo apps read what was uploaded).
+        shared = getattr(apps, "files", None)
         self.files = shared if isinstance(shared, FileService) else FileService()
+        self._owns_files = self.files is not shared
         if max_invocation_timeout is not None:
             self.env[MAX_INVOCATION_TIMEOUT_ENV] = str(int(max_invocation_timeout))
-        self.app_read_timeout = app_read_timeout if app_read_timeout is not None else _read_timeout_from_env()
+        from_env = os.environ.get(APP_READ_TIMEOUT_ENV, "").strip()
+        default_read_timeout = int(from_env) / 1000 if from_env.isdigit() else APP_READ_TIMEOUT
+        self.app_read_timeout = app_read_timeout if app_read_timeout is not None else default_read_timeout
         if getattr(apps, "network", False) is None:
             apps.network = self.fetch  # type: ignore[attr-defined] - the backend reads remote files through it
 
@@ -208,10 +168,9 @@ class PluginProcess(Plugin):
         endpoint under a public host name: the body and its type, for a 200; ``None`` for anything else (an address
         the proxy refuses or cannot reach, or an answer that is no file)."""
         parts = urlsplit(url)
-        path = parts.path
-        if parts.hostname != self.public_host or _is_private_host(self.public_host) or not path.startswith("/e/"):
+        if parts.hostname != self.public_host or _is_private_host(self.public_host) or not parts.path.startswith("/e/"):
             return None
-        hook_id, _, rest = path.removeprefix("/e/").partition("/")
+        hook_id, _, rest = parts.path.removeprefix("/e/").partition("/")
         try:
             response = self.request("GET", "/" + rest, hook_id=hook_id, timeout=timeout)
             body = response.read(timeout=timeout)
@@ -221,10 +180,11 @@ class PluginProcess(Plugin):
             return None
         return body, (response.header("Content-Type") or "application/octet-stream").split(";")[0]
 
-    # -- backwards invocations ---------------------------------------------------------------------------------
-
     def answer_call(self, session_id: str, payload: Mapping[str, Any]) -> None:
-        """Answer one ``session.app`` call of the plugin; ends with an ``end`` event unless its client went away."""
+        """Answer one call of the plugin back to Dify (its own thread) with ``backwards_response`` events: a
+        ``response`` (message ``"struct"``; an app's events are one ``"stream"`` response each) or an ``error`` in
+        the daemon's words, then ``end``, unless the call's client went away. The manifest's permission is checked
+        first, as ``checkPermission`` does."""
         request_id = str(payload.get("backwards_request_id", ""))
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
@@ -232,38 +192,35 @@ class PluginProcess(Plugin):
             if invoke_type == "upload_file":  # no permission needed: Dify signs an upload URL for any plugin
                 self._backwards(session_id, request_id, "response", "struct", self.files.sign_upload(request))
             elif invoke_type == "storage":
-                data = self.storage.answer(request, self._storage_quota())
-                self._backwards(session_id, request_id, "response", "struct", data)
+                storage = self._permission("storage")
+                quota = int(storage.get("size") or 0) if storage.get("enabled") else None
+                self._backwards(session_id, request_id, "response", "struct", self.storage.answer(request, quota))
             elif invoke_type not in ("app", "fetch_app"):
-                raise _Unsupported(f"unsupported invoke type: {invoke_type}")
-            elif not self._app_permission():
-                raise _Unsupported(APP_PERMISSION_DENIED)
+                raise _Refused(f"unsupported invoke type: {invoke_type}")
+            elif not self._permission("app").get("enabled"):
+                raise _Refused(APP_PERMISSION_DENIED)
             elif invoke_type == "app":
                 self._stream_app(session_id, request_id, request)
             else:
                 try:
                     result = self.apps.fetch_app(str(request.get("app_id", "")))
-                except DifyError:
-                    raise _Unsupported(FETCH_APP_FAILED) from None
+                except DifyError as exc:
+                    raise _Refused(dify_error_message(invoke_type, exc, False)) from None
                 self._backwards(session_id, request_id, "response", "struct", as_relayed(result))
         except _ClientGone:
             return  # the daemon cancelled the call and dropped the session: nothing more reaches the plugin
-        except (_Unsupported, StorageError) as exc:
-            self._backwards(session_id, request_id, "error", str(exc), None)
         except Exception as exc:
             self._backwards(session_id, request_id, "error", str(exc) or type(exc).__name__, None)
         self._backwards(session_id, request_id, "end", "", None)
 
     def _stream_app(self, session_id: str, request_id: str, request: dict[str, Any]) -> None:
-        """Relay an app's events until it ends, fails, or the read timeout closes it as the daemon does.
+        """Relay an app's events until it ends; raise ``_Refused`` in the daemon's words when it fails or the read
+        timeout closes it. The backend runs on its own thread so that a silent app cannot hold the deadline back;
+        past the deadline the app is left to finish alone, as Dify keeps running a run whose reader went away.
 
-        The backend runs on its own thread so that a silent app cannot hold the deadline back; when the deadline
-        passes, the app is left to finish alone, as Dify keeps running a run whose reader went away.
-
-        When the HTTP client goes away, the daemon cancels the session's context, which aborts its call to Dify
-        and drops the session (``service/endpoint.go``, ``session.propagateTraceContext``, ``io_tunnel``): the
-        plugin is told nothing, its app stream just stops. Raises ``_ClientGone`` then.
-        """
+        When the session's HTTP client goes away (``_ClientGone``), the daemon cancels the session's context, which
+        aborts its call to Dify and drops the session (``service/endpoint.go``, ``session.propagateTraceContext``,
+        ``io_tunnel``): the plugin is told nothing, its app stream just stops."""
         items: queue.Queue[tuple[str, Any]] = queue.Queue()
 
         def produce() -> None:
@@ -275,73 +232,55 @@ class PluginProcess(Plugin):
                 items.put(("error", exc))
 
         threading.Thread(target=produce, name="dify-app", daemon=True).start()
-        deadline: float | None = None
-        pending: tuple[str, Any] | None = None
+        deadline: float | None = None  # the body's timer starts once Dify's answer has begun
+        kind, value = "quiet", None
         while True:
-            wait = _CLIENT_CHECK if deadline is None else min(_CLIENT_CHECK, max(0.0, deadline - time.monotonic()))
-            try:
-                kind, value = pending or items.get(timeout=wait)
-            except queue.Empty:
-                kind, value = "quiet", None
-            pending = None
+            if kind == "quiet":  # nothing in hand: wait for the app, looking at the client and the deadline meanwhile
+                wait = _CLIENT_CHECK if deadline is None else min(_CLIENT_CHECK, max(0.0, deadline - time.monotonic()))
+                with contextlib.suppress(queue.Empty):
+                    kind, value = items.get(timeout=wait)
             if self._session(session_id) is None:
                 raise _ClientGone
-            if kind == "quiet":
-                if deadline is None or time.monotonic() < deadline:
-                    continue
-                kind = "timeout"
-            if kind == "event" and deadline is not None and time.monotonic() >= deadline:
-                kind = "timeout"
-            if kind == "timeout":
-                self._backwards(session_id, request_id, "error", APP_READ_TIMEOUT_ERROR, None)
-                return
+            if kind in ("quiet", "event") and deadline is not None and time.monotonic() >= deadline:
+                raise _Refused(APP_READ_TIMEOUT_ERROR)
+            if kind == "error":
+                raise _Refused(dify_error_message("app", value, started=deadline is not None))
             if kind == "end":
                 return
-            if kind == "error":
-                started = deadline is not None
-                if isinstance(value, DifyError):
-                    message = dify_error_message("app", value, started)
-                else:  # the daemon's own failure to reach Dify (a Go transport error), wrapped at its call site
-                    message = f"{'read' if started else 'invoke'} app failed: {str(value) or type(value).__name__}"
-                self._backwards(session_id, request_id, "error", message, None)
-                return
-            if deadline is None:  # the body's timer starts once Dify's answer has begun
+            if kind == "quiet":
+                continue
+            if deadline is None:
                 deadline = time.monotonic() + self.app_read_timeout
             # Events Dify has already sent go to the plugin in one write, as they would reach it through the
-            # daemon's pipe when Dify is fast (a burst), each still its own message.
-            ready = [value]
-            while len(ready) < _BURST:
+            # daemon's pipe when Dify is fast (a burst), each still its own message; what follows them (more
+            # events, the end or an error) is handled next round.
+            ready = []
+            while kind == "event" and len(ready) < _BURST:
+                ready.append(as_relayed(value))
                 try:
                     kind, value = items.get_nowait()
                 except queue.Empty:
-                    break
-                if kind != "event":
-                    pending = (kind, value)  # an end or an error after the burst: handled next round
-                    break
-                ready.append(value)
-            self._backwards_many(session_id, request_id, [("response", "stream", as_relayed(e)) for e in ready])
+                    kind, value = "quiet", None
+            self._backwards_many(session_id, request_id, [("response", "stream", event) for event in ready])
 
-    def _storage_quota(self) -> int | None:
-        """The manifest's storage size in bytes, or ``None`` when storage is not enabled."""
-        permission = ((self.manifest or {}).get("resource") or {}).get("permission") or {}
-        storage = permission.get("storage") or {}
-        return int(storage.get("size") or 0) if storage.get("enabled") else None
-
-    def _app_permission(self) -> bool:
-        permission = ((self.manifest or {}).get("resource") or {}).get("permission") or {}
-        return bool((permission.get("app") or {}).get("enabled"))
+    def _permission(self, name: str) -> dict[str, Any]:
+        """The manifest's ``resource.permission.<name>`` (``storage``: ``enabled`` and ``size``, the quota)."""
+        return (((self.manifest or {}).get("resource") or {}).get("permission") or {}).get(name) or {}
 
 
-def dify_error_message(invoke_type: Any, error: DifyError, started: bool) -> str:
-    """A Dify error as the daemon words it for the plugin.
+def dify_error_message(invoke_type: Any, error: BaseException, started: bool) -> str:
+    """A failed call to Dify as the daemon words it for the plugin.
 
     Dify refuses a call it cannot start with an HTTP error and a JSON body, which ``RequestAndParseStream``
     quotes whole (``pkg/utils/http_requests/http_warpper.go``), body newline included; an error once the stream
     runs comes as a ``{"error"}`` item, which the daemon wraps in its call-site names (``calldify/http_request.go``
-    and ``backwards_invocation/task.go``). ``fetch_app`` never quotes anything: see ``FETCH_APP_FAILED``.
+    and ``backwards_invocation/task.go``). ``fetch_app`` never quotes anything: see ``FETCH_APP_FAILED``. Any other
+    exception is the daemon's own failure to reach Dify (a Go transport error), wrapped at its call site.
     """
     if invoke_type != "app":
         return FETCH_APP_FAILED
+    if not isinstance(error, DifyError):
+        return f"{'read' if started else 'invoke'} app failed: {str(error) or type(error).__name__}"
     if started:
         return f"read app failed: request failed: {error}"
     return f"invoke app failed: request failed with status code: {error.status} and respond with: {error.body()}"
@@ -367,14 +306,8 @@ def as_relayed(value: Any) -> Any:
     return int(number) if number.is_integer() and abs(number) < 1e21 else number
 
 
-def _read_timeout_from_env() -> float:
-    raw = os.environ.get(APP_READ_TIMEOUT_ENV, "").strip()
-    return int(raw) / 1000 if raw.isdigit() else APP_READ_TIMEOUT
-
-
 _CLIENT_CHECK = 0.05
 """How often a silent app call looks whether its client is still there (seconds)."""
-
 
 _BURST = 256
 """App events written to the plugin at once at most."""
@@ -384,5 +317,5 @@ class _ClientGone(Exception):
     """The session's HTTP client went away: the daemon has cancelled the app call."""
 
 
-class _Unsupported(Exception):
-    """A backwards call the daemon refuses before reaching Dify; its text is sent as is."""
+class _Refused(Exception):
+    """A backwards call that fails in the daemon's words, sent as they are."""

@@ -3,33 +3,11 @@
 It stands where Dify's nginx and daemon stand, and behaves as they do towards the client and the plugin
 (``internal/server/http_server.go``, ``internal/server/endpoint.go``, ``internal/service/endpoint.go``,
 ``internal/core/io_tunnel/endpoint_service.go`` in langgenius/dify-plugin-daemon; ``docker/nginx/`` in
-langgenius/dify):
+langgenius/dify), serving many requests at once (a thread each, like the daemon's goroutines).
 
-* nginx first: a NUL byte in the request line or a header, or a ``%00`` in the path, gets nginx's own HTML 400
-  and a closed connection; header names with ``_`` are dropped; ``Host``, ``X-Forwarded-Proto`` and
-  ``Dify-Hook-Url`` (``$scheme://$host$request_uri``, query string included) are set (``devkit.daemon.http``);
-* routes ``/e/<hook_id>/<rest>`` for HEAD, GET, POST, PUT, DELETE and OPTIONS; any other method or path under
-  ``/e`` gets the daemon's JSON 404 ``{"code":"not_found","message":"route not found"}``;
-* drops hop-by-hop headers, then hands the request to ``devkit.daemon.http`` for the daemon's own rewriting
-  (10 MiB body cap, forwarding headers, hook headers);
-* answers only once the plugin's *first body chunk* is in (the daemon reads status, headers and that chunk
-  together), copies every header the plugin set (first value only), then streams the rest one flush per chunk:
-  with ``Transfer-Encoding: chunked``, or, when the plugin set a ``Content-Length``, as a plain body of that
-  length (Go's server drops bytes beyond it and closes the connection if the body falls short);
-* a plugin failure before that first chunk is the daemon's ``500 {"code": -500, "message": ...}``; after it,
-  the daemon appends the error's text to the body, so this server does too;
-* ``PLUGIN_MAX_EXECUTION_TIMEOUT`` (600 s) after the first chunk the daemon stops waiting: the status (usually
-  200) is long sent, so gin's ``c.JSON(500, ...)`` can only append ``{"code":-500,"message":"{\\"message\\":
-  \\"killed by timeout\\",...}","data":null}`` to the body, and the response ends;
-* serves many requests at once (a thread each), like the daemon's goroutines.
-
-Deviations, on purpose: any hook id is accepted (there is no endpoint table); paths outside ``/e/`` get a hint
-instead of Dify's web app; the part of a body beyond the cap is read and discarded so the client gets its answer
-instead of a reset; before the first chunk the wait is bounded by the same execution timeout (the daemon
-waits as long as the client does); and when the plugin stops (Ctrl-C, ``close``) or dies while a body streams,
-the body ends with an error in the daemon's JSON, ``{"code":-500,"message":"{\\"message\\":\\"the plugin was
-stopped\\",...}","data":null}``, on a line of its own, so that an NDJSON client reads one last JSON line rather
-than stray text (``close`` gives those requests a moment to write it).
+Deviations, on purpose, each explained where it is made: any hook id is accepted (there is no endpoint table),
+paths outside ``/e/`` get a hint instead of Dify's web app, a body beyond the cap is drained rather than reset, the
+wait for the first chunk is bounded, and a body cut by the plugin stopping or dying ends with the daemon's JSON.
 """
 
 from __future__ import annotations
@@ -43,11 +21,10 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from devkit.daemon.http import (
@@ -59,8 +36,8 @@ from devkit.daemon.http import (
     nginx_headers,
     plugin_error_text,
 )
-from devkit.daemon.process import DEFAULT_HOOK_ID, PluginError, PluginResponse, PluginSilent
 from devkit.daemon.supervisor import PluginSupervisor
+from devkit.plugin import DEFAULT_HOOK_ID, PluginError
 
 EXECUTION_TIMEOUT = 600.0
 """``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup (seconds): how long after the plugin's first body chunk
@@ -69,80 +46,57 @@ the daemon gives up on a request; ``DevDaemonServer`` reads the variable from th
 EXECUTION_TIMEOUT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"
 
 KILLED_BY_TIMEOUT = daemon_error_body("killed by timeout")
+"""What the daemon appends to a body when the execution timeout fires (``internal/service/endpoint.go``): the
+status (usually 200) is long sent, so gin's ``c.JSON(500, ...)`` can only add to the body, and the response ends."""
+
 CLIENT_CHECK = 0.25
 """Seconds between two looks at whether a waiting client is still there (the daemon is told at once)."""
-"""What the daemon appends to a body when the execution timeout fires (``internal/service/endpoint.go``)."""
 
 DRAIN_LIMIT = 64 * 1024 * 1024
-"""Bytes beyond the body cap read and thrown away so the client can finish sending; past that, hang up."""
+"""Bytes beyond the body cap read and thrown away, so that the client can finish sending and gets its answer instead
+of a reset; past that, hang up."""
 
-METHODS = ("HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS")
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
-)
 _NOT_RELAYED_BACK = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-_ROUTE = re.compile(r"^/e/([^/]+)(/.*)$")
-_BARE_HOOK = re.compile(r"^/e/[^/]+$")
-_NOT_FOUND = b"404 page not found"
+_ROUTE = re.compile(r"^/e/([^/]+)(/.*)?$")
+_HINT = "404 page not found\n\nPlugin endpoints live under /e/<hook_id>/, e.g. {}/chat/<app_id>?query=Hello\n"
+_JSON = ("Content-Type", GIN_JSON)
+_HTML = ("Content-Type", "text/html; charset=utf-8")
+_TEXT = ("Content-Type", "text/plain; charset=utf-8")
 
 
-class BadRequestBody(ValueError):
-    """The request body's framing is broken (bad Content-Length or chunk size)."""
-
-
-def read_body(stream: BinaryIO, headers: Message, limit: int = MAX_BODY_BYTES) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes of body; discard the rest. Return the body and whether all of it was read."""
-    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
-        return _read_chunked(stream, limit)
-    try:
-        length = int(headers.get("Content-Length") or 0)
-    except ValueError:
-        raise BadRequestBody("bad Content-Length") from None
-    if length < 0:
-        raise BadRequestBody("bad Content-Length")
-    body = stream.read(min(length, limit))
-    return body, _discard(stream, length - len(body))
-
-
-def _discard(stream: BinaryIO, count: int) -> bool:
-    if count > DRAIN_LIMIT:
-        return False
-    while count > 0:
-        piece = stream.read(min(count, 1 << 16))
-        if not piece:
-            return False
-        count -= len(piece)
-    return True
-
-
-def _read_chunked(stream: BinaryIO, limit: int) -> tuple[bytes, bool]:
+def _read_body(stream: BinaryIO, headers: Message, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of body, the rest read and thrown away, and whether all of it was read; raises
+    ``ValueError`` when the framing is broken."""
+    if "chunked" not in (headers.get("Transfer-Encoding") or "").lower():
+        declared = (headers.get("Content-Length") or "0").strip()
+        if not declared.isdecimal():
+            raise ValueError("bad Content-Length")
+        body = stream.read(min(int(declared), limit))
+        return body, _discard(stream, int(declared) - len(body))
     body = bytearray()
     dropped = 0
     while True:
-        line = stream.readline(1024)
         try:
-            size = int(line.split(b";")[0].strip(), 16)
+            size = int(stream.readline(1024).split(b";")[0], 16)
         except ValueError:
-            raise BadRequestBody("bad chunk size") from None
+            raise ValueError("bad chunk size") from None
         if size == 0:
-            while stream.readline(1024).strip():  # trailers
-                pass
-            return bytes(body), True
+            break
         keep = max(0, min(size, limit - len(body)))
-        body.extend(stream.read(keep))
+        body += stream.read(keep)
         dropped += size - keep
         if dropped > DRAIN_LIMIT or not _discard(stream, size - keep):
             return bytes(body), False
         stream.readline(1024)  # the CRLF after the chunk data
+    while stream.readline(1024).strip():  # trailers
+        pass
+    return bytes(body), True
 
 
-def forwardable_headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The client's headers minus the hop-by-hop ones, including any named in ``Connection``."""
-    pairs = list(items)
-    named = {
-        token.strip().lower() for name, value in pairs if name.lower() == "connection" for token in value.split(",")
-    }
-    return [(name, value) for name, value in pairs if name.lower() not in HOP_BY_HOP | named]
+def _discard(stream: BinaryIO, count: int) -> bool:
+    while 0 < count <= DRAIN_LIMIT and (piece := stream.read(min(count, 1 << 16))):
+        count -= len(piece)
+    return count == 0
 
 
 class DaemonHandler(BaseHTTPRequestHandler):
@@ -153,16 +107,10 @@ class DaemonHandler(BaseHTTPRequestHandler):
     server: DevDaemonServer
 
     def do_GET(self) -> None:
-        self._relay()
+        with self.server.in_flight():
+            self._relay()
 
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_GET
-
-    def do_PATCH(self) -> None:
-        # The daemon routes no PATCH: gin's NoRoute answers, whatever the path.
-        if self._refused_by_nginx():
-            return
-        self._discard_body()
-        self._plain(404, NOT_FOUND_BODY, GIN_JSON)
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # one line per request is written when the answer is complete, see _relay
@@ -170,54 +118,56 @@ class DaemonHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         self.server.console(f"{self.address_string()} {format % args}")
 
-    # -- relaying ----------------------------------------------------------------------------------------------
-
     def _relay(self) -> None:
-        with self.server.in_flight():
-            self._relay_one()
-
-    def _relay_one(self) -> None:
+        """Route ``/e/<hook_id>/<rest>`` for HEAD, GET, POST, PUT, DELETE and OPTIONS to the plugin, once nginx has
+        had its say; any other method or path under ``/e`` gets the daemon's JSON 404."""
         started = time.monotonic()
-        if self._refused_by_nginx():
-            return
         split = urlsplit(self.path)
-        match = _ROUTE.match(split.path)
-        if match is None:
-            self._discard_body()
-            if split.path == "/" and self.command in ("GET", "HEAD") and self.server.index is not None:
-                self._plain(200, self.server.index, "text/html; charset=utf-8")
-            elif _BARE_HOOK.match(split.path):
-                self._redirect_to_slash(split.path, split.query)
-            elif split.path == "/e" or split.path.startswith("/e/"):
-                self._plain(404, NOT_FOUND_BODY, GIN_JSON)
-            else:
-                self._plain(404, _NOT_FOUND + b"\n\nPlugin endpoints live under /e/<hook_id>/, e.g. " + self._hint())
+        raw_headers = "".join(f"{name}{value}" for name, value in self.headers.items())
+        if b"\x00" in self.raw_requestline or "\x00" in raw_headers or "\x00" in unquote(split.path):
+            # nginx refuses a NUL byte in the request line or a header, and a %00 in the path, with its own 400.
+            self._plain(400, NGINX_BAD_REQUEST, ("Content-Type", "text/html"), ("Connection", "close"))
             return
+        # The daemon routes no PATCH: gin's NoRoute answers, whatever the path.
+        route = _ROUTE.match(split.path) if self.command != "PATCH" else None
+        relayed = route is not None and route.group(2) is not None
         try:
-            body, complete = read_body(self.rfile, self.headers)
-        except BadRequestBody as exc:
+            body, complete = _read_body(self.rfile, self.headers, MAX_BODY_BYTES if relayed else 0)
+        except ValueError as exc:
             self.close_connection = True
-            self._plain(400, str(exc).encode())
+            self._plain(400, str(exc).encode(), _TEXT)
             return
         if not complete:
             self.close_connection = True
-        hook_id = unquote(match.group(1))
-        target = match.group(2) + (f"?{split.query}" if split.query else "")
-        forwarded = forwardable_headers(self.headers.items())
-        if self.server.public_host:
-            # Dify reached at a public host name: nginx writes it into Dify-Hook-Url, whatever address the
-            # client used here (the plugin gives Dify file addresses under it: see PluginProcess.fetch).
-            forwarded = [(name, value) for name, value in forwarded if name.lower() != "host"]
-            forwarded.append(("Host", self.server.public_host))
-        headers = nginx_headers(
-            forwarded,
-            request_uri=self.path,
-            client_ip=self.client_address[0],
-            fallback_host=self.server.display_host,
-            server_port=self.server.server_port,
-        )
-        status = self._invoke(hook_id, target, headers, body)
-        self.server.console(f'"{self.requestline}" {status} ({time.monotonic() - started:.2f} s)')
+        query = f"?{split.query}" if split.query else ""
+        if route is None:
+            if self.command == "PATCH" or (split.path + "/").startswith("/e/"):
+                self._plain(404, NOT_FOUND_BODY, _JSON)
+            elif split.path == "/" and self.command in ("GET", "HEAD") and self.server.index is not None:
+                self._plain(200, self.server.index, _HTML)
+            else:
+                self._plain(404, _HINT.format(self.server.endpoint_url).encode(), _TEXT)
+        elif not relayed:
+            # gin's RedirectTrailingSlash: /e/<hook> matches the route once a slash is added, so gin redirects
+            # there, 301 for GET (with Go's http.Redirect link page) and 307 for the other methods.
+            location = split.path + "/" + query
+            if self.command in ("GET", "HEAD"):
+                page = f'<a href="{html.escape(location)}">Moved Permanently</a>.\n\n'.encode()
+                self._plain(301, page, ("Location", location), _HTML)
+            else:
+                self._plain(307, b"", ("Location", location))
+        else:
+            headers = nginx_headers(
+                self.headers.items(),
+                request_uri=self.path,
+                client_ip=self.client_address[0],
+                fallback_host=self.server.display_host,
+                # The plugin gives Dify file addresses under the public host: see PluginProcess.fetch.
+                public_host=self.server.public_host,
+                server_port=self.server.server_port,
+            )
+            status = self._invoke(unquote(route.group(1)), route.group(2) + query, headers, body)
+            self.server.console(f'"{self.requestline}" {status} ({time.monotonic() - started:.2f} s)')
 
     def _client_left(self) -> bool:
         """Whether the client closed its connection: readable with nothing to read (a pipelined request is data)."""
@@ -227,56 +177,30 @@ class DaemonHandler(BaseHTTPRequestHandler):
         except OSError:
             return True
 
-    def _redirect_to_slash(self, path: str, query: str) -> None:
-        """gin's ``RedirectTrailingSlash``: ``/e/<hook>`` matches the route once a slash is added, so gin redirects
-        there, 301 for GET (with Go's ``http.Redirect`` link page) and 307 for the other methods."""
-        location = path + "/" + (f"?{query}" if query else "")
-        if self.command in ("GET", "HEAD"):
-            body = f'<a href="{html.escape(location)}">Moved Permanently</a>.\n\n'.encode()
-            self._plain(301, body, "text/html; charset=utf-8", location=location)
-        else:
-            self._plain(307, b"", "", location=location)
-
-    def _refused_by_nginx(self) -> bool:
-        """nginx refuses a NUL byte in the request line or a header, and a ``%00`` in the path, with its 400."""
-        path = urlsplit(self.path).path
-        raw_headers = "".join(f"{name}{value}" for name, value in self.headers.items())
-        if b"\x00" in self.raw_requestline or "\x00" in raw_headers or "\x00" in unquote(path):
-            self.close_connection = True
-            self._plain(400, NGINX_BAD_REQUEST, "text/html", close=True)
-            return True
-        return False
-
     def _invoke(self, hook_id: str, target: str, headers: list[tuple[str, str]], body: bytes) -> int:
+        """Answer only once the plugin's first body chunk is in (the daemon reads status, headers and that chunk
+        together): a plugin failure before it is the daemon's ``500 {"code": -500, "message": ...}``. Then copy
+        every header the plugin set (first value only) and stream its body one flush per chunk, framed by
+        ``_Body``, until the plugin ends, fails (the daemon appends the error's text to the body), or
+        ``max_execution_timeout`` after the first chunk (the daemon appends ``KILLED_BY_TIMEOUT``)."""
+        timeout = self.server.max_execution_timeout  # also bounds the wait for the first chunk (the daemon's does not)
         try:
-            process = self.server.supervisor.process()
-            response = process.request(
+            response = self.server.supervisor.process().request(
                 self.command,
                 target,
                 headers=headers,
                 body=body,
                 settings=self.server.settings,
                 hook_id=hook_id,
-                timeout=self.server.max_execution_timeout,
+                timeout=timeout,
             )
+            first = next(response.chunks(timeout=timeout), None)  # a failure here has closed the response
+            if first is None and response.error is not None:
+                raise PluginError(response.error, response.error_data)
         except PluginError as exc:
-            return self._daemon_error(plugin_error_text(exc.data, exc.message))
-        try:
-            return self._stream(response)
-        finally:
-            response.close()
-
-    def _stream(self, response: PluginResponse) -> int:
-        chunks = response.chunks(timeout=self.server.max_execution_timeout)
-        try:
-            first = next(chunks, None)
-        except PluginError as exc:
-            return self._daemon_error(exc.message)
-        if first is None and response.error is not None:
-            return self._daemon_error(plugin_error_text(response.error_data, response.error))
-        # The daemon's timer starts here, once status, headers and the first chunk are in.
-        deadline = time.monotonic() + self.server.max_execution_timeout
-
+            self._plain(500, daemon_error_body(plugin_error_text(exc.data, exc.message)), _JSON)
+            return 500
+        deadline = time.monotonic() + timeout  # the daemon's timer starts at the first chunk
         has_body = self.command != "HEAD" and response.status >= 200 and response.status not in (204, 304)
         declared = response.header("Content-Length")
         length = int(declared) if declared is not None and declared.strip().isdigit() else None
@@ -292,80 +216,51 @@ class DaemonHandler(BaseHTTPRequestHandler):
                 self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             if not has_body:
-                response.close()
                 return response.status
             body.write(first or b"")
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    body.write(KILLED_BY_TIMEOUT)
-                    break
+            while (remaining := deadline - time.monotonic()) > 0:
                 if not response.wait(min(remaining, CLIENT_CHECK)):
                     if self._client_left():
-                        # gin's CloseNotify: the daemon returns at once, which drops the session and cancels
-                        # the plugin's app call; nothing more is written.
+                        # gin's CloseNotify: the daemon returns at once, which drops the session and cancels the
+                        # plugin's app call; nothing more is written.
                         self.close_connection = True
                         return response.status
                     continue
                 try:
                     chunk = next(response.chunks(timeout=remaining), None)
-                except PluginSilent:
+                except PluginError:  # silent until the deadline
                     body.write(KILLED_BY_TIMEOUT)
                     break
-                except PluginError as exc:
-                    body.write_line(daemon_error_body(exc.message))
-                    break
-                if chunk is None:
-                    if response.error is not None and response.error_data is None:
-                        body.write_line(daemon_error_body(response.error))  # the plugin stopped or died
-                    elif response.error is not None:
-                        body.write(plugin_error_text(response.error_data, response.error).encode())
-                    break
-                body.write(chunk)
+                if chunk is not None:
+                    body.write(chunk)
+                    continue
+                if response.error is not None and response.error_data is None:
+                    # The plugin stopped (Ctrl-C, close) or died: the daemon's JSON on a line of its own, so that an
+                    # NDJSON client reads one last JSON line rather than stray text.
+                    body.write_line(daemon_error_body(response.error))
+                elif response.error is not None:
+                    body.write(plugin_error_text(response.error_data, response.error).encode())
+                break
+            else:
+                body.write(KILLED_BY_TIMEOUT)
             if not body.finish():
                 self.close_connection = True  # Go closes a connection whose body fell short of its length
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client left; the plugin's later output is dropped
+        finally:
+            response.close()
         return response.status
 
-    def _daemon_error(self, message: str) -> int:
-        self._plain(500, daemon_error_body(message), "application/json; charset=utf-8")
-        return 500
-
-    def _plain(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = "text/plain; charset=utf-8",
-        *,
-        close: bool = False,
-        location: str | None = None,
-    ) -> None:
+    def _plain(self, status: int, body: bytes, *headers: tuple[str, str]) -> None:
         try:
             self.send_response(status)
-            if location is not None:
-                self.send_header("Location", location)
-            if content_type:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            if close:
-                self.send_header("Connection", "close")
+            for name, value in (*headers, ("Content-Length", str(len(body)))):
+                self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-
-    def _discard_body(self) -> None:
-        try:
-            _, complete = read_body(self.rfile, self.headers, limit=0)
-        except BadRequestBody:
-            complete = False
-        if not complete:
-            self.close_connection = True
-
-    def _hint(self) -> bytes:
-        return f"{self.server.endpoint_url}/chat/<app_id>?query=Hello\n".encode()
 
 
 class DevDaemonServer(ThreadingHTTPServer):
@@ -382,24 +277,25 @@ class DevDaemonServer(ThreadingHTTPServer):
         *,
         settings: Mapping[str, Any] | None = None,
         hook_id: str = DEFAULT_HOOK_ID,
-        console: Callable[[str], None] | None = None,
+        console: Callable[[str], None],
         max_execution_timeout: float | None = None,
     ) -> None:
-        """``max_execution_timeout`` (seconds) defaults to ``PLUGIN_MAX_EXECUTION_TIMEOUT`` from the environment,
-        else 600."""
         super().__init__(address, DaemonHandler)
-        self.max_execution_timeout = (
-            max_execution_timeout if max_execution_timeout is not None else _execution_timeout_from_env()
-        )
+        if max_execution_timeout is None:
+            try:
+                max_execution_timeout = float(os.environ.get(EXECUTION_TIMEOUT_ENV, "").strip() or EXECUTION_TIMEOUT)
+            except ValueError:
+                max_execution_timeout = EXECUTION_TIMEOUT
+        self.max_execution_timeout = max_execution_timeout
         self.supervisor = supervisor
         self.settings = dict(settings or {})
         self.hook_id = hook_id
-        self.console = console or _stderr_console
-        self._thread: threading.Thread | None = None
+        self.console = console
         self.public_host: str | None = None
         """The host name Dify is reached at, as nginx would see it (``None``: the one the client used)."""
         self.index: bytes | None = None
         """The html page ``GET /`` answers (``make run`` sets it: the demo's links); ``None``: a 404 like any path."""
+        self._thread: threading.Thread | None = None
         self._requests = 0
         self._requests_done = threading.Condition()
 
@@ -407,9 +303,8 @@ class DevDaemonServer(ThreadingHTTPServer):
         """A client that drops its connection is ordinary (Go's server says nothing of it); any other failure of a
         connection gets one line, not socketserver's traceback."""
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
-            return
-        self.console(f"a request from {client_address[0]} failed: {type(exc).__name__}: {exc}")
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            self.console(f"a request from {client_address[0]} failed: {type(exc).__name__}: {exc}")
 
     @property
     def display_host(self) -> str:
@@ -426,12 +321,11 @@ class DevDaemonServer(ThreadingHTTPServer):
         """Where the plugin's paths start, as Dify shows it: ``http://host:port/e/<hook_id>``."""
         return f"{self.url}/e/{self.hook_id}"
 
-    def serve_in_background(self) -> threading.Thread:
-        """Serve from a daemon thread (tests); ``close`` stops it."""
+    def serve_in_background(self) -> None:
+        """Serve from a daemon thread; ``close`` stops it."""
         # A short poll: ``shutdown`` waits for the loop's next look, 0.5 s by default, at every close.
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="devkit-server", daemon=True)
         self._thread.start()
-        return self._thread
 
     def close(self, drain: float = 3.0) -> None:
         """Stop serving, close the socket and stop the plugin; then give the requests it cut ``drain`` seconds to
@@ -459,22 +353,17 @@ class DevDaemonServer(ThreadingHTTPServer):
                 self._requests -= 1
                 self._requests_done.notify_all()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
 class _Body:
-    """Writes a response body as Go's server does: chunked, or cut to the plugin's ``Content-Length``."""
+    """Writes a response body as Go's server does: chunked, or as a plain body of the plugin's ``Content-Length``
+    (Go drops the bytes beyond it; ``finish`` says when the body fell short, and the connection must close)."""
 
     def __init__(self, out: BinaryIO, length: int | None) -> None:
         self._out = out
-        self._length = length
-        self._written = 0
+        self._left = length
         self._last = b""
 
     def write_line(self, data: bytes) -> None:
@@ -485,33 +374,14 @@ class _Body:
         if not data:
             return
         self._last = data[-1:]
-        if self._length is None:
+        if self._left is None:
             self._out.write(b"%x\r\n%s\r\n" % (len(data), data))
         else:
-            data = data[: max(0, self._length - self._written)]
-            self._out.write(data)
-        self._written += len(data)
+            self._out.write(data[: self._left])
+            self._left -= min(len(data), self._left)
         self._out.flush()
 
     def finish(self) -> bool:
-        """End the body; False when a declared length was not reached (the connection must then close)."""
-        if self._length is None:
+        if self._left is None:
             self._out.write(b"0\r\n\r\n")
-            return True
-        return self._written == self._length
-
-
-def _execution_timeout_from_env() -> float:
-    raw = os.environ.get(EXECUTION_TIMEOUT_ENV, "").strip()
-    try:
-        return float(raw) if raw else EXECUTION_TIMEOUT
-    except ValueError:
-        return EXECUTION_TIMEOUT
-
-
-_console_lock = threading.Lock()
-
-
-def _stderr_console(line: str) -> None:
-    with _console_lock:
-        print(f"[devkit] {line}", file=sys.stderr, flush=True)
+        return not self._left

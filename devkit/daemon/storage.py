@@ -5,8 +5,7 @@ What the daemon does (``internal/core/io_tunnel/backwards_invocation/task.go``, 
 
 * one ``response`` (message ``struct``) or one ``error``, then ``end``: set -> ``{"data": "ok"}``, get ->
   ``{"data": "<hex>"}``, exist -> ``{"data": <bool>, "exist_num": n}``, del -> ``{"data": "ok", "deleted_num": n}``;
-* the manifest must enable ``resource.permission.storage``, else "permission denied, you need to enable storage
-  access in plugin manifest";
+* the manifest must enable ``resource.permission.storage`` (else ``PERMISSION_DENIED``);
 * a key longer than 256 bytes cannot be saved; a key holding ``..`` (after path cleaning) is refused for every
   operation; a missing key cannot be read or deleted;
 * the quota is the manifest's ``storage.size``: the total of all values. A set that passes it fails, *after* the
@@ -27,7 +26,6 @@ LOAD_FAILED = "load data failed, please check if the key is correct or you have 
 KEY_TOO_LONG = "save data failed: key length must be less than 256 characters"
 QUOTA_EXCEEDED = "save data failed: allocated size is greater than max storage size"
 TRAVERSAL = "invalid key: path traversal attempt detected"
-MAX_KEY_BYTES = 256
 
 
 class StorageError(Exception):
@@ -58,7 +56,18 @@ class PluginStorage:
             raise StorageError(LOAD_FAILED if verb == "load" else f"{verb} data failed: {TRAVERSAL}")
         with self._lock:
             if operation == "set":
-                return self._set(key, str(request.get("value") or ""), quota)
+                if len(key.encode()) > 256:
+                    raise StorageError(KEY_TOO_LONG)
+                try:
+                    value = binascii.unhexlify(str(request.get("value") or ""))
+                except (binascii.Error, ValueError) as exc:
+                    raise StorageError(f"decode data failed: {exc}") from None
+                grows = len(value) - len(self.values.get(key, b""))
+                self.values[key] = value  # written before the check, as the daemon does
+                if self.counted + grows > quota:
+                    raise StorageError(QUOTA_EXCEEDED)
+                self.counted += grows
+                return {"data": "ok"}
             if operation == "get":
                 if key not in self.values:
                     raise StorageError(LOAD_FAILED)
@@ -69,17 +78,3 @@ class PluginStorage:
                 raise StorageError(f"delete data failed: stat persistence/{key}: no such file or directory")
             self.counted -= len(self.values.pop(key))
             return {"data": "ok", "deleted_num": 1}
-
-    def _set(self, key: str, hex_value: str, quota: int) -> dict[str, Any]:
-        if len(key.encode()) > MAX_KEY_BYTES:
-            raise StorageError(KEY_TOO_LONG)
-        try:
-            value = binascii.unhexlify(hex_value)
-        except (binascii.Error, ValueError) as exc:
-            raise StorageError(f"decode data failed: {exc}") from None
-        grows = len(value) - len(self.values.get(key, b""))
-        self.values[key] = value  # written before the check, as the daemon does
-        if self.counted + grows > quota:
-            raise StorageError(QUOTA_EXCEEDED)
-        self.counted += grows
-        return {"data": "ok"}

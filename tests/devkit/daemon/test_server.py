@@ -274,9 +274,8 @@ def test_a_killed_plugin_is_restarted_and_the_next_request_succeeds(apps):
             time.sleep(0.02)
         assert call(server, "GET", "/e/hook/echo/after").status == 200
         assert server.supervisor.current is not first and server.supervisor.current.alive
-        assert server.supervisor.restarts == 1
         assert any("died" in line and "restarting" in line for line in lines)
-        assert any("plugin restarted" in line for line in lines)
+        assert sum("plugin restarted" in line for line in lines) == 1
 
 
 def test_a_client_that_leaves_is_noticed_while_the_plugin_is_silent(server, apps, console):
