@@ -8,9 +8,8 @@ What the daemon needs from the archive (pkg/plugin_packager/decoder/zip.go):
 * ``/`` separators and ``manifest.yaml`` at the root (``ReadFile("manifest.yaml")``).
 * the archive comment is reserved for the signature (see ``devkit.packaging.sign``); an unsigned package has none.
 
-We also make the bytes reproducible: entries sorted by path, a fixed timestamp (1980-01-01, the earliest a ZIP
-can hold) and fixed permissions. Building the same tree twice gives the same file, so a release can be rebuilt
-and compared, and the checksum below does not change between machines.
+The bytes are reproducible (entries sorted by path, the ZIP epoch 1980-01-01 as every timestamp, fixed
+permissions): the same tree gives the same file, so a release can be rebuilt and compared.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import io
 import zipfile
 from collections.abc import Iterable, Mapping
 
-# The ZIP epoch: fixed so that two builds of the same files are byte-identical.
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Regular file, rw-r--r--, in the high 16 bits the way Unix zip tools store it.
 REGULAR_FILE_ATTRIBUTES = (0o100644 & 0xFFFF) << 16
@@ -31,14 +29,9 @@ def sort_key(path: str) -> bytes:
     return path.encode("utf-8")
 
 
-def build_archive(files: Mapping[str, bytes], comment: bytes = b"") -> bytes:
-    """A deflated ZIP holding ``files`` (``/``-separated path -> content) in sorted order, no directory entries."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(files, key=sort_key):
-            archive.writestr(file_entry(path), files[path])
-        archive.comment = comment
-    return buffer.getvalue()
+def build_archive(files: Mapping[str, bytes]) -> bytes:
+    """A ZIP holding ``files`` (``/``-separated path -> content) in sorted order."""
+    return write_entries((path, files[path]) for path in sorted(files, key=sort_key))
 
 
 def write_entries(entries: Iterable[tuple[str, bytes]], comment: bytes = b"") -> bytes:
@@ -75,12 +68,8 @@ def package_checksum(entries: Iterable[tuple[str, bytes]]) -> str:
 
     For each path in byte-sorted order, append ``sha256(path) || sha256(content)`` (raw 32-byte digests); the
     checksum is the hex ``sha256`` of that concatenation. The daemon keys its table by path, so when a name
-    appears twice the last entry read wins; we do the same.
+    appears twice the last entry read wins; so does the dict here.
     """
-    digests: dict[str, bytes] = {}
-    for path, content in entries:
-        digests[path] = hashlib.sha256(content).digest()
-    joined = b"".join(
-        hashlib.sha256(path.encode("utf-8")).digest() + digests[path] for path in sorted(digests, key=sort_key)
-    )
+    digests = {path: hashlib.sha256(content).digest() for path, content in entries}
+    joined = b"".join(hashlib.sha256(sort_key(path)).digest() + digests[path] for path in sorted(digests, key=sort_key))
     return hashlib.sha256(joined).hexdigest()

@@ -9,13 +9,11 @@ plugin's unique identifier) and then the package path as the very last line.
 
 A package of the manifest's name and version that is already in the output directory (plain or signed) is
 removed first, whatever happens next: a build that fails leaves no package of that version behind to be uploaded
-by mistake, and one that succeeds replaces it (``replaced <path>`` on stdout). A manifest that is not valid YAML
-still names its package by its top-level ``name:`` and ``version:`` lines; one that does not say them at all
-removes nothing, and the failed build names every package left in the output directory (``warning: <path>: left
-as it was …``).
+by mistake, and one that succeeds replaces it (``replaced <path>`` on stdout). A manifest that does not say its
+name and version removes nothing, and the failed build names every package left in the output directory.
 
-With ``--sign-key`` the package is also signed (``devkit.packaging.sign``) and the signed file is the one reported: its
-checksum differs, because the signature adds ``.verification.dify.json`` to the entries.
+With ``--sign-key`` the signed file is the one reported: its checksum differs, because the signature adds
+``.verification.dify.json`` to the entries.
 """
 
 from __future__ import annotations
@@ -29,8 +27,8 @@ from pathlib import Path
 import yaml
 
 from devkit.packaging.archive import build_archive, package_checksum, read_entries
-from devkit.packaging.ignore import load_ignore_rules, select_files
-from devkit.packaging.problems import Problem, errors
+from devkit.packaging.ignore import select_files
+from devkit.packaging.rules import Problem, errors
 from devkit.packaging.sign import (
     CATEGORIES,
     DEFAULT_CATEGORY,
@@ -38,10 +36,12 @@ from devkit.packaging.sign import (
     load_private_key,
     sign_package,
     signed_path,
+    write_atomically,
 )
 from devkit.packaging.validation import MAX_UNCOMPRESSED_BYTES, PluginFiles, upload_size_warning, validate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_TOP_LEVEL_SCALAR = r"^{key}[ \t]*:[ \t]*(['\"]?)([A-Za-z0-9._-]+)\1[ \t]*(?:#.*)?$"
 
 
 @dataclass
@@ -54,21 +54,16 @@ class BuildResult:
     filename: str = ""
 
 
-def package_name(manifest: bytes) -> str:
-    """``<name>-<version>.difypkg`` from a manifest the validator already accepted."""
-    data = yaml.safe_load(manifest)
-    return f"{data['name']}-{data['version']}.difypkg"
-
-
 def build(plugin_dir: Path, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run_sdk: bool = True) -> BuildResult:
     """Select, validate and (if valid) archive the plugin in memory; nothing is written to disk."""
-    files = PluginFiles(plugin_dir, select_files(plugin_dir, load_ignore_rules(plugin_dir)))
+    files = PluginFiles(plugin_dir, select_files(plugin_dir))
     problems = validate(files, max_bytes=max_bytes, run_sdk=run_sdk)
     if errors(problems):
-        return BuildResult(files=files, problems=problems)
-    archive = build_archive({path: files[path] for path in files})
-    problems += upload_size_warning(len(archive))
-    return BuildResult(files=files, problems=problems, archive=archive, filename=package_name(files["manifest.yaml"]))
+        return BuildResult(files, problems)
+    archive = build_archive(files)
+    filename = package_filename(plugin_dir)
+    assert filename is not None  # the validator checked the name and the version
+    return BuildResult(files, problems + upload_size_warning(len(archive)), archive, filename)
 
 
 def main(argv: list[str]) -> int:
@@ -85,23 +80,19 @@ def main(argv: list[str]) -> int:
     if not plugin_dir.is_dir():
         print(f"error: {plugin_dir}: not a directory", file=sys.stderr)
         return 1
-    # Whatever happens next, no package of this version built from earlier sources stays to be uploaded.
-    removed = remove_previous_packages(plugin_dir, output_dir)
-    left = packages_left_as_they_are(plugin_dir, output_dir)
-    private_key = None
-    if args.sign_key is not None:
-        try:
-            private_key = load_private_key(args.sign_key.read_bytes())
-        except (SigningError, OSError) as error:
-            print(f"error: {args.sign_key}: {error}", file=sys.stderr)
-            _report_removed(removed, left=left)
-            return 1
+    removed, left = remove_previous_packages(plugin_dir, output_dir)
+    try:
+        private_key = None if args.sign_key is None else load_private_key(args.sign_key.read_bytes())
+    except (SigningError, OSError) as error:
+        print(f"error: {args.sign_key}: {error}", file=sys.stderr)
+        _report_removed(removed, left)
+        return 1
 
     result = build(plugin_dir, max_bytes=args.max_size_mb * 1024 * 1024)
     for problem in result.problems:
         print(problem, file=sys.stderr)
     if result.archive is None:
-        _report_removed(removed, left=left)
+        _report_removed(removed, left)
         count = len(errors(result.problems))
         print(f"package not written: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
@@ -110,22 +101,20 @@ def main(argv: list[str]) -> int:
     final_path, final_bytes = package_path, result.archive
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(package_path, result.archive)
+        write_atomically(package_path, result.archive)
         if private_key is not None:
-            final_path, final_bytes = (
-                signed_path(package_path),
-                sign_package(result.archive, private_key, category=args.category),
-            )
-            _write_atomically(final_path, final_bytes)
+            final_bytes = sign_package(result.archive, private_key, category=args.category)
+            final_path = signed_path(package_path)
+            write_atomically(final_path, final_bytes)
     except (OSError, SigningError) as error:
         for path in _outputs(package_path):
             path.unlink(missing_ok=True)
-        _report_removed(removed)
+        _report_removed(removed, left)
         print(f"error: {final_path}: {error}", file=sys.stderr)
         print("package not written", file=sys.stderr)
         return 1
 
-    _report_removed(removed, written=(package_path, final_path))
+    _report_removed(removed, left, written=(package_path, final_path))
     uncompressed = sum(result.files.size(path) for path in result.files)
     print(f"{len(result.files)} files, {uncompressed} bytes uncompressed, {len(final_bytes)} bytes packaged")
     print(f"checksum: {package_checksum(read_entries(final_bytes))}")
@@ -133,37 +122,22 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def remove_previous_packages(plugin_dir: Path, output_dir: Path) -> list[Path]:
-    """Delete the packages a build of the manifest's current name and version writes (plain, signed, and what an
-    interrupted write left); return those that were there. A manifest that names no package removes none (see
-    ``packages_left_as_they_are``)."""
-    identity = package_identity(plugin_dir)
-    if identity is None:
-        return []
-    filename = f"{identity[0]}-{identity[1]}.difypkg"
+def remove_previous_packages(plugin_dir: Path, output_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Delete and return the files a build of the manifest's package writes (plain, signed, interrupted); when
+    the manifest names none, return every package in ``output_dir`` as left as it was."""
+    filename = package_filename(plugin_dir)
+    if filename is None:
+        return [], sorted(path for path in output_dir.glob("*.difypkg") if path.is_file())
     if Path(filename).name != filename or filename.startswith("."):
-        return []  # not a plain file name: nothing of ours
-    removed = []
-    for path in _outputs(output_dir / filename):
-        if path.is_file():
-            path.unlink()
-            removed.append(path)
-    return removed
+        return [], []  # not a plain file name: nothing of ours
+    removed = [path for path in _outputs(output_dir / filename) if path.is_file()]
+    for path in removed:
+        path.unlink()
+    return removed, []
 
 
-def packages_left_as_they_are(plugin_dir: Path, output_dir: Path) -> list[Path]:
-    """When the manifest names no package, every package in ``output_dir``: none of them can be told to be of
-    this plugin's version, so none is removed, and each must be named to whoever might upload it."""
-    if package_identity(plugin_dir) is not None or not output_dir.is_dir():
-        return []
-    return sorted(path for path in output_dir.glob("*.difypkg") if path.is_file())
-
-
-_TOP_LEVEL_SCALAR = r"^{key}[ \t]*:[ \t]*(['\"]?)([A-Za-z0-9._-]+)\1[ \t]*(?:#.*)?$"
-
-
-def package_identity(plugin_dir: Path) -> tuple[str, str] | None:
-    """The manifest's ``name`` and ``version``, which name its package; ``None`` when it does not say them.
+def package_filename(plugin_dir: Path) -> str | None:
+    """``<name>-<version>.difypkg``, from the manifest; ``None`` when it does not say its name and version.
 
     A manifest that is not valid YAML is read line by line: a mistake elsewhere in it (a description badly
     indented) must not hide which package the previous build wrote.
@@ -175,12 +149,10 @@ def package_identity(plugin_dir: Path) -> tuple[str, str] | None:
     try:
         manifest = yaml.safe_load(text)
     except yaml.YAMLError:
-        found = [re.search(_TOP_LEVEL_SCALAR.format(key=key), text, re.MULTILINE) for key in ("name", "version")]
-        return (found[0][2], found[1][2]) if found[0] and found[1] else None
-    if not isinstance(manifest, dict):
-        return None
-    name, version = manifest.get("name"), manifest.get("version")
-    return (name, version) if isinstance(name, str) and isinstance(version, str) else None
+        lines = {key: re.search(_TOP_LEVEL_SCALAR.format(key=key), text, re.MULTILINE) for key in ("name", "version")}
+        manifest = {key: match[2] for key, match in lines.items() if match}
+    name, version = (manifest.get("name"), manifest.get("version")) if isinstance(manifest, dict) else (None, None)
+    return f"{name}-{version}.difypkg" if isinstance(name, str) and isinstance(version, str) else None
 
 
 def _outputs(package_path: Path) -> list[Path]:
@@ -189,21 +161,15 @@ def _outputs(package_path: Path) -> list[Path]:
     return [package_path, signed, *(path.with_name(path.name + ".tmp") for path in (package_path, signed))]
 
 
-def _report_removed(removed: list[Path], written: tuple[Path, ...] = (), left: list[Path] | None = None) -> None:
+def _report_removed(removed: list[Path], left: list[Path], written: tuple[Path, ...] = ()) -> None:
     for path in removed:
         if path in written:
             print(f"replaced {path}")
         else:
             print(f"removed {path}: built from earlier sources, it must not be uploaded", file=sys.stderr)
-    for path in left or []:
+    for path in left:
         print(
             f"warning: {path}: left as it was (manifest.yaml names no package, so none could be told to be of this"
             " version); it was not built from these sources, do not upload it",
             file=sys.stderr,
         )
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(content)
-    temporary.replace(path)

@@ -10,11 +10,9 @@ Every rule here comes from somewhere that would otherwise fail later, on a Dify 
 * Dify itself (only one endpoint group takes effect, at most 64 settings);
 * this plugin (it registers endpoints and invokes apps, so it needs both permissions).
 
-The SDK's pydantic models are checked separately, in a subprocess (``devkit.packaging.sdk_probe``), because importing
-``dify_plugin`` monkey-patches the process with gevent. The functions here only look at bytes and parsed YAML.
-
-Paths are package paths (``/``-separated, relative to the plugin root): a file the ``.difyignore`` leaves out is
-missing as far as these rules are concerned, because it will be missing on the server.
+The SDK's own models are checked by ``devkit.packaging.sdk_probe``; the functions here only look at bytes and
+parsed YAML. Paths are package paths (``/``-separated, relative to the plugin root): a file the ``.difyignore``
+leaves out is missing as far as these rules are concerned, because it will be missing on the server.
 """
 
 from __future__ import annotations
@@ -22,17 +20,13 @@ from __future__ import annotations
 import datetime
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import yaml
 
-from devkit.packaging.problems import Problem
-
 MANIFEST = "manifest.yaml"
-
-# How the manifest checks report: fail(dotted field, message).
-type _Fail = Callable[[str, str], None]
 
 # pkg/entities/manifest_entities/version.go: VERSION_PATTERN, anchored. Go's \d and \w are ASCII-only.
 VERSION_RE = re.compile(r"^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$", re.ASCII)
@@ -63,6 +57,31 @@ PLUGIN_TAGS = frozenset({
 EXCLUSIVE_CATEGORIES = ("models", "agent_strategies", "datasources", "triggers")
 VERIFICATION_FILE = ".verification.dify.json"  # consts/verification.go: written by the signer only
 
+# How the checks report: fail(dotted field, message).
+type _Fail = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A rule that a file breaks; what every check of ``make package`` reports, the SDK probe's included.
+
+    ``field`` is the dotted manifest field the rule is about (``meta.arch``) when there is one: the SDK's own
+    model often rejects the same field, and the validator uses it to print the daemon's clearer message only once.
+    """
+
+    file: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.file}: {self.message}"
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    """The problems that stop the build (warnings are printed but let it through)."""
+    return [problem for problem in problems if problem.severity == "error"]
+
 
 def check_plugin(files: Mapping[str, bytes]) -> list[Problem]:
     """Every rule above, on the package's files (path -> content). Returns all problems, never stops early."""
@@ -70,65 +89,87 @@ def check_plugin(files: Mapping[str, bytes]) -> list[Problem]:
     manifest = _load_yaml(files, MANIFEST, problems, what="the plugin manifest (the daemon reads it at the root)")
     if manifest is not None:
         problems += check_manifest(manifest, files)
-        for group_path in _endpoint_group_paths(manifest):
-            problems += check_endpoint_group(group_path, files)
-    problems += check_support_files(files)
-    return problems
+        groups = _get(manifest, "plugins.endpoints")
+        for group_path in groups if isinstance(groups, list) else []:
+            if isinstance(group_path, str) and group_path:
+                problems += check_endpoint_group(group_path, files)
+    return problems + check_support_files(files)
 
 
-# --- manifest.yaml ---------------------------------------------------------------------------------------------
+def _reporter(file: str) -> tuple[list[Problem], _Fail]:
+    """A list of problems, and ``fail``, which adds one about ``file`` to it."""
+    found: list[Problem] = []
+    return found, lambda field, message: found.append(Problem(file, f"{field}: {message}", field=field))
+
+
+def _get(data: object, dotted: str) -> Any:
+    """``data[a][b]`` for ``"a.b"``; ``None`` when a level is missing or not a mapping."""
+    for key in dotted.split("."):
+        data = data.get(key) if isinstance(data, Mapping) else None
+    return data
 
 
 def check_manifest(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> list[Problem]:
     """The top-level manifest fields: identity, texts, icons, resources, the extensions list and the runner."""
-    found: list[Problem] = []
-
-    def fail(field: str, message: str) -> None:
-        found.append(Problem(MANIFEST, f"{field}: {message}", field=field))
-
+    found, fail = _reporter(MANIFEST)
     _check_pattern(manifest.get("version"), VERSION_RE, "version", fail)
     if manifest.get("type") != "plugin":
         fail("type", f"must be 'plugin', got {manifest.get('type')!r}")
     _check_pattern(manifest.get("author"), AUTHOR_RE, "author", fail)
     _check_pattern(manifest.get("name"), NAME_RE, "name", fail)
     for field in ("label", "description"):
-        for message in i18n_problems(manifest.get(field)):
-            fail(field, message)
+        _check_i18n(manifest.get(field), field, fail)
     for field, required in (("icon", True), ("icon_dark", False)):
         _check_icon(manifest.get(field), field, required, files, fail)
     calls_apps = any(path.endswith(".py") and b"session.app." in files[path] for path in files)
-    _check_resource(manifest.get("resource"), manifest.get("plugins"), calls_apps, fail)
+    _check_resource(manifest, calls_apps, fail)
     _check_plugins(manifest.get("plugins"), fail)
     _check_meta(manifest.get("meta"), files, fail)
-    _check_tags(manifest.get("tags"), fail)
-    _check_created_at(manifest.get("created_at"), fail)
-    _check_links(manifest, files, fail)
+    tags = manifest.get("tags")
+    if tags is not None and (not isinstance(tags, list) or any(tag not in PLUGIN_TAGS for tag in tags)):
+        fail("tags", f"must be a list of {sorted(PLUGIN_TAGS)}, got {tags!r}")
+    created_at = manifest.get("created_at")  # YAML reads an unquoted timestamp as a datetime already
+    if not isinstance(created_at, datetime.datetime) and not _matches(RFC3339_RE, created_at):
+        fail("created_at", f"must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z, got {created_at!r}")
+    privacy = manifest.get("privacy")
+    if privacy is not None and (not isinstance(privacy, str) or not privacy):
+        fail("privacy", "must be the path of the privacy policy file, or a URL")
+    elif privacy is not None and not _is_url(privacy) and privacy not in files:
+        fail("privacy", f"{privacy} is not in the package (missing, or excluded by .difyignore)")
+    repo = manifest.get("repo")
+    if repo is not None and (not isinstance(repo, str) or not _is_url(repo)):
+        fail("repo", f"must be an http(s) URL, got {repo!r}")
     return found
 
 
-def i18n_problems(value: object) -> list[str]:
-    """Why ``value`` is not a valid daemon ``I18nObject`` (en_US required and non-empty, every text < 1024)."""
+def _check_i18n(value: object, field: str, fail: _Fail) -> None:
+    """A daemon ``I18nObject``: en_US required and non-empty, every text < 1024."""
     if not isinstance(value, Mapping):
-        return ["must be a mapping of language -> text with at least en_US"]
-    messages = []
+        fail(field, "must be a mapping of language -> text with at least en_US")
+        return
     english = value.get("en_US")
     if not isinstance(english, str) or not english.strip():
-        messages.append("en_US text is required and must not be empty")
+        fail(field, "en_US text is required and must not be empty")
     for language in I18N_LANGUAGES:
         text = value.get(language)
-        if text is None:
-            continue
-        if not isinstance(text, str):
-            messages.append(f"{language} must be a string")
-        elif len(text) > I18N_MAX_CHARS:
-            messages.append(f"{language} is {len(text)} characters, the daemon allows at most {I18N_MAX_CHARS}")
-    return messages
+        if text is not None and not isinstance(text, str):
+            fail(field, f"{language} must be a string")
+        elif text is not None and len(text) > I18N_MAX_CHARS:
+            fail(field, f"{language} is {len(text)} characters, the daemon allows at most {I18N_MAX_CHARS}")
+
+
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    # fullmatch, not match: Python's `$` also matches before a final newline, Go's does not.
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def _check_pattern(value: object, pattern: re.Pattern[str], field: str, fail: _Fail) -> None:
-    # fullmatch, not match: Python's `$` also matches before a final newline, Go's does not.
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+    if not _matches(pattern, value):
         fail(field, f"{value!r} does not match the daemon's {pattern.pattern}")
+
+
+def _is_url(value: str) -> bool:
+    return re.match(r"^https?://[^\s/]+", value) is not None
 
 
 def _check_icon(value: object, field: str, required: bool, files: Mapping[str, bytes], fail: _Fail) -> None:
@@ -136,38 +177,30 @@ def _check_icon(value: object, field: str, required: bool, files: Mapping[str, b
         return
     if not isinstance(value, str) or not value:
         fail(field, "must name a file in _assets/")
-        return
-    if len(value) > 128 or "/" in value or "\\" in value:
+    elif len(value) > 128 or "/" in value or "\\" in value:
         # The SDK only ships the files directly in _assets/ (os.scandir), and the daemon keeps 128 characters.
         fail(field, f"{value!r} must be a plain file name (at most 128 characters) of a file directly in _assets/")
     elif f"_assets/{value}" not in files:
         fail(field, f"_assets/{value} is not in the package (missing, or excluded by .difyignore)")
 
 
-def _check_resource(resource: object, plugins: object, calls_apps: bool, fail: _Fail) -> None:
+def _check_resource(manifest: Mapping[str, Any], calls_apps: bool, fail: _Fail) -> None:
+    resource = manifest.get("resource")
     if not isinstance(resource, Mapping):
         fail("resource", "is required (memory in bytes and the permissions)")
         return
     memory = resource.get("memory")
     if isinstance(memory, bool) or not isinstance(memory, int) or memory <= 0:
         fail("resource.memory", f"must be a positive whole number of bytes, got {memory!r}")
-    permission = resource.get("permission")
-    permission = permission if isinstance(permission, Mapping) else {}
-    declares_endpoints = isinstance(plugins, Mapping) and bool(plugins.get("endpoints"))
-    if declares_endpoints and not _enabled(permission, "endpoint"):
-        fail("resource.permission.endpoint.enabled", "must be true: the plugin declares an endpoint group")
-    if calls_apps and not _enabled(permission, "app"):
-        fail("resource.permission.app.enabled", "must be true: the plugin's code calls apps (session.app.*)")
-    storage = permission.get("storage")
-    if isinstance(storage, Mapping) and storage.get("enabled"):
-        size = storage.get("size")
-        if not isinstance(size, int) or not 1024 <= size <= 1073741824:
-            fail("resource.permission.storage.size", f"must be between 1024 and 1073741824 bytes, got {size!r}")
-
-
-def _enabled(permission: Mapping[str, Any], name: str) -> bool:
-    section = permission.get(name)
-    return isinstance(section, Mapping) and section.get("enabled") is True
+    for permission, needed, why in (
+        ("endpoint", bool(_get(manifest, "plugins.endpoints")), "the plugin declares an endpoint group"),
+        ("app", calls_apps, "the plugin's code calls apps (session.app.*)"),
+    ):
+        if needed and _get(resource, f"permission.{permission}.enabled") is not True:
+            fail(f"resource.permission.{permission}.enabled", f"must be true: {why}")
+    size = _get(resource, "permission.storage.size")
+    if _get(resource, "permission.storage.enabled") and (not isinstance(size, int) or not 1024 <= size <= 1073741824):
+        fail("resource.permission.storage.size", f"must be between 1024 and 1073741824 bytes, got {size!r}")
 
 
 def _check_plugins(plugins: object, fail: _Fail) -> None:
@@ -175,10 +208,10 @@ def _check_plugins(plugins: object, fail: _Fail) -> None:
         fail("plugins", "is required and must list the endpoint group file")
         return
     groups = plugins.get("endpoints")
-    if not isinstance(groups, list) or len(groups) != 1:
-        count = len(groups) if isinstance(groups, list) else 0
-        fail("plugins.endpoints", f"must list exactly one endpoint group (Dify only uses one), found {count}")
-    for group in groups if isinstance(groups, list) else []:
+    groups = groups if isinstance(groups, list) else []
+    if len(groups) != 1:
+        fail("plugins.endpoints", f"must list exactly one endpoint group (Dify only uses one), found {len(groups)}")
+    for group in groups:
         if not isinstance(group, str) or not group or len(group) > 128:
             fail("plugins.endpoints", f"{group!r} must be a file path of at most 128 characters")
     for category in EXCLUSIVE_CATEGORIES:
@@ -205,78 +238,32 @@ def _check_meta(meta: object, files: Mapping[str, bytes], fail: _Fail) -> None:
         hint = " (quote it: YAML reads 3.12 as a number)" if isinstance(version, float) else ""
         fail("meta.runner.version", f"must be the string {RUNNER_VERSION!r}, got {version!r}{hint}")
     entrypoint = runner.get("entrypoint")
-    if not isinstance(entrypoint, str) or not entrypoint or len(entrypoint) > 256:
+    module = entrypoint.replace(".", "/") if isinstance(entrypoint, str) else ""
+    if not module or len(module) > 256:
         fail("meta.runner.entrypoint", f"must be a module name such as 'main', got {entrypoint!r}")
-    elif not any(candidate in files for candidate in _module_files(entrypoint)):
+    elif f"{module}.py" not in files and f"{module}/__main__.py" not in files:
         # Dify starts the plugin with `python -m <entrypoint>`.
-        fail("meta.runner.entrypoint", f"{entrypoint!r} needs {_module_files(entrypoint)[0]} in the package")
+        fail("meta.runner.entrypoint", f"{entrypoint!r} needs {module}.py in the package")
     minimum = meta.get("minimum_dify_version")
-    if minimum is not None and (not isinstance(minimum, str) or not re.fullmatch(r"\d+(\.\d+)*", minimum)):
+    if minimum is not None and not _matches(re.compile(r"\d+(\.\d+)*"), minimum):
         fail("meta.minimum_dify_version", f"must be a version string such as '1.0.0', got {minimum!r}")
-
-
-def _module_files(module: str) -> list[str]:
-    base = module.replace(".", "/")
-    return [f"{base}.py", f"{base}/__main__.py"]
-
-
-def _check_tags(tags: object, fail: _Fail) -> None:
-    if tags is None:
-        return
-    if not isinstance(tags, list) or any(tag not in PLUGIN_TAGS for tag in tags):
-        fail("tags", f"must be a list of {sorted(PLUGIN_TAGS)}, got {tags!r}")
-
-
-def _check_created_at(value: object, fail: _Fail) -> None:
-    if isinstance(value, datetime.datetime):
-        return  # YAML already read an unquoted timestamp
-    if not isinstance(value, str) or not RFC3339_RE.fullmatch(value):
-        fail("created_at", f"must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z, got {value!r}")
-
-
-def _check_links(manifest: Mapping[str, Any], files: Mapping[str, bytes], fail: _Fail) -> None:
-    privacy = manifest.get("privacy")
-    if privacy is not None:
-        if not isinstance(privacy, str) or not privacy:
-            fail("privacy", "must be the path of the privacy policy file, or a URL")
-        elif not _is_url(privacy) and privacy not in files:
-            fail("privacy", f"{privacy} is not in the package (missing, or excluded by .difyignore)")
-    repo = manifest.get("repo")
-    if repo is not None and (not isinstance(repo, str) or not _is_url(repo)):
-        fail("repo", f"must be an http(s) URL, got {repo!r}")
-
-
-def _is_url(value: str) -> bool:
-    return re.match(r"^https?://[^\s/]+", value) is not None
-
-
-def _endpoint_group_paths(manifest: Mapping[str, Any]) -> Iterator[str]:
-    plugins = manifest.get("plugins")
-    groups = plugins.get("endpoints") if isinstance(plugins, Mapping) else None
-    for group in groups if isinstance(groups, list) else []:
-        if isinstance(group, str) and group:
-            yield group
-
-
-# --- the endpoint group and its endpoint files ----------------------------------------------------------------
 
 
 def check_endpoint_group(group_path: str, files: Mapping[str, bytes]) -> list[Problem]:
     """The group's settings form, then every endpoint file it lists and the Python source each one names."""
-    found: list[Problem] = []
+    found, fail = _reporter(group_path)
     group = _load_yaml(files, group_path, found, what=f"the endpoint group listed in {MANIFEST}")
     if group is None:
         return found
-    found += _setting_problems(group_path, group.get("settings", []))
+    _check_settings(group.get("settings", []), fail)
     endpoints = group.get("endpoints")
     if not isinstance(endpoints, list) or not endpoints:
-        found.append(Problem(group_path, "endpoints: must list at least one endpoint file", field="endpoints"))
+        fail("endpoints", "must list at least one endpoint file")
         return found
     routes: dict[tuple[str, str], str] = {}
     for endpoint_path in endpoints:
         if not isinstance(endpoint_path, str) or not endpoint_path:
-            message = f"endpoints: {endpoint_path!r} must be the path of an endpoint file"
-            found.append(Problem(group_path, message, field="endpoints"))
+            fail("endpoints", f"{endpoint_path!r} must be the path of an endpoint file")
             continue
         endpoint = _load_yaml(files, endpoint_path, found, what=f"an endpoint listed in {group_path}")
         if endpoint is None:
@@ -290,15 +277,10 @@ def check_endpoint_group(group_path: str, files: Mapping[str, bytes]) -> list[Pr
     return found
 
 
-def _setting_problems(group_path: str, settings: object) -> list[Problem]:
-    found: list[Problem] = []
-
-    def fail(field: str, message: str) -> None:
-        found.append(Problem(group_path, f"{field}: {message}", field=field))
-
+def _check_settings(settings: object, fail: _Fail) -> None:
     if not isinstance(settings, list):
         fail("settings", "must be a list")
-        return found
+        return
     if len(settings) > MAX_SETTINGS:
         fail("settings", f"{len(settings)} fields, Dify accepts at most {MAX_SETTINGS}")
     seen: set[str] = set()
@@ -317,39 +299,27 @@ def _setting_problems(group_path: str, settings: object) -> list[Problem]:
             fail(f"{where}.type", f"must be one of {sorted(SETTING_TYPES)}, got {setting.get('type')!r}")
         for key in ("label", "help", "placeholder"):
             if key == "label" or setting.get(key) is not None:
-                for message in i18n_problems(setting.get(key)):
-                    fail(f"{where}.{key}", message)
+                _check_i18n(setting.get(key), f"{where}.{key}", fail)
         options = setting.get("options")
         if options is not None and (not isinstance(options, list) or len(options) > MAX_OPTIONS):
             fail(f"{where}.options", f"must be a list of at most {MAX_OPTIONS} options")
-    return found
 
 
 def _endpoint_problems(endpoint_path: str, endpoint: Mapping[str, Any], files: Mapping[str, bytes]) -> list[Problem]:
-    found: list[Problem] = []
-
-    def fail(field: str, message: str) -> None:
-        found.append(Problem(endpoint_path, f"{field}: {message}", field=field))
-
+    found, fail = _reporter(endpoint_path)
     path = endpoint.get("path")
     if not isinstance(path, str) or not path.startswith("/"):
         fail("path", f"must be a URL path starting with '/', got {path!r}")
-    method = endpoint.get("method")
-    if method not in ENDPOINT_METHODS:
-        fail("method", f"must be one of {sorted(ENDPOINT_METHODS)} (upper case), got {method!r}")
-    if "hidden" in endpoint and not isinstance(endpoint["hidden"], bool):
+    if endpoint.get("method") not in ENDPOINT_METHODS:
+        fail("method", f"must be one of {sorted(ENDPOINT_METHODS)} (upper case), got {endpoint.get('method')!r}")
+    if not isinstance(endpoint.get("hidden", False), bool):
         fail("hidden", "must be true or false")
-    extra = endpoint.get("extra")
-    python = extra.get("python") if isinstance(extra, Mapping) else None
-    source = python.get("source") if isinstance(python, Mapping) else None
+    source = _get(endpoint, "extra.python.source")
     if not isinstance(source, str) or not source.endswith(".py"):
         fail("extra.python.source", f"must name the endpoint's .py file, got {source!r}")
     elif source not in files:
         fail("extra.python.source", f"{source} is not in the package (missing, or excluded by .difyignore)")
     return found
-
-
-# --- files beside the manifest --------------------------------------------------------------------------------
 
 
 def check_support_files(files: Mapping[str, bytes]) -> list[Problem]:
@@ -358,7 +328,7 @@ def check_support_files(files: Mapping[str, bytes]) -> list[Problem]:
     requirements = files.get("requirements.txt")
     if requirements is None:
         found.append(Problem("requirements.txt", "is not in the package; the daemon installs dependencies from it"))
-    elif "dify-plugin" not in _requirement_names(requirements.decode("utf-8", "replace")):
+    elif not _requires_sdk(requirements):
         found.append(Problem("requirements.txt", "must require dify-plugin (the SDK the plugin runs on)"))
     pyproject = files.get("pyproject.toml")
     if pyproject is not None and not _declares_dependencies(pyproject):
@@ -374,29 +344,21 @@ def check_support_files(files: Mapping[str, bytes]) -> list[Problem]:
     return found
 
 
-def _requirement_names(text: str) -> set[str]:
-    """Normalized project names (PEP 503) of the requirement lines, ignoring comments and pip options."""
-    names = set()
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if match:
-            names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
-    return names
+def _requires_sdk(requirements: bytes) -> bool:
+    """A requirement line names dify-plugin (PEP 503 normalized); comments and pip options do not count."""
+    for line in requirements.decode("utf-8", "replace").splitlines():
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() == "dify-plugin":
+            return True
+    return False
 
 
 def _declares_dependencies(pyproject: bytes) -> bool:
     try:
-        data = tomllib.loads(pyproject.decode("utf-8"))
+        project = tomllib.loads(pyproject.decode("utf-8")).get("project")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return False
-    project = data.get("project")
     return isinstance(project, dict) and bool(project.get("dependencies"))
-
-
-# --- helpers --------------------------------------------------------------------------------------------------
 
 
 def _load_yaml(files: Mapping[str, bytes], path: str, problems: list[Problem], *, what: str) -> dict[str, Any] | None:

@@ -1,8 +1,5 @@
-"""Sign a ``.difypkg`` with your own RSA key, for self-hosted Dify servers that verify third-party signatures.
-
-``python -m devkit keygen`` makes the key pair; ``python -m devkit sign PACKAGE -p KEY`` writes
-``PACKAGE.signed.difypkg`` beside the input (the Go CLI's ``dify signature sign`` naming), or replaces the input
-with ``--in-place``.
+"""``keygen`` and ``sign``: sign a ``.difypkg`` with your own RSA key, for self-hosted Dify servers that verify
+third-party signatures.
 
 The scheme is the daemon's, byte for byte (pkg/plugin_packager/signer/withkey/sign_with_key.go, verified by
 pkg/plugin_packager/decoder/verifier.go):
@@ -39,8 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from devkit.packaging.archive import read_entries, write_entries
+from devkit.packaging.rules import VERIFICATION_FILE
 
-VERIFICATION_FILE = ".verification.dify.json"  # pkg/plugin_packager/consts/verification.go
 CATEGORIES = ("langgenius", "partner", "community")  # pkg/plugin_packager/decoder/entities.go
 DEFAULT_CATEGORY = "community"
 DEFAULT_KEY_NAME = "dify_plugin_signing_key"  # the Go CLI's default --filename
@@ -51,42 +48,26 @@ class SigningError(Exception):
     """The package or the key cannot be used for signing; the message says which and why."""
 
 
-# --- keys -----------------------------------------------------------------------------------------------------
-
-
-def generate_key_pair(bits: int = KEY_BITS) -> tuple[bytes, bytes]:
-    """A new RSA key pair as (private PEM, public PEM), both PKCS#1: the only encodings the daemon loads."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private_pem = private_key.private_bytes(
+def write_key_pair(output_dir: Path, name: str, *, bits: int = KEY_BITS, force: bool = False) -> tuple[Path, Path]:
+    """Write a new ``<name>.private.pem`` (mode 0600) and ``<name>.public.pem`` (0644), both PKCS#1."""
+    paths = (output_dir / f"{name}.private.pem", output_dir / f"{name}.public.pem")
+    existing = [path for path in paths if path.exists() and not force]
+    if existing:
+        msg = f"{existing[0]} exists; pass --force to replace the key pair"
+        raise SigningError(msg)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     )
-    public_pem = private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
-    return private_pem, public_pem
-
-
-def write_key_pair(output_dir: Path, name: str, *, bits: int = KEY_BITS, force: bool = False) -> tuple[Path, Path]:
-    """Write ``<name>.private.pem`` (mode 0600) and ``<name>.public.pem`` (0644) into ``output_dir``."""
-    private_path = output_dir / f"{name}.private.pem"
-    public_path = output_dir / f"{name}.public.pem"
-    if not force:
-        for path in (private_path, public_path):
-            if path.exists():
-                msg = f"{path} exists; pass --force to replace the key pair"
-                raise SigningError(msg)
-    private_pem, public_pem = generate_key_pair(bits)
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
     output_dir.mkdir(parents=True, exist_ok=True)
-    _write_file(private_path, private_pem, mode=0o600)
-    _write_file(public_path, public_pem, mode=0o644)
-    return private_path, public_path
-
-
-def _write_file(path: Path, content: bytes, *, mode: int) -> None:
-    """Create with ``mode`` from the first byte (no window where a private key is world-readable)."""
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(content)
-    os.chmod(path, mode)  # the umask may have removed bits we asked for
+    for path, content, mode in zip(paths, (private_pem, public_pem), (0o600, 0o644), strict=True):
+        # Created with its mode from the first byte: no moment when the private key is world-readable.
+        path.unlink(missing_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as file:
+            file.write(content)
+        os.chmod(path, mode)  # the umask may have removed bits we asked for
+    return paths
 
 
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
@@ -100,9 +81,6 @@ def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
         msg = "the daemon verifies RSA signatures only; this key is not RSA"
         raise SigningError(msg)
     return key
-
-
-# --- signing --------------------------------------------------------------------------------------------------
 
 
 def sign_package(
@@ -126,16 +104,13 @@ def sign_package(
         raise SigningError(msg)
     # Re-signing replaces the previous verification file instead of adding a second one.
     entries = [(name, content) for name, content in entries if name != VERIFICATION_FILE]
-    verification = json.dumps({"authorized_category": category}, separators=(",", ":")).encode("utf-8")
-    entries.append((VERIFICATION_FILE, verification))
+    entries.append((VERIFICATION_FILE, json.dumps({"authorized_category": category}, separators=(",", ":")).encode()))
 
     signed_at = int(time.time()) if now is None else now
     signed_data = b"".join(hashlib.sha256(content).digest() for _, content in entries) + str(signed_at).encode()
-    signature = private_key.sign(signed_data, padding.PKCS1v15(), hashes.SHA256())
-    comment = json.dumps(
-        {"signature": base64.b64encode(signature).decode("ascii"), "time": signed_at}, separators=(",", ":")
-    ).encode("utf-8")
-    return write_entries(entries, comment=comment)
+    signature = base64.b64encode(private_key.sign(signed_data, padding.PKCS1v15(), hashes.SHA256())).decode()
+    comment = json.dumps({"signature": signature, "time": signed_at}, separators=(",", ":"))
+    return write_entries(entries, comment=comment.encode())
 
 
 def signed_path(package_path: Path) -> Path:
@@ -143,18 +118,11 @@ def signed_path(package_path: Path) -> Path:
     return package_path.with_name(f"{package_path.stem}.signed{package_path.suffix}")
 
 
-def sign_file(package_path: Path, key_path: Path, *, category: str = DEFAULT_CATEGORY, in_place: bool = False) -> Path:
-    """Sign the package at ``package_path`` with the key at ``key_path``; returns where the result was written."""
-    private_key = load_private_key(key_path.read_bytes())
-    signed = sign_package(package_path.read_bytes(), private_key, category=category)
-    output = package_path if in_place else signed_path(package_path)
-    temporary = output.with_name(output.name + ".tmp")
-    temporary.write_bytes(signed)
-    temporary.replace(output)  # never leave a half-written package under the final name
-    return output
-
-
-# --- command line ---------------------------------------------------------------------------------------------
+def write_atomically(path: Path, content: bytes) -> None:
+    """Never leave a half-written package under its final name."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(content)
+    temporary.replace(path)
 
 
 def keygen_main(argv: list[str]) -> int:
@@ -178,7 +146,8 @@ def keygen_main(argv: list[str]) -> int:
 
 
 def sign_main(argv: list[str]) -> int:
-    """``python -m devkit sign PACKAGE -p KEY [-c CATEGORY] [--in-place]``: the last line is the signed package."""
+    """``python -m devkit sign PACKAGE -p KEY [-c CATEGORY] [--in-place]``: the last line is the signed package,
+    ``PACKAGE.signed.difypkg`` beside the input (the Go CLI's ``dify signature sign`` naming) or PACKAGE itself."""
     parser = argparse.ArgumentParser(prog="python -m devkit sign", description="Sign a .difypkg with an RSA key.")
     parser.add_argument("package", type=Path, help="the .difypkg to sign")
     parser.add_argument("-p", "--private-key", type=Path, required=True, help="PEM private key (from keygen)")
@@ -187,8 +156,10 @@ def sign_main(argv: list[str]) -> int:
     )
     parser.add_argument("--in-place", action="store_true", help="replace PACKAGE instead of writing .signed.difypkg")
     args = parser.parse_args(argv)
+    output = args.package if args.in_place else signed_path(args.package)
     try:
-        output = sign_file(args.package, args.private_key, category=args.category, in_place=args.in_place)
+        private_key = load_private_key(args.private_key.read_bytes())
+        write_atomically(output, sign_package(args.package.read_bytes(), private_key, category=args.category))
     except (SigningError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -16,18 +16,16 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from devkit.packaging.problems import Problem
-from devkit.packaging.rules import check_plugin
+from devkit.packaging.rules import Problem, check_plugin
 
 # The daemon's default MAX_PLUGIN_PACKAGE_SIZE (internal/types/app/default.go) and the CLI's --max-size 50 (MB).
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 # Dify's API refuses uploads above PLUGIN_MAX_PACKAGE_SIZE, 15 MiB unless the admin raises it.
 DIFY_UPLOAD_LIMIT_BYTES = 15 * 1024 * 1024
 PACKAGE = "(package)"
-SDK_PROBE = Path(__file__).with_name("sdk_probe.py")
-_SDK_PROBE_SOURCE = SDK_PROBE.read_bytes()
-"""Read once at import and staged with the files: ``make scaffold ... MINIMAL=1`` checks its result after the
-devkit it runs from has been removed from the copy."""
+# Read at import and staged with the files: `make scaffold ... MINIMAL=1` checks its result after the devkit it
+# runs from has been removed from the copy.
+_SDK_PROBE_SOURCE = Path(__file__).with_name("sdk_probe.py").read_bytes()
 SDK_PROBE_TIMEOUT_SECONDS = 180
 
 
@@ -40,25 +38,22 @@ class PluginFiles(Mapping[str, bytes]):
 
     def __init__(self, root: Path, paths: list[str]) -> None:
         self.root = root
-        self.paths = paths
-        self._known = frozenset(paths)
-        self._cache: dict[str, bytes] = {}
+        self._contents: dict[str, bytes | None] = dict.fromkeys(paths)
 
     def __getitem__(self, path: str) -> bytes:
-        if path not in self._cache:
-            if path not in self._known:
-                raise KeyError(path)
-            self._cache[path] = (self.root / path).read_bytes()
-        return self._cache[path]
+        content = self._contents[path]  # a KeyError for a file that is not in the package
+        if content is None:
+            content = self._contents[path] = (self.root / path).read_bytes()
+        return content
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.paths)
+        return iter(self._contents)
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self._contents)
 
     def __contains__(self, path: object) -> bool:
-        return path in self._known
+        return path in self._contents  # Mapping's own would read the file
 
     def size(self, path: str) -> int:
         return (self.root / path).stat().st_size
@@ -68,11 +63,22 @@ def validate(files: PluginFiles, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run
     """All problems of the package made of ``files``; an empty list means it can be built."""
     problems = size_problems(files, max_bytes)
     too_big = bool(problems)
-    problems += check_plugin(files)
-    problems += python_problems(files)
+    problems += check_plugin(files) + python_problems(files)
     if run_sdk and not too_big:
         problems += without_duplicates(sdk_problems(files), problems)
     return problems
+
+
+def without_duplicates(sdk: list[Problem], static: list[Problem]) -> list[Problem]:
+    """Drop SDK findings about a field the static rules already reported (their message names the daemon rule):
+    the same field, or one within the other (``meta`` and ``meta.arch``)."""
+    reported = [(p.file, p.field + ".") for p in static if p.field]
+
+    def overlaps(problem: Problem) -> bool:
+        field = f"{problem.field}."
+        return any(problem.file == file and (field.startswith(f) or f.startswith(field)) for file, f in reported)
+
+    return [problem for problem in sdk if not (problem.field and overlaps(problem))]
 
 
 def size_problems(files: PluginFiles, max_bytes: int) -> list[Problem]:
@@ -81,10 +87,9 @@ def size_problems(files: PluginFiles, max_bytes: int) -> list[Problem]:
     total = sum(sizes.values())
     if total <= max_bytes:
         return []
-    largest = sorted(sizes, key=sizes.__getitem__, reverse=True)[:5]
-    listing = ", ".join(f"{path} ({sizes[path]} bytes)" for path in largest)
+    largest = ", ".join(f"{path} ({sizes[path]} bytes)" for path in sorted(sizes, key=sizes.get, reverse=True)[:5])
     message = (
-        f"{total} bytes uncompressed, the daemon accepts at most {max_bytes}; largest files: {listing} "
+        f"{total} bytes uncompressed, the daemon accepts at most {max_bytes}; largest files: {largest} "
         "(exclude what the plugin does not need in .difyignore)"
     )
     return [Problem(PACKAGE, message)]
@@ -104,9 +109,7 @@ def upload_size_warning(package_bytes: int) -> list[Problem]:
 def python_problems(files: Mapping[str, bytes]) -> list[Problem]:
     """Every packaged ``.py`` file must at least compile: the server is the worst place to find a syntax error."""
     found = []
-    for path in files:
-        if not path.endswith(".py"):
-            continue
+    for path in [p for p in files if p.endswith(".py")]:
         try:
             compile(files[path], path, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
@@ -123,21 +126,17 @@ def sdk_problems(files: PluginFiles) -> list[Problem]:
     here exactly as it would on the server.
     """
     with tempfile.TemporaryDirectory(prefix="difypkg-stage-") as staging:
-        stage = Path(staging) / "plugin"
+        stage, result, probe = (Path(staging) / name for name in ("plugin", "sdk-findings.json", "sdk_probe.py"))
         for path in files:
-            target = stage / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(files.root / path, target)
-        result = Path(staging) / "sdk-findings.json"
-        probe = Path(staging) / "sdk_probe.py"
+            (stage / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(files.root / path, stage / path)
         probe.write_bytes(_SDK_PROBE_SOURCE)
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
         try:
             completed = subprocess.run(
                 [sys.executable, "-B", str(probe), str(result)],
                 cwd=stage,
-                env=env,
+                env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
                 capture_output=True,
                 text=True,
                 timeout=SDK_PROBE_TIMEOUT_SECONDS,
@@ -150,21 +149,3 @@ def sdk_problems(files: PluginFiles) -> list[Problem]:
             return [Problem(PACKAGE, f"loading the plugin with the SDK crashed: {tail}")]
         findings = json.loads(result.read_text(encoding="utf-8"))
     return [Problem(f["file"], f["message"], field=f.get("field")) for f in findings]
-
-
-def without_duplicates(sdk: list[Problem], static: list[Problem]) -> list[Problem]:
-    """Drop SDK findings about a field the static rules already reported (their message names the daemon rule)."""
-    reported = [(p.file, p.field) for p in static if p.field]
-
-    def overlaps(problem: Problem) -> bool:
-        if not problem.field:
-            return False
-        return any(
-            file == problem.file
-            and (
-                field == problem.field or problem.field.startswith(field + ".") or field.startswith(problem.field + ".")
-            )
-            for file, field in reported
-        )
-
-    return [problem for problem in sdk if not overlaps(problem)]

@@ -1,18 +1,12 @@
 """Check a signed ``.difypkg`` the way the daemon does, without the daemon.
 
-Deliberately written from the daemon's verifier alone (pkg/plugin_packager/decoder/verifier.go and zip.go,
-pkg/utils/encryption/rsa.go) and sharing no code with ``devkit.packaging.sign``: a bug copied into both halves would
-otherwise verify itself. It reads the archive with nothing but ``zipfile``, ``hashlib`` and ``cryptography``.
+    python -m devkit.packaging.verify PACKAGE --public-key KEY.pem [--public-key ...]
 
-What the daemon does, and so what this does:
-
-* the archive comment must be JSON with a string ``signature`` (standard base64) and an integer ``time``;
-* the signed bytes are, for every entry in archive (central directory) order, the raw ``sha256`` of its content,
-  then the decimal ``time`` in ASCII; ``.verification.dify.json`` is hashed like any other entry;
-* the signature is RSA PKCS#1 v1.5 with SHA-256, accepted if any of the trusted public keys verifies it;
-* a public key file is one PEM block of type ``RSA PUBLIC KEY`` (PKCS#1) with nothing after it.
-
-``python -m devkit.packaging.verify PACKAGE --public-key KEY.pem`` prints the signing time and category, or why not.
+prints the signing time and category, or why not. Deliberately written from the daemon's verifier alone
+(pkg/plugin_packager/decoder/verifier.go and zip.go, pkg/utils/encryption/rsa.go), with nothing but ``zipfile``,
+``hashlib`` and ``cryptography``, and sharing no code with ``devkit.packaging.sign``: a bug copied into both halves
+would otherwise verify itself. The signed bytes are each entry's ``sha256`` in central directory order, the
+verification file included, then the decimal ``time`` of the comment; any one trusted key may verify them.
 """
 
 from __future__ import annotations
@@ -79,19 +73,26 @@ def verify_package(package: bytes, public_keys: list[rsa.RSAPublicKey]) -> Signa
     with archive:
         signature, signed_at = _read_comment(archive.comment)
         digests = b"".join(hashlib.sha256(archive.read(info)).digest() for info in archive.infolist())
-        category = _read_category(archive)
-    signed_data = digests + str(signed_at).encode("ascii")
+        try:
+            verification = json.loads(archive.read(".verification.dify.json"))
+        except KeyError:
+            verification = None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            msg = ".verification.dify.json is not JSON"
+            raise VerificationError(msg) from error
+    category = verification.get("authorized_category") if isinstance(verification, dict) else None
     for key in public_keys:
         try:
-            key.verify(signature, signed_data, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(signature, digests + str(signed_at).encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             continue
-        return Signature(signed_at=signed_at, authorized_category=category)
+        return Signature(signed_at=signed_at, authorized_category=category if isinstance(category, str) else None)
     msg = "the signature does not match the package contents for any of the given public keys"
     raise VerificationError(msg)
 
 
 def _read_comment(comment: bytes) -> tuple[bytes, int]:
+    """The archive comment: JSON with a standard base64 ``signature`` string and an integer ``time``."""
     try:
         data = json.loads(comment.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -110,18 +111,6 @@ def _read_comment(comment: bytes) -> tuple[bytes, int]:
     except binascii.Error as error:
         msg = "the signature is not standard base64"
         raise VerificationError(msg) from error
-
-
-def _read_category(archive: zipfile.ZipFile) -> str | None:
-    try:
-        data = json.loads(archive.read(".verification.dify.json"))
-    except KeyError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        msg = ".verification.dify.json is not JSON"
-        raise VerificationError(msg) from error
-    category = data.get("authorized_category") if isinstance(data, dict) else None
-    return category if isinstance(category, str) else None
 
 
 def main(argv: list[str]) -> int:

@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from devkit.packaging.package import build
-from devkit.packaging.problems import errors
+from devkit.packaging.package import REPO_ROOT, build
+from devkit.packaging.rules import errors
 from devkit.scaffold import minimal
 from devkit.scaffold.rename import (
     Changes,
@@ -27,20 +27,6 @@ from devkit.scaffold.rename import (
     read_current,
     rename,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def scaffold(plugin_dir: Path, identity: Identity, *, minimal_copy: bool = False) -> Changes:
-    """Rename the plugin in ``plugin_dir`` (and with ``minimal_copy`` strip it to the example endpoint)."""
-    current = read_current(plugin_dir)
-    changes = Changes()
-    if minimal_copy:
-        minimal.strip_to_minimal(plugin_dir, identity, current, changes)
-        rename(plugin_dir, identity, current, changes, description=minimal.DESCRIPTION, version=minimal.VERSION)
-    else:
-        rename(plugin_dir, identity, current, changes)
-    return changes
 
 
 def main(argv: list[str]) -> int:
@@ -65,22 +51,27 @@ def main(argv: list[str]) -> int:
             print(f"error: {problem}", file=sys.stderr)
         print("usage: make scaffold NAME=my_plugin AUTHOR=your_id [LABEL='My Plugin'] [MINIMAL=1]", file=sys.stderr)
         return 2
+    changes = Changes()
     try:
-        before = read_current(plugin_dir)
-        changes = scaffold(plugin_dir, identity, minimal_copy=args.minimal)
+        current = read_current(plugin_dir)
+        if args.minimal:
+            minimal.strip_to_minimal(plugin_dir, identity, changes)
+            rename(plugin_dir, identity, current, changes, description=minimal.DESCRIPTION, version=minimal.VERSION)
+        else:
+            rename(plugin_dir, identity, current, changes)
     except (ScaffoldError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    print(f"{before.name} -> {identity.name}: author {identity.author}, label {identity.label!r}, in {plugin_dir}")
-    for old, new in changes.renamed:
-        print(f"  renamed  {old} -> {new}")
-    for relative in changes.removed:
-        print(f"  removed  {relative}")
-    for relative in changes.written:
-        print(f"  wrote    {relative}")
-    for relative in dict.fromkeys(changes.edited):
-        print(f"  edited   {relative}")
+    print(f"{current.name} -> {identity.name}: author {identity.author}, label {identity.label!r}, in {plugin_dir}")
+    for verb, paths in (
+        ("renamed", [f"{old} -> {new}" for old, new in changes.renamed]),
+        ("removed", changes.removed),
+        ("wrote", changes.written),
+        ("edited", dict.fromkeys(changes.edited)),
+    ):
+        for path in paths:
+            print(f"  {verb:8} {path}")
 
     result = build(plugin_dir)
     for problem in result.problems:

@@ -3,9 +3,10 @@
 What stays is a fixed list (``KEPT``): the manifest, ``main.py`` and the SDK adjustments it applies
 (``relay/platform``), the icons, the settings files, the runtime requirements without those of the relay's pages,
 the pinned test tools, and the slim local runner (``devkit/plugin.py``, ``devkit/local.py``). Everything else
-goes, so nothing added to this repository later can swell the copy. What comes (``template/``): ``GET /hello``,
-a group with one setting, a test through the real plugin process, a Makefile with ``make run`` and ``make test``,
-a CI script, and the new plugin's README, PRIVACY and CHANGELOG.
+goes, so nothing added to this repository later can swell the copy. What comes is every file of ``template/``
+(its path without ``.tmpl``; ``group.yaml`` becomes the new group file): ``GET /hello``, a group with one setting,
+a test through the real plugin process, a Makefile with ``make run`` and ``make test``, a CI script, and the new
+plugin's README, PRIVACY and CHANGELOG.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from devkit.scaffold.rename import Changes, Current, Identity, group_path
+from devkit.scaffold.rename import Changes, Identity, group_path
 
 TEMPLATE = Path(__file__).with_name("template")
 VERSION = "0.1.0"
@@ -25,7 +26,10 @@ DESCRIPTION = {
     "pt_BR": "Um plugin de endpoints para o Dify.",
 }
 
+# Paths of this repository the copy keeps (.git and .venv: left alone); everything else goes.
 KEPT = (
+    ".git",
+    ".venv",
     ".gitignore",
     ".difyignore",
     ".python-version",
@@ -42,41 +46,26 @@ KEPT = (
     "devkit/plugin.py",
     "devkit/local.py",
 )
-"""Paths of this repository the copy keeps; everything else goes (``.git`` and ``.venv`` are left alone)."""
-
-UNTOUCHED = (".git", ".venv")
-
-REQUIREMENTS_GONE = ("jinja2", "markupsafe", "markdown-it-py")
-"""Runtime requirements only the relay's html pages use."""
-
-FILES = {
-    "endpoints/hello.py": "endpoints/hello.py.tmpl",
-    "endpoints/hello_get.yaml": "endpoints/hello_get.yaml.tmpl",
-    "relay/__init__.py": "relay/__init__.py.tmpl",
-    "tests/test_hello_endpoint.py": "tests/test_hello_endpoint.py.tmpl",
-    "Makefile": "Makefile.tmpl",
-    ".ci/run": ".ci/run.tmpl",
-    "README.md": "README.md.tmpl",
-    "PRIVACY.md": "PRIVACY.md.tmpl",
-    "CHANGELOG.md": "CHANGELOG.md.tmpl",
-}
+REQUIREMENTS_GONE = ("jinja2", "markupsafe", "markdown-it-py")  # only the relay's html pages use them
 
 
-def strip_to_minimal(plugin_dir: Path, identity: Identity, current: Current, changes: Changes) -> None:
+def strip_to_minimal(plugin_dir: Path, identity: Identity, changes: Changes) -> None:
     """Keep ``KEPT``, write the example; the manifest is left to ``rename`` (it points at the new group)."""
     values = {"name": identity.name, "label": identity.label, "author": identity.author, "version": VERSION}
     values["group"] = group_path(identity.name)
     written = {}  # read before anything goes: the templates live in this repository's devkit, which goes too
-    for target, source in {**FILES, values["group"]: "group.yaml.tmpl"}.items():
-        text = (TEMPLATE / source).read_text(encoding="utf-8")
+    for source in sorted(TEMPLATE.rglob("*.tmpl")):
+        text = source.read_text(encoding="utf-8")
         for key, value in values.items():
             text = text.replace("{{" + key + "}}", value)
-        written[target] = text
+        target = source.relative_to(TEMPLATE).as_posix().removesuffix(".tmpl")
+        written[values["group"] if target == "group.yaml" else target] = text
 
     removed: list[str] = []
     for path in sorted(plugin_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # deepest first
         relative = path.relative_to(plugin_dir).as_posix()
-        if _untouched(relative) or _kept(relative):
+        # Kept, or a folder on the way to something kept (removed later only if it ends up empty).
+        if any(relative == kept or relative.startswith(kept + "/") or kept.startswith(relative + "/") for kept in KEPT):
             continue
         if path.is_dir() and not path.is_symlink():
             path.rmdir()  # emptied above: nothing in it was kept
@@ -96,15 +85,6 @@ def strip_to_minimal(plugin_dir: Path, identity: Identity, current: Current, cha
 
     _edit(plugin_dir, "manifest.yaml", _without_permissions, changes)
     _edit(plugin_dir, "requirements.txt", _without_requirements, changes)
-
-
-def _untouched(relative: str) -> bool:
-    return any(relative == top or relative.startswith(top + "/") for top in UNTOUCHED)
-
-
-def _kept(relative: str) -> bool:
-    """Kept, or a folder on the way to something kept (removed later only if it ends up empty)."""
-    return any(relative == kept or relative.startswith(kept + "/") or kept.startswith(relative + "/") for kept in KEPT)
 
 
 def _edit(plugin_dir: Path, relative: str, change: Callable[[str], str], changes: Changes) -> None:

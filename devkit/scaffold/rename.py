@@ -3,11 +3,9 @@
 * ``manifest.yaml``: ``name``, ``author``, ``label`` (the same text in each of the four languages Dify shows: a
   name is not translated), ``created_at`` (now), and the reference to the endpoint group;
 * the endpoint group's file, renamed ``group/<name>.yaml``;
-* every text file of the plugin that names it (documents, pages, icons' labels, workflows, tests): the old name
-  as a whole word (``dist/<name>-<version>.difypkg``, ``group/<name>.yaml``, key file names), upper-cased as the
-  prefix of environment variables (``MY_PLUGIN_KEEPALIVE_SECONDS``), hyphenated (``my-plugin-bench-``), and
-  the old labels.
-  ``CHANGELOG.md`` keeps the names its history was written with.
+* every text file of the plugin that names it (documents, pages, workflows, tests), in each of the name's
+  spellings (``name_replacements``), and the old labels. ``CHANGELOG.md`` keeps the names its history was
+  written with.
 
 The manifest is edited as text, line by line, so that its comments, order and quoting stay as they were; the
 result is parsed again and compared with what was asked before anything else changes.
@@ -22,14 +20,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from devkit.packaging.rules import AUTHOR_RE, I18N_LANGUAGES, I18N_MAX_CHARS, NAME_RE
-
-MANIFEST = "manifest.yaml"
-GROUP_DIR = "group"
+from devkit.packaging.rules import AUTHOR_RE, I18N_LANGUAGES, I18N_MAX_CHARS, MANIFEST, NAME_RE
 
 TEXT_SUFFIXES = frozenset(
     {".md", ".py", ".yaml", ".yml", ".svg", ".html", ".css", ".txt", ".toml", ".json", ".cfg", ".ini", ".js"}
@@ -56,10 +50,8 @@ SKIPPED_DIRS = frozenset(
         ".vscode",
     }
 )
-KEPT_AS_WRITTEN = frozenset({"CHANGELOG.md"})
-"""History keeps the names it was written with."""
-SCAFFOLD_DIR = "devkit/scaffold"
-"""The scaffold's own code and templates name no plugin; leave them alone."""
+KEPT_AS_WRITTEN = frozenset({"CHANGELOG.md"})  # history keeps the names it was written with
+SCAFFOLD_DIR = "devkit/scaffold"  # the scaffold's own code and templates name no plugin
 
 
 class ScaffoldError(Exception):
@@ -87,13 +79,11 @@ class Changes:
 
 @dataclass(frozen=True)
 class Current:
-    """The identity the plugin has now, read from its manifest."""
+    """What the plugin is called now, read from its manifest, and its endpoint group file."""
 
     name: str
-    author: str
     labels: dict[str, str]
     group: str
-    version: str
 
 
 def default_label(name: str) -> str:
@@ -118,33 +108,26 @@ def identity_problems(identity: Identity) -> list[str]:
 
 def read_current(plugin_dir: Path) -> Current:
     """The plugin's identity from its manifest; ``ScaffoldError`` when the manifest cannot say."""
-    manifest = load_manifest(plugin_dir)
+    path = plugin_dir / MANIFEST
+    try:
+        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ScaffoldError(f"{path}: cannot be read: {' '.join(str(error).split())}") from None
+    if not isinstance(manifest, dict):
+        raise ScaffoldError(f"{path}: is not a YAML mapping")
     groups = (manifest.get("plugins") or {}).get("endpoints") if isinstance(manifest.get("plugins"), dict) else None
     if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], str):
         raise ScaffoldError(f"{MANIFEST}: plugins.endpoints must list exactly one endpoint group file")
     labels = manifest.get("label")
     return Current(
         name=str(manifest.get("name") or ""),
-        author=str(manifest.get("author") or ""),
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
         group=groups[0],
-        version=str(manifest.get("version") or ""),
     )
 
 
-def load_manifest(plugin_dir: Path) -> dict[str, Any]:
-    path = plugin_dir / MANIFEST
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ScaffoldError(f"{path}: cannot be read: {' '.join(str(error).split())}") from None
-    if not isinstance(data, dict):
-        raise ScaffoldError(f"{path}: is not a YAML mapping")
-    return data
-
-
 def group_path(name: str) -> str:
-    return f"{GROUP_DIR}/{name}.yaml"
+    return f"group/{name}.yaml"
 
 
 def rename(
@@ -153,7 +136,6 @@ def rename(
     current: Current,
     changes: Changes,
     *,
-    now: datetime.datetime | None = None,
     description: dict[str, str] | None = None,
     version: str | None = None,
 ) -> None:
@@ -171,21 +153,21 @@ def rename(
         old_group_file.rename(target)
         changes.renamed.append((current.group, new_group))
 
-    created_at = (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC).replace(microsecond=0)
-    manifest_path = plugin_dir / MANIFEST
-    text = manifest_path.read_text(encoding="utf-8")
-    text = set_top_level(text, "name", identity.name)
-    text = set_top_level(text, "author", identity.author)
-    labels = {language: identity.label for language in I18N_LANGUAGES}
-    text = set_top_level(text, "label", _mapping_block(labels))
-    if description is not None:
-        text = set_top_level(text, "description", _mapping_block(description))
-    if version is not None:
-        text = set_top_level(text, "version", version)
-    text = set_top_level(text, "created_at", created_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    text = (plugin_dir / MANIFEST).read_text(encoding="utf-8")
+    fields = {
+        "name": identity.name,
+        "author": identity.author,
+        "label": _mapping_block(dict.fromkeys(I18N_LANGUAGES, identity.label)),
+        "description": None if description is None else _mapping_block(description),
+        "version": version,
+        "created_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    for key, value in fields.items():
+        if value is not None:
+            text = set_top_level(text, key, value)
     text = _replace_group_reference(text, current.group, new_group)
     _check_manifest(text, identity, new_group, version)
-    manifest_path.write_text(text, encoding="utf-8")
+    (plugin_dir / MANIFEST).write_text(text, encoding="utf-8")
     changes.edited.append(MANIFEST)
 
     replacements = name_replacements(current, identity)
@@ -216,28 +198,20 @@ def name_replacements(current: Current, identity: Identity) -> list[tuple[re.Pat
     if current.name and current.name != identity.name:
         word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(current.name)}(?![A-Za-z0-9_])")
         found.append((word, identity.name))
-        for old, new, joiner in (
-            (_upper(current.name), _upper(identity.name), "_"),
-            (_hyphenated(current.name), _hyphenated(identity.name), "-"),
+        for joiner, spelled in (
+            ("_", lambda name: name.upper().replace("-", "_")),
+            ("-", lambda name: name.replace("_", "-")),
         ):
+            old = spelled(current.name)
             # Only a name of several words: a one-word name in capitals (DEMO_, ACME_) may well be something else.
             if joiner in old and old != current.name:
                 # A prefix ends at its joiner: MY_PLUGIN_X and my-plugin-x are renamed, MY_PLUGINS is not.
                 spelling = re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(old)}(?=$|{joiner}|[^A-Za-z0-9_-])")
-                found.append((spelling, new))
+                found.append((spelling, spelled(identity.name)))
     for label in sorted(set(current.labels.values()), key=len, reverse=True):
         if label.strip() and label != identity.label:
             found.append((re.compile(re.escape(label)), identity.label.replace("\\", "\\\\")))
     return found
-
-
-def _upper(name: str) -> str:
-    """``my-plugin`` -> ``MY_PLUGIN``: the spelling of an environment variable's prefix."""
-    return name.upper().replace("-", "_")
-
-
-def _hyphenated(name: str) -> str:
-    return name.replace("_", "-")
 
 
 def text_files(plugin_dir: Path) -> Iterator[str]:
@@ -289,12 +263,12 @@ def _check_manifest(text: str, identity: Identity, group: str, version: str | No
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ScaffoldError(f"{MANIFEST}: the edit would break it: {' '.join(str(error).split())}") from None
-    expected = {"name": identity.name, "author": identity.author}
-    found = {key: data.get(key) for key in expected} if isinstance(data, dict) else {}
-    label = (data.get("label") or {}) if isinstance(data, dict) else {}
-    endpoints = ((data.get("plugins") or {}).get("endpoints")) if isinstance(data, dict) else None
-    wrong = found != expected or label.get("en_US") != identity.label or endpoints != [group]
-    if version is not None and isinstance(data, dict) and str(data.get("version")) != version:
-        wrong = True
-    if wrong:
+    data = data if isinstance(data, dict) else {}
+    found = (data.get("name"), data.get("author"), (data.get("label") or {}).get("en_US"))
+    endpoints = (data.get("plugins") or {}).get("endpoints")
+    if (
+        found != (identity.name, identity.author, identity.label)
+        or endpoints != [group]
+        or (version is not None and str(data.get("version")) != version)
+    ):
         raise ScaffoldError(f"{MANIFEST}: editing it line by line did not give the expected result; edit it by hand")

@@ -220,7 +220,7 @@ def test_every_spelling_of_the_name_is_renamed_where_the_repository_has_it(copie
 
 
 def renamed_text(text: str, old: str, new: str) -> str:
-    current = Current(old, "someone", {"en_US": "Old Label"}, f"group/{old}.yaml", "0.1.0")
+    current = Current(old, {"en_US": "Old Label"}, f"group/{old}.yaml")
     for pattern, replacement in name_replacements(current, Identity(new, "me", "New Label")):
         text = pattern.sub(replacement, text)
     return text

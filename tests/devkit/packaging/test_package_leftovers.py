@@ -1,7 +1,7 @@
 """``make package`` with a manifest that is not valid YAML: the previous package of the version still goes, and
 what cannot be told apart is named, never left silently in ``dist/`` to be uploaded by mistake."""
 
-from devkit.packaging.package import package_identity
+from devkit.packaging.package import package_filename
 
 from .conftest import PACKAGE_STEM, run_devkit
 
@@ -29,7 +29,7 @@ def test_a_manifest_that_is_not_yaml_still_names_its_package_and_a_failed_build_
 
 def test_a_manifest_that_names_no_package_leaves_every_package_named_in_a_warning(plugin_dir, tmp_path):
     (plugin_dir / "manifest.yaml").write_text("name: [unclosed\nversion: {also: broken\n", encoding="utf-8")
-    assert package_identity(plugin_dir) is None
+    assert package_filename(plugin_dir) is None
     left = [tmp_path / f"{PACKAGE_STEM}.difypkg", tmp_path / "someone_else-9.9.9.signed.difypkg"]
     for path in left:
         path.write_bytes(b"built from earlier sources")
@@ -54,4 +54,4 @@ def test_the_name_and_version_lines_are_read_as_yaml_writes_them(tmp_path):
         "label: [broken\n",
         encoding="utf-8",
     )
-    assert package_identity(tmp_path) == ("my_plugin", "1.2.3")
+    assert package_filename(tmp_path) == "my_plugin-1.2.3.difypkg"

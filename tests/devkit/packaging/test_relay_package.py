@@ -11,7 +11,7 @@ import pytest
 
 from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS
 from devkit.packaging.package import build
-from devkit.packaging.problems import errors
+from devkit.packaging.rules import errors
 from tests import declarations
 
 # The last event of a successful streamed run, per app mode (Dify's Service API shapes).

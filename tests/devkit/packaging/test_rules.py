@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devkit.packaging.package import build
-from devkit.packaging.problems import errors
+from devkit.packaging.rules import errors
 from devkit.packaging.validation import upload_size_warning
 from tests import declarations
 
