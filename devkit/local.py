@@ -13,22 +13,34 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
+import threading
 from collections.abc import Sequence
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from devkit.plugin import DEFAULT_HOOK_ID, Plugin, PluginError
+from devkit.plugin import DEFAULT_HOOK_ID, MAX_BODY_BYTES, Plugin, PluginError
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5002
 PREFIX = f"/e/{DEFAULT_HOOK_ID}"
-MAX_BODY_BYTES = 10 * 1024 * 1024
-"""The daemon's limit on a request body."""
-REQUEST_TIMEOUT = 600.0
-"""The daemon's limit on one request (``PLUGIN_MAX_EXECUTION_TIMEOUT``), in seconds."""
+EXECUTION_TIMEOUT = 600.0
+"""``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup (seconds): how long after the plugin's first body chunk
+the daemon gives up on a request."""
 NOT_RELAYED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+TEXT = ("Content-Type", "text/plain; charset=utf-8")
+
+_console_lock = threading.Lock()
+
+
+def say(prefix: str, line: str) -> None:
+    """``[prefix] line`` on stderr, each line whole whichever thread writes it."""
+    with _console_lock:
+        print(f"[{prefix}] {line}", file=sys.stderr, flush=True)
 
 
 class Declaration(NamedTuple):
@@ -55,11 +67,30 @@ def declared(root: Path) -> Declaration:
     return Declaration(str((manifest.get("label") or {}).get("en_US") or "The plugin"), settings, routes)
 
 
+class PlainHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 connection that can answer with a whole body at once."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _plain(self, status: int, body: bytes, *headers: tuple[str, str]) -> None:
+        try:
+            self.send_response(status)
+            for name, value in (*headers, ("Content-Length", str(len(body)))):
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
 class LocalServer(ThreadingHTTPServer):
+    """Serves ``plugin`` (started by the caller) on ``host:port`` (port 0: a free one)."""
+
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], plugin: Plugin, settings: dict[str, Any]) -> None:
-        super().__init__(address, Front)
+    def __init__(self, plugin: Plugin, host: str, port: int, settings: dict[str, Any]) -> None:
+        super().__init__((host, port), Front)
         self.plugin = plugin
         self.settings = settings
 
@@ -69,13 +100,14 @@ class LocalServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
-class Front(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Front(PlainHandler):
     server: LocalServer
 
     def do_GET(self) -> None:
         if self.path in ("", "/"):
-            self._index()
+            routes = declared(self.server.plugin.plugin_dir).routes
+            lines = [f"{method:7} {self.server.url}{PREFIX}{path}\n" for method, path in dict.fromkeys(routes)]
+            self._plain(200, ("The plugin's endpoints:\n" + "".join(lines)).encode(), TEXT)
         else:
             self._relay()
 
@@ -84,10 +116,11 @@ class Front(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if not self.path.startswith(PREFIX + "/"):
             self.close_connection = length > 0
-            return self._plain(404, f"Not here: the plugin's endpoints are under {self.server.url}{PREFIX}/\n")
+            where = f"Not here: the plugin's endpoints are under {self.server.url}{PREFIX}/\n"
+            return self._plain(404, where.encode(), TEXT)
         if length > MAX_BODY_BYTES:
             self.close_connection = True
-            return self._plain(413, "The request body is over the daemon's 10 MiB limit.\n")
+            return self._plain(413, b"The request body is over the daemon's 10 MiB limit.\n", TEXT)
         body = self.rfile.read(length) if length else b""
         headers = [(name, value) for name, value in self.headers.items() if name.lower() not in NOT_RELAYED]
         try:
@@ -97,10 +130,10 @@ class Front(BaseHTTPRequestHandler):
                 headers=headers,
                 body=body,
                 settings=self.server.settings,
-                timeout=REQUEST_TIMEOUT,
+                timeout=EXECUTION_TIMEOUT,
             )
         except PluginError as error:
-            return self._plain(500, f"The plugin gave no answer: {error}\n")
+            return self._plain(500, f"The plugin gave no answer: {error}\n".encode(), TEXT)
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() not in NOT_RELAYED:
@@ -108,7 +141,7 @@ class Front(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            for chunk in response.chunks(timeout=REQUEST_TIMEOUT):
+            for chunk in response.chunks(timeout=EXECUTION_TIMEOUT):
                 if self.command != "HEAD":
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
@@ -123,31 +156,13 @@ class Front(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _relay
 
     def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
-
-    def _index(self) -> None:
-        routes = declared(self.server.plugin.plugin_dir).routes
-        lines = [f"{method:7} {self.server.url}{PREFIX}{path}" for method, path in dict.fromkeys(routes)]
-        self._plain(200, "The plugin's endpoints:\n" + "\n".join(lines) + "\n")
-
-    def _plain(self, status: int, text: str) -> None:
-        body = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def serve(plugin: Plugin, host: str, port: int, settings: dict[str, Any]) -> LocalServer:
-    """A started server for ``plugin`` (already running); ``port`` 0 picks a free one."""
-    return LocalServer((host, port), plugin, settings)
+        say("request", f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devkit.local", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5002, help="0 picks a free port")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="an endpoint setting")
     args = parser.parse_args(argv)
     declaration = declared(ROOT)
@@ -156,9 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, _, value = item.partition("=")
         settings[name] = value
 
-    plugin = Plugin(ROOT, on_log=lambda line: print(f"plugin: {line}", file=sys.stderr))
+    plugin = Plugin(ROOT, on_log=partial(say, "plugin"))
     try:
-        server = serve(plugin, args.host, args.port, settings)
+        server = LocalServer(plugin, args.host, args.port, settings)
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise

@@ -11,7 +11,8 @@ What this module reproduces, and where the daemon (langgenius/dify-plugin-daemon
   as ready at its first heartbeat (``internal/core/local_runtime/instance.go``), so ``start`` waits for both.
   A line of 5 MiB or more makes the daemon's ``bufio.Scanner`` fail, after which it kills the plugin; so do we.
 * stdin: one JSON object per line, the request envelope of ``internal/core/session_manager/session.go``; an
-  endpoint request carries the raw HTTP request, hex-encoded, and the endpoint's settings.
+  endpoint request carries the endpoint's settings and the raw HTTP request, hex-encoded, in the bytes the daemon
+  writes (``build_daemon_request``).
 * the answer: a ``stream`` message with the status and headers, then one per body chunk (hex), then ``end``; or a
   session ``error``.
 * calls the plugin makes back (``invoke`` session messages: apps, storage, uploads) are answered by
@@ -29,6 +30,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -36,8 +38,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, NoReturn, Self
+from urllib.parse import quote, quote_plus, unquote, unquote_to_bytes
 
 DEFAULT_HOOK_ID = "5f1c9b3e8a7d4c2e9b6a0d1f3e5c7a9b"
 """The hook id used when none is given: Dify's are 32 hex characters too."""
@@ -51,9 +53,114 @@ MAX_LINE_BYTES = 5 * 1024 * 1024
 NO_DIFY = "{kind} calls need Dify: this local runner answers endpoint requests only"
 """What a plugin's call back to Dify gets from ``Plugin`` itself (see ``answer_call``)."""
 
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""``io.LimitReader(req.Body, 10*1024*1024)`` in ``copyRequest``: the rest of a body is silently dropped."""
+
 HeaderItems = Mapping[str, str] | Iterable[tuple[str, str]]
 
 _STDERR_TAIL = 40
+# The "ip traces" copyRequest deletes, canonicalized (and X-Original-Host, read first: it names the host).
+_STRIPPED = ("X-Forwarded-For", "X-Real-Ip", "X-Forwarded", "X-Original-Forwarded-For", "X-Original-Url")
+# Go's http.Request.Write writes these itself (or never), whatever the header map holds.
+_WRITTEN_SEPARATELY = frozenset({"Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer"})
+# requestMethodUsuallyLacksBody in net/http: an empty body of these is dropped instead of sent chunked.
+_METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH"})
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def build_daemon_request(
+    method: str,
+    target: str,
+    *,
+    headers: HeaderItems | None = None,
+    body: bytes = b"",
+    hook_id: str,
+    host: str = "localhost",
+) -> bytes:
+    """The raw request the daemon hands the plugin for ``METHOD /e/<hook_id><target>`` (query string included in
+    ``target``); ``host`` is used when ``headers`` carry no ``Host``.
+
+    The daemon (``internal/service/endpoint.go`` ``copyRequest``) clones the incoming request, changes a few things
+    and serializes it with Go's ``http.Request.Write``; the plugin parses those bytes
+    (``dify_plugin.core.utils.http_parser.deserialize_request``). So, as there:
+
+    * the path is the part after ``/e/<hook_id>``, percent-decoded and re-escaped by Go's rules;
+    * the query string is re-encoded by ``url.Values.Encode`` (``normalize_query``);
+    * the body is cut at 10 MiB without an error and ``Content-Length`` says what was kept;
+    * an *empty* body of a POST or PUT goes out as ``Transfer-Encoding: chunked`` with the terminating
+      ``0\\r\\n\\r\\n`` (Go cannot tell an empty ``io.Reader`` from an unknown one), which the SDK's parser hands
+      to the plugin as a 5-byte body;
+    * ``X-Forwarded-For``, ``X-Real-IP``, ``X-Forwarded``, ``X-Original-Forwarded-For``, ``X-Original-Url`` and
+      ``X-Original-Host`` are removed (``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``Forwarded`` are not);
+    * ``Dify-Hook-Id`` is set, ``Dify-Hook-Url`` only when the request has none (behind Dify's nginx it always has
+      one, see ``devkit.daemon.http.nginx_headers``), built from the *decoded* path: a ``%0A`` in the path is a
+      newline there;
+    * header names are canonicalized and written in sorted order after ``Host`` and ``User-Agent``
+      (``Go-http-client/1.1`` when the client sent none), each value as ``go_header_value`` writes it.
+    """
+    raw_path, _, query = target.partition("?")
+    path = "/" + unquote(raw_path).removeprefix("/")
+    merged: dict[str, list[str]] = {}
+    for name, value in header_items(headers):
+        merged.setdefault(canonical_header_key(name), []).append(value)
+    sent_host = merged.pop("Host", [host])[0]
+    host = merged.pop("X-Original-Host", [""])[0] or sent_host
+    hook_url = merged.get("Dify-Hook-Url", [""])[0]
+    for name in _STRIPPED:
+        merged.pop(name, None)
+    merged["Dify-Hook-Id"] = [hook_id]
+    if not hook_url:
+        scheme = "https" if merged.get("X-Forwarded-Proto", [""])[0] == "https" else "http"
+        merged["Dify-Hook-Url"] = [f"{scheme}://{host}/e/{hook_id}{path}"]
+
+    # Go's http.Request.Write, for a body that is an in-memory buffer of len(body) bytes; the path is escaped as
+    # url.URL.EscapedPath escapes a path just assigned (newReq.URL.Path = path).
+    method = method.upper()
+    payload = body[:MAX_BODY_BYTES]
+    encoded_query = normalize_query(query)
+    request_target = quote(path, safe="/$&+,:;=@") + (f"?{encoded_query}" if encoded_query else "")
+    user_agent = go_header_value(merged["User-Agent"][0]) if "User-Agent" in merged else "Go-http-client/1.1"
+    lines = [f"{method} {request_target} HTTP/1.1", f"Host: {host}", f"User-Agent: {user_agent}"]
+    if payload:
+        lines.append(f"Content-Length: {len(payload)}")
+    elif method not in _METHODS_WITHOUT_BODY:
+        lines.append("Transfer-Encoding: chunked")
+        payload = b"0\r\n\r\n"
+    elif method not in ("GET", "HEAD"):
+        lines.append("Content-Length: 0")
+    for name in sorted(merged.keys() - _WRITTEN_SEPARATELY):
+        lines.extend(f"{name}: {go_header_value(value)}" for value in merged[name])
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + payload
+
+
+def canonical_header_key(name: str) -> str:
+    """Go's ``textproto.CanonicalMIMEHeaderKey``: ``content-type`` -> ``Content-Type``; odd names untouched."""
+    if not _TOKEN.match(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def header_items(headers: HeaderItems | None) -> list[tuple[str, str]]:
+    """Headers as (name, value) pairs, from a mapping or from pairs (which keep repeated names)."""
+    return [(str(k), str(v)) for k, v in (headers.items() if isinstance(headers, Mapping) else headers or ())]
+
+
+def normalize_query(query: str) -> str:
+    """``req.URL.Query().Encode()``: keys sorted, ``+`` for spaces, pairs holding ``;`` or a bad escape dropped."""
+    pairs: list[tuple[bytes, bytes]] = []
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if part and ";" not in part and not _BAD_ESCAPE.search(part):
+            pairs.append((unquote_to_bytes(key.replace("+", " ")), unquote_to_bytes(value.replace("+", " "))))
+    pairs.sort(key=lambda pair: pair[0])  # stable: values of one key keep their order, as in Go
+    return "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in pairs)
+
+
+def go_header_value(value: str) -> str:
+    """A header value as Go's ``Header.write`` writes it: CR and LF become spaces, the ends are trimmed, so no
+    header can break the request's framing."""
+    return value.replace("\n", " ").replace("\r", " ").strip(" \t\r\n")
 
 
 class PluginError(Exception):
@@ -64,10 +171,6 @@ class PluginError(Exception):
         self.message = message
         self.data = dict(data) if data else None
         """The plugin's error payload (``error_type``, ``message``, ``args``) when the plugin sent one."""
-
-
-class PluginSilent(PluginError):
-    """The plugin sent nothing for the whole wait."""
 
 
 class _Session:
@@ -88,7 +191,7 @@ class _Session:
         try:
             return self.items.get(timeout=timeout)
         except queue.Empty:
-            raise PluginSilent(f"the plugin sent nothing for {timeout:g} s") from None
+            raise PluginError(f"the plugin sent nothing for {timeout:g} s") from None
 
     def wait(self, timeout: float) -> bool:
         """Whether a message came within ``timeout`` seconds (it stays for ``get``)."""
@@ -119,10 +222,6 @@ class PluginResponse:
         self._finished = False
 
     @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
     def session_id(self) -> str:
         return self._session.session_id
 
@@ -144,9 +243,7 @@ class PluginResponse:
         try:
             while not self._finished:
                 kind, value, arrived = self._session.get(timeout)
-                if kind == "chunk":
-                    if not value:
-                        continue
+                if kind == "chunk" and value:
                     self._body.extend(value)
                     self.chunk_sizes.append(len(value))
                     self.chunk_times.append(arrived)
@@ -154,11 +251,9 @@ class PluginResponse:
                 elif kind == "error":
                     self.error_data = dict(value or {})
                     self.error = str(self.error_data.get("message") or "the plugin failed")
-                    self._finish()
                 elif kind == "gone":
                     self.error = str(value)
-                    self._finish()
-                elif kind == "end":
+                if kind in ("error", "gone", "end"):
                     self._finish()
         except PluginError:
             self._finish()
@@ -207,11 +302,10 @@ class Plugin:
         self.env = dict(env or {})
         self.on_log = on_log
         self.max_line_bytes = 0
-        """The longest stdout line the plugin wrote so far, in bytes without its newline: the daemon's limit is
-        5 MiB (``MAX_LINE_BYTES``), and a plugin must stay under it whatever it answers."""
+        """The longest stdout line the plugin wrote so far, in bytes without its newline (see ``MAX_LINE_BYTES``)."""
         self.endpoint_id = DEFAULT_ENDPOINT_ID
         self.public_host = public_host
-        """The host name requests come to, as Dify's nginx writes it into ``Dify-Hook-Url``."""
+        """The host name of requests that carry no ``Host`` header."""
         self.manifest: dict[str, Any] | None = None
         self.manifest_at: float | None = None
         """``time.perf_counter()`` when the manifest came: a plugin is ready from then on."""
@@ -308,9 +402,7 @@ class Plugin:
             self.start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # -- requests ----------------------------------------------------------------------------------------------
@@ -326,75 +418,38 @@ class Plugin:
         hook_id: str = DEFAULT_HOOK_ID,
         timeout: float = 60,
     ) -> PluginResponse:
-        """Send ``METHOD /e/<hook_id><path>`` as the daemon would; return once status and headers are in.
-
-        ``path`` may carry a query string. Raises ``PluginError`` when the plugin answers with a session error,
-        ends without a response, dies, or stays silent for ``timeout`` seconds.
-        """
-        raw = self.raw_request(method, path, headers=headers, body=body, hook_id=hook_id)
+        """Send ``METHOD /e/<hook_id><path>`` (``path`` with its query string) in the daemon's bytes; return once
+        status and headers are in. Raises ``PluginError`` when the plugin answers with a session error, ends
+        without a response, dies, or stays silent for ``timeout`` seconds."""
+        raw = build_daemon_request(method, path, headers=headers, body=body, hook_id=hook_id, host=self.public_host)
         return self.send_raw(raw, settings, timeout=timeout)
-
-    def raw_request(
-        self, method: str, path: str, *, headers: HeaderItems | None = None, body: bytes = b"", hook_id: str
-    ) -> bytes:
-        """The HTTP request the plugin parses, as the daemon hands it over: the path after ``/e/<hook_id>``,
-        ``Dify-Hook-Id`` and ``Dify-Hook-Url`` set (``devkit.daemon.http`` rebuilds the daemon's bytes exactly)."""
-        items = list(headers.items() if isinstance(headers, Mapping) else headers or ())
-        sent = {name.lower() for name, _ in items}
-        host = next((value for name, value in items if name.lower() == "host"), self.public_host)
-        lines = [f"{method.upper()} {path} HTTP/1.1", f"Host: {host}"]
-        lines += [f"{name}: {value}" for name, value in items if name.lower() not in ("host", "content-length")]
-        lines.append(f"Dify-Hook-Id: {hook_id}")
-        if "dify-hook-url" not in sent:
-            lines.append(f"Dify-Hook-Url: http://{host}/e/{hook_id}{path}")
-        if body or method.upper() not in ("GET", "HEAD", "OPTIONS", "DELETE"):
-            lines.append(f"Content-Length: {len(body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body
 
     def send_raw(
         self, raw_http_request: bytes, settings: Mapping[str, Any] | None = None, *, timeout: float = 60
     ) -> PluginResponse:
         """Send an already serialized HTTP request, unchanged, as one endpoint invocation."""
         session = self._open_session()
+        request = {"user_id": "", "type": "endpoint", "action": "invoke_endpoint"}
+        request |= {"raw_http_request": binascii.hexlify(raw_http_request).decode(), "settings": dict(settings or {})}
         try:
-            self._send(
-                self._envelope(
-                    session.session_id,
-                    "request",
-                    {
-                        "user_id": "",
-                        "type": "endpoint",
-                        "action": "invoke_endpoint",
-                        "raw_http_request": binascii.hexlify(raw_http_request).decode(),
-                        "settings": dict(settings or {}),
-                    },
-                )
-            )
-            return self._await_head(session, timeout)
+            self._send(self._envelope(session.session_id, "request", request))
+            kind, value, _ = session.get(timeout)
+            if kind == "head":
+                return PluginResponse(session, *value, lambda: self._close_session(session.session_id))
+            if kind == "error":
+                raise PluginError(str((value or {}).get("message") or "the plugin failed"), value)
+            raise PluginError(str(value) if kind == "gone" else "the plugin ended the request without a response")
         except BaseException:
             self._close_session(session.session_id)
             raise
 
-    def _await_head(self, session: _Session, timeout: float) -> PluginResponse:
-        kind, value, _ = session.get(timeout)
-        if kind == "head":
-            status, headers = value
-            return PluginResponse(session, status, headers, lambda: self._close_session(session.session_id))
-        if kind == "error":
-            data = dict(value or {})
-            raise PluginError(str(data.get("message") or "the plugin failed"), data)
-        if kind == "gone":
-            raise PluginError(str(value))
-        raise PluginError("the plugin ended the request without a response")
-
     # -- plumbing ----------------------------------------------------------------------------------------------
 
-    def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> threading.Thread:
+    def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=f"plugin-{name}", daemon=True)
         thread.start()
         if name in ("stdout", "stderr"):
             self._threads.append(thread)
-        return thread
 
     def _envelope(self, session_id: str, event: str, data: Any) -> dict[str, Any]:
         return {
@@ -502,8 +557,7 @@ class Plugin:
         try:
             message = json.loads(line)
         except ValueError:
-            self._log(line.decode("utf-8", "replace"))
-            return
+            message = None
         if not isinstance(message, dict):
             self._log(line.decode("utf-8", "replace"))
             return

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,30 +24,16 @@ from urllib.parse import quote, urlencode
 
 import yaml
 
-from devkit.daemon.process import DEFAULT_HOOK_ID, AppBackend, PluginError, PluginProcess
+from devkit.daemon.process import AppBackend, PluginProcess
 from devkit.daemon.server import EXECUTION_TIMEOUT_ENV, DevDaemonServer
 from devkit.daemon.supervisor import PluginSupervisor
 from devkit.demo.apps import DEMO_ALLOWED_APPS, DEMO_APPS, DEMO_SETTINGS, DemoApp, DemoApps
-from devkit.local import Declaration, declared
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5002
-FORMATS = ("html", "ndjson", "sse", "json")
-
-_print_lock = threading.Lock()
-
+from devkit.local import DEFAULT_HOST, DEFAULT_PORT, ROOT, Declaration, declared, say
+from devkit.plugin import DEFAULT_HOOK_ID, PluginError
 
 DEFAULT_PUBLIC_HOST = "dify.example.com"
 """``make run`` plays a Dify reached at a public name, as most are: see ``--public-host``."""
-
-
-def _say(prefix: str) -> Callable[[str], None]:
-    def say(line: str) -> None:
-        with _print_lock:
-            print(f"[{prefix}] {line}", file=sys.stderr, flush=True)
-
-    return say
+FORMATS = ("ndjson", "sse", "json", "html")
 
 
 def create_server(
@@ -60,37 +47,28 @@ def create_server(
     python: str = sys.executable,
     console: Callable[[str], None] | None = None,
     plugin_log: Callable[[str], None] | None = None,
-    start_timeout: float = 60,
     max_execution_timeout: float | None = None,
-    app_read_timeout: float | None = None,
-    max_invocation_timeout: int | None = None,
     public_host: str | None = DEFAULT_PUBLIC_HOST,
 ) -> DevDaemonServer:
     """Bind the server, then start the plugin; raises ``OSError`` (port taken) or ``PluginError`` (no start).
 
     The server is not serving yet: call ``serve_forever()`` or ``serve_in_background()``, and ``close()`` after.
-    The three time limits (seconds) default to the real ones, or to ``PLUGIN_MAX_EXECUTION_TIMEOUT``,
-    ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (milliseconds) and ``MAX_INVOCATION_TIMEOUT`` in the environment:
-    see ``DevDaemonServer`` and ``PluginProcess``. ``public_host``: the name Dify is reached at (its API can fetch
-    the plugin's endpoint there, so files sent as bytes reach the apps), ``make run``'s by default; ``None``: the
-    address the client used (a local one: Dify could not fetch the plugin's files).
+    ``max_execution_timeout``: seconds, by default ``PLUGIN_MAX_EXECUTION_TIMEOUT`` (see ``DevDaemonServer``).
+    ``public_host``: the name Dify is reached at (its API can fetch the plugin's endpoint there, so files sent as
+    bytes reach the apps); ``None``: the address the client used (a local one: Dify could not fetch them).
     """
-    console = console or _say("devkit")
-    plugin_log = plugin_log or _say("plugin")
+    console = console or partial(say, "devkit")
     supervisor = PluginSupervisor(
         lambda: PluginProcess(
             plugin_dir,
             apps,
             python=python,
-            on_log=plugin_log,
+            on_log=plugin_log or partial(say, "plugin"),
             public_host=public_host or "localhost",
-            app_read_timeout=app_read_timeout,
-            max_invocation_timeout=max_invocation_timeout,
             # The daemon starts local plugins with its own environment, its request time limit included.
             env={EXECUTION_TIMEOUT_ENV: f"{max_execution_timeout:g}"} if max_execution_timeout is not None else None,
         ),
         console=console,
-        start_timeout=start_timeout,
     )
     server = DevDaemonServer(
         (host, port),
@@ -109,21 +87,14 @@ def create_server(
     return server
 
 
-def demo_links(endpoint_url: str, app: DemoApp, *, by_name: bool = True) -> dict[str, str]:
-    """One URL per format for a demo app; the html one is the bare app URL, which opens the app's form.
-
-    ``by_name``: the endpoint serves the demo apps by their names (the demo settings); else by id.
-    """
-    base = _app_url(endpoint_url, app, by_name)
-    links = {"html": base}
-    for fmt in FORMATS[1:]:
-        if fmt == "json" and app.mode == "agent-chat":
-            continue  # json means a blocking call, and Dify's agent apps refuse blocking mode
-        links[fmt] = _sample_url(base, app, fmt)
-    return links
+def _formats(app: DemoApp) -> list[str]:
+    """The formats ``app`` answers in: json means a blocking call, and Dify's agent apps refuse blocking mode."""
+    return [fmt for fmt in FORMATS if fmt != "json" or app.mode != "agent-chat"]
 
 
 def _app_url(endpoint_url: str, app: DemoApp, by_name: bool) -> str:
+    """The bare app URL, which opens the app's form; ``by_name``: the endpoint serves the demo apps by their names
+    (the demo settings), else by id."""
     return f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
 
 
@@ -136,10 +107,6 @@ def _sample_url(base: str, app: DemoApp, fmt: str) -> str:
     return f"{base}?{urlencode([*fields, ('format', fmt)], quote_via=quote)}"
 
 
-KEY_HEADER = "Authorization: Bearer $KEY"
-"""What the printed curl lines send when ``api_key`` is set: the shell puts the key in, never the banner."""
-
-
 def demo_curls(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key: bool = False) -> dict[str, str]:
     """One curl command per format for ``app``: ndjson POSTs the sample call as JSON (``-N`` shows the stream as it
     comes), the others GET it."""
@@ -149,14 +116,14 @@ def demo_curls(endpoint_url: str, app: DemoApp, *, by_name: bool = True, api_key
     base, key = _app_url(endpoint_url, app, by_name), _key_option(api_key)
     body = shlex.quote(json.dumps(payload, ensure_ascii=False))
     curls = {"ndjson": f"curl -N{key} -H 'Content-Type: application/json' -d {body} {shlex.quote(base)}"}
-    for fmt in ("sse", "json", "html"):
-        if fmt != "json" or app.mode != "agent-chat":  # json is a blocking call, which agent apps refuse
-            curls[fmt] = f"curl{'' if fmt == 'json' else ' -N'}{key} {shlex.quote(_sample_url(base, app, fmt))}"
+    for fmt in _formats(app)[1:]:
+        curls[fmt] = f"curl{'' if fmt == 'json' else ' -N'}{key} {shlex.quote(_sample_url(base, app, fmt))}"
     return curls
 
 
 def _key_option(api_key: bool) -> str:
-    return f' -H "{KEY_HEADER}"' if api_key else ""
+    """What the printed curl lines send when ``api_key`` is set: the shell puts the key in, never the banner."""
+    return ' -H "Authorization: Bearer $KEY"' if api_key else ""
 
 
 def _declaration(plugin_dir: Path | None) -> Declaration | None:
@@ -170,11 +137,7 @@ def _declaration(plugin_dir: Path | None) -> Declaration | None:
 
 
 def format_banner(
-    endpoint_url: str,
-    apps: Iterable[DemoApp] = DEMO_APPS,
-    *,
-    plugin_dir: Path | None = None,
-    settings: Mapping[str, Any] | None = None,
+    endpoint_url: str, *, plugin_dir: Path | None = None, settings: Mapping[str, Any] | None = None
 ) -> str:
     """What ``serve`` prints on start: where the endpoints are, one html link per demo app, one curl line per
     format for one app, and what to send when the endpoint wants a key.
@@ -185,9 +148,9 @@ def format_banner(
     by_name = settings.get("allowed_apps") == DEMO_ALLOWED_APPS
     api_key = bool(str(settings.get("api_key") or "").strip())
     declaration = _declaration(plugin_dir)
-    routes = declaration.routes if declaration else None
-    paths = {path for _, path in routes} if routes is not None else None
-    shown = [app for app in apps if paths is None or any(p.startswith(f"/{app.path}/") for p in paths)]
+    routes = declaration.routes if declaration else []
+    paths = {path for _, path in routes}
+    shown = [app for app in DEMO_APPS if declaration is None or any(p.startswith(f"/{app.path}/") for p in paths)]
     lines = [
         f"{declaration.label if declaration else 'The plugin'}, served as Dify's plugin daemon serves it"
         + (f" (from {plugin_dir})" if plugin_dir else "")
@@ -196,7 +159,9 @@ def format_banner(
     ]
     if settings:
         lines.append("Settings: " + ", ".join(sorted(settings)))
-    if _closed(settings, set(declaration.settings) if declaration else None):
+    # An allowed_apps setting (declared, or given when the declaration is unknown) left empty: the plugin serves none.
+    has_allowed_apps = "allowed_apps" in (declaration.settings if declaration else settings)
+    if has_allowed_apps and not str(settings.get("allowed_apps") or "").replace(",", " ").strip():
         lines.append(
             "allowed_apps is empty: the endpoint serves no app, and every link below answers 403"
             " endpoint_not_configured. Name apps, or --setting 'allowed_apps=*' for all of them."
@@ -211,8 +176,7 @@ def format_banner(
         modes = max(len(app.mode) for app in shown)
         lines += ["", "Open in a browser (each link shows the app's form):"]
         lines += [
-            f"  {app.slug:<{width}}  {app.mode:<{modes}}  {demo_links(endpoint_url, app, by_name=by_name)['html']}"
-            for app in shown
+            f"  {app.slug:<{width}}  {app.mode:<{modes}}  {_app_url(endpoint_url, app, by_name)}" for app in shown
         ]
         sample = next((app for app in shown if app.mode != "agent-chat"), shown[0])
         lines += ["", f"Or from a terminal, the {sample.slug} in each format:"]
@@ -228,9 +192,9 @@ def format_banner(
                 "  No json for the agent: json is a blocking call, and Dify refuses blocking mode for agent apps"
                 " (use ndjson or sse)."
             )
-    lines += _surfaces(endpoint_url, {path for _, path in routes or []}, shown, api_key)
+    lines += _surfaces(endpoint_url, paths, shown, api_key)
     others: dict[str, list[str]] = {}
-    for method, path in routes or []:
+    for method, path in routes:
         if not any(path.startswith(f"/{app.path}/") for app in shown) and not path.startswith(("/v1/", "/mcp")):
             others.setdefault(path, []).append(method)
     if others:
@@ -247,16 +211,10 @@ def format_banner(
 
 def index_page(banner: str) -> bytes:
     """The banner as the page ``http://127.0.0.1:5002/`` shows: the same lines, each address a link."""
-    lines = []
-    for line in banner.splitlines():
-        parts = _URL.split(line)
-        lines.append(
-            "".join(
-                f'<a href="{html.escape(part)}">{html.escape(part)}</a>' if index % 2 else html.escape(part)
-                for index, part in enumerate(parts)
-            )
-        )
-    body = "\n".join(lines)
+    body = "".join(
+        f'<a href="{html.escape(part)}">{html.escape(part)}</a>' if index % 2 else html.escape(part)
+        for index, part in enumerate(_URL.split(banner))  # the addresses at odd indexes
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>App Relay, served locally</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
@@ -305,13 +263,6 @@ def _surfaces(endpoint_url: str, declared: set[str], shown: list[DemoApp], api_k
     return lines
 
 
-def _closed(settings: Mapping[str, Any], declared: set[str] | None) -> bool:
-    """The plugin has an ``allowed_apps`` setting (it declares one, or is given one when its declaration is not
-    known) and its value is empty: then the plugin serves no app."""
-    has_setting = "allowed_apps" in (settings if declared is None else declared)
-    return has_setting and not str(settings.get("allowed_apps") or "").replace(",", " ").strip()
-
-
 def load_settings(
     settings_file: Path | None, pairs: Iterable[str], defaults: Mapping[str, Any] = DEMO_SETTINGS
 ) -> dict[str, Any]:
@@ -332,47 +283,6 @@ def load_settings(
     return settings
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m devkit serve",
-        description="Serve the plugin on /e/<hook_id>/... like Dify's plugin daemon, with demo apps instead of Dify.",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin directory (default: this repository)")
-    parser.add_argument("--hook-id", default=DEFAULT_HOOK_ID, help="hook id shown in the printed links")
-    parser.add_argument(
-        "--completion-fixed",
-        action="store_true",
-        help=(
-            "play a Dify that runs completion apps for plugins (Dify 1.16 and earlier fail every such call with their "
-            "generic 500, and so does the demo's completion app without this)"
-        ),
-    )
-    parser.add_argument(
-        "--public-host",
-        default=DEFAULT_PUBLIC_HOST,
-        help=(
-            f"the host name the stand-in Dify is reached at (default {DEFAULT_PUBLIC_HOST}): under a public name its "
-            "API fetches the files the plugin serves, so files sent as bytes reach the demo apps; '' plays a Dify on "
-            "a local address, which cannot read them (the plugin then refuses them with a 400)"
-        ),
-    )
-    parser.add_argument(
-        "--setting",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an endpoint setting, e.g. --setting api_key=secret (repeatable; wins over --settings-file)",
-    )
-    parser.add_argument("--settings-file", type=Path, help="endpoint settings as a JSON or YAML mapping")
-    parser.add_argument(
-        "--token-delay", type=float, default=0.03, help="seconds between the demo apps' words (default 0.03)"
-    )
-    parser.add_argument("--python", default=sys.executable, help="interpreter that runs the plugin")
-    return parser
-
-
 def default_settings(plugin_dir: Path) -> dict[str, Any]:
     """The demo endpoint's settings, limited to those the plugin declares (all of them when it cannot be read)."""
     declaration = _declaration(plugin_dir)
@@ -388,9 +298,9 @@ class StopSignals:
     hold) could not be done safely. A watcher thread does the rest; a second signal changes nothing.
     """
 
-    def __init__(self, say: Callable[[str], None]) -> None:
+    def __init__(self, console: Callable[[str], None]) -> None:
         self.requested = threading.Event()
-        self._say = say
+        self._console = console
         self._signal = "signal"
         self._server: DevDaemonServer | None = None
         self._serving = threading.Event()
@@ -410,23 +320,53 @@ class StopSignals:
 
     def _watch(self) -> None:
         self.requested.wait()
-        self._say(f"{self._signal}: stopping")
+        self._console(f"{self._signal}: stopping")
         self._serving.wait()
         assert self._server is not None
         self._server.shutdown()  # returns once serve_forever (on the main thread) has returned
 
 
 def main(argv: list[str]) -> int:
-    parser = _parser()
+    parser = argparse.ArgumentParser(
+        prog="python -m devkit serve",
+        description="Serve the plugin on /e/<hook_id>/... like Dify's plugin daemon, with demo apps instead of Dify.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin directory (default: this repository)")
+    parser.add_argument("--hook-id", default=DEFAULT_HOOK_ID, help="hook id shown in the printed links")
+    parser.add_argument(
+        "--completion-fixed",
+        action="store_true",
+        help="play a Dify that runs completion apps for plugins (1.16 and earlier fail every such call with a 500)",
+    )
+    parser.add_argument(
+        "--public-host",
+        default=DEFAULT_PUBLIC_HOST,
+        help=f"the name Dify is reached at (default {DEFAULT_PUBLIC_HOST}); '' for a local address, from which "
+        "Dify's API cannot fetch the files the plugin serves (files sent as bytes are then refused with a 400)",
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an endpoint setting, e.g. --setting api_key=secret (repeatable; wins over --settings-file)",
+    )
+    parser.add_argument("--settings-file", type=Path, help="endpoint settings as a JSON or YAML mapping")
+    parser.add_argument(
+        "--token-delay", type=float, default=0.03, help="seconds between the demo apps' words (default 0.03)"
+    )
+    parser.add_argument("--python", default=sys.executable, help="interpreter that runs the plugin")
     args = parser.parse_args(argv)
     plugin_dir: Path = args.plugin_dir.resolve()
     try:
         settings = load_settings(args.settings_file, args.setting, default_settings(plugin_dir))
     except (OSError, ValueError, yaml.YAMLError) as exc:
         parser.error(str(exc))
-    say = _say("devkit")
-    stop = StopSignals(say)
-    say(f"starting the plugin in {plugin_dir}")
+    console = partial(say, "devkit")
+    stop = StopSignals(console)
+    console(f"starting the plugin in {plugin_dir}")
     try:
         server = create_server(
             plugin_dir,
@@ -436,22 +376,22 @@ def main(argv: list[str]) -> int:
             settings=settings,
             hook_id=args.hook_id,
             python=args.python,
-            console=say,
+            console=console,
             public_host=args.public_host or None,
         )
     except OSError as exc:
-        say(
+        console(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. Choose another port: "
             f'make run ARGS="--port {args.port + 1}" (or --port 0 for any free one).'
         )
         return 1
     except PluginError as exc:
-        say(str(exc))
+        console(str(exc))
         return 1
 
     stop.serving(server)
     if server.supervisor.current is not None:
-        say(f"plugin started (pid {server.supervisor.current.pid})")
+        console(f"plugin started (pid {server.supervisor.current.pid})")
     try:
         if not stop.requested.is_set():
             banner = format_banner(server.endpoint_url, plugin_dir=plugin_dir, settings=settings)
@@ -460,5 +400,5 @@ def main(argv: list[str]) -> int:
             server.serve_forever()
     finally:
         server.close()
-        say("stopped")
+        console("stopped")
     return 0

@@ -1,8 +1,7 @@
 """``devkit.plugin.Plugin`` with its calls back to Dify answered as Dify and its daemon answer them: apps (a backend
-of demo, recorded or scripted apps), storage, file uploads, and the request bytes exactly as the daemon builds them
-(``devkit.daemon.http``). The daemon's side is ``internal/core/io_tunnel/backwards_invocation/task.go``,
-``internal/core/dify_invocation/calldify/http_request.go`` and ``pkg/utils/http_requests/http_warpper.go`` in
-langgenius/dify-plugin-daemon.
+of demo, recorded or scripted apps), storage and file uploads. The daemon's side is
+``internal/core/io_tunnel/backwards_invocation/task.go``, ``internal/core/dify_invocation/calldify/http_request.go``
+and ``pkg/utils/http_requests/http_warpper.go`` in langgenius/dify-plugin-daemon.
 """
 
 from __future__ import annotations
@@ -21,12 +20,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from devkit.daemon.files import FileService
-from devkit.daemon.http import build_daemon_request
 from devkit.daemon.storage import PluginStorage
-from devkit.plugin import DEFAULT_HOOK_ID as DEFAULT_HOOK_ID  # "X as X": re-exported for importers of this module
-from devkit.plugin import MAX_LINE_BYTES as MAX_LINE_BYTES
-from devkit.plugin import HeaderItems, Plugin, PluginError
-from devkit.plugin import PluginResponse as PluginResponse
+from devkit.plugin import Plugin, PluginError
 
 APP_PERMISSION_DENIED = "permission denied, you need to enable app access in plugin manifest"
 
@@ -98,6 +93,13 @@ class DifyServerError(DifyError):
         return dify_json({"message": "Internal Server Error", "code": "unknown", "status": 500})
 
 
+def seconds_from_env(name: str, default: float, *, per_second: int = 1) -> float:
+    """The time limit the daemon reads from variable ``name`` (a whole number, ``per_second`` units a second), or
+    ``default`` when it is unset or not a whole number."""
+    value = os.environ.get(name, "").strip()
+    return int(value) / per_second if value.isdigit() else default
+
+
 def _is_private_host(host: str) -> bool:
     """Whether Dify's SSRF proxy refuses ``host`` (``http_access deny to_private_networks``): local names and
     private, loopback or link-local addresses."""
@@ -147,8 +149,7 @@ class PluginProcess(Plugin):
         self._owns_files = self.files is not shared
         if max_invocation_timeout is not None:
             self.env[MAX_INVOCATION_TIMEOUT_ENV] = str(int(max_invocation_timeout))
-        from_env = os.environ.get(APP_READ_TIMEOUT_ENV, "").strip()
-        default_read_timeout = int(from_env) / 1000 if from_env.isdigit() else APP_READ_TIMEOUT
+        default_read_timeout = seconds_from_env(APP_READ_TIMEOUT_ENV, APP_READ_TIMEOUT, per_second=1000)
         self.app_read_timeout = app_read_timeout if app_read_timeout is not None else default_read_timeout
         if getattr(apps, "network", False) is None:
             apps.network = self.fetch  # type: ignore[attr-defined] - the backend reads remote files through it
@@ -157,11 +158,6 @@ class PluginProcess(Plugin):
         if self._owns_files:
             self.files.close()
         super().stop(timeout)
-
-    def raw_request(
-        self, method: str, path: str, *, headers: HeaderItems | None = None, body: bytes = b"", hook_id: str
-    ) -> bytes:
-        return build_daemon_request(method, path, headers=headers, body=body, hook_id=hook_id, host=self.public_host)
 
     def fetch(self, url: str, timeout: float = 30) -> tuple[bytes, str] | None:
         """What Dify's API gets when it fetches ``url`` through its SSRF proxy, if the address is this plugin's own

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import os
 import re
 import select
 import socket
@@ -23,27 +22,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from devkit.daemon.http import (
     GIN_JSON,
-    MAX_BODY_BYTES,
     NGINX_BAD_REQUEST,
     NOT_FOUND_BODY,
     daemon_error_body,
     nginx_headers,
     plugin_error_text,
 )
+from devkit.daemon.process import seconds_from_env
 from devkit.daemon.supervisor import PluginSupervisor
-from devkit.plugin import DEFAULT_HOOK_ID, PluginError
-
-EXECUTION_TIMEOUT = 600.0
-"""``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup (seconds): how long after the plugin's first body chunk
-the daemon gives up on a request; ``DevDaemonServer`` reads the variable from the environment when not given."""
+from devkit.local import EXECUTION_TIMEOUT, NOT_RELAYED, TEXT, PlainHandler
+from devkit.plugin import DEFAULT_HOOK_ID, MAX_BODY_BYTES, PluginError
 
 EXECUTION_TIMEOUT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"
+"""Where ``DevDaemonServer`` reads its ``EXECUTION_TIMEOUT`` when it is not given one, as the daemon does."""
 
 KILLED_BY_TIMEOUT = daemon_error_body("killed by timeout")
 """What the daemon appends to a body when the execution timeout fires (``internal/service/endpoint.go``): the
@@ -56,12 +53,10 @@ DRAIN_LIMIT = 64 * 1024 * 1024
 """Bytes beyond the body cap read and thrown away, so that the client can finish sending and gets its answer instead
 of a reset; past that, hang up."""
 
-_NOT_RELAYED_BACK = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 _ROUTE = re.compile(r"^/e/([^/]+)(/.*)?$")
 _HINT = "404 page not found\n\nPlugin endpoints live under /e/<hook_id>/, e.g. {}/chat/<app_id>?query=Hello\n"
 _JSON = ("Content-Type", GIN_JSON)
 _HTML = ("Content-Type", "text/html; charset=utf-8")
-_TEXT = ("Content-Type", "text/plain; charset=utf-8")
 
 
 def _read_body(stream: BinaryIO, headers: Message, limit: int) -> tuple[bytes, bool]:
@@ -99,10 +94,9 @@ def _discard(stream: BinaryIO, count: int) -> bool:
     return count == 0
 
 
-class DaemonHandler(BaseHTTPRequestHandler):
+class DaemonHandler(PlainHandler):
     """One client connection; each request goes to the plugin as one endpoint invocation."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "dify-devkit"
     server: DevDaemonServer
 
@@ -135,7 +129,7 @@ class DaemonHandler(BaseHTTPRequestHandler):
             body, complete = _read_body(self.rfile, self.headers, MAX_BODY_BYTES if relayed else 0)
         except ValueError as exc:
             self.close_connection = True
-            self._plain(400, str(exc).encode(), _TEXT)
+            self._plain(400, str(exc).encode(), TEXT)
             return
         if not complete:
             self.close_connection = True
@@ -146,7 +140,7 @@ class DaemonHandler(BaseHTTPRequestHandler):
             elif split.path == "/" and self.command in ("GET", "HEAD") and self.server.index is not None:
                 self._plain(200, self.server.index, _HTML)
             else:
-                self._plain(404, _HINT.format(self.server.endpoint_url).encode(), _TEXT)
+                self._plain(404, _HINT.format(self.server.endpoint_url).encode(), TEXT)
         elif not relayed:
             # gin's RedirectTrailingSlash: /e/<hook> matches the route once a slash is added, so gin redirects
             # there, 301 for GET (with Go's http.Redirect link page) and 307 for the other methods.
@@ -208,7 +202,7 @@ class DaemonHandler(BaseHTTPRequestHandler):
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
-                if name.lower() not in _NOT_RELAYED_BACK:
+                if name.lower() not in NOT_RELAYED:
                     self.send_header(name, value)
             if length is not None:
                 self.send_header("Content-Length", str(length))
@@ -251,17 +245,6 @@ class DaemonHandler(BaseHTTPRequestHandler):
             response.close()
         return response.status
 
-    def _plain(self, status: int, body: bytes, *headers: tuple[str, str]) -> None:
-        try:
-            self.send_response(status)
-            for name, value in (*headers, ("Content-Length", str(len(body)))):
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
 
 class DevDaemonServer(ThreadingHTTPServer):
     """The devkit's daemon stand-in; usable from tests (port 0, ``serve_in_background``, ``close``)."""
@@ -282,10 +265,7 @@ class DevDaemonServer(ThreadingHTTPServer):
     ) -> None:
         super().__init__(address, DaemonHandler)
         if max_execution_timeout is None:
-            try:
-                max_execution_timeout = float(os.environ.get(EXECUTION_TIMEOUT_ENV, "").strip() or EXECUTION_TIMEOUT)
-            except ValueError:
-                max_execution_timeout = EXECUTION_TIMEOUT
+            max_execution_timeout = seconds_from_env(EXECUTION_TIMEOUT_ENV, EXECUTION_TIMEOUT)
         self.max_execution_timeout = max_execution_timeout
         self.supervisor = supervisor
         self.settings = dict(settings or {})

@@ -23,16 +23,9 @@ WATCH_INTERVAL = 0.5
 class PluginSupervisor:
     """Owns the current ``PluginProcess``; ``process()`` always hands out a live one (or raises)."""
 
-    def __init__(
-        self,
-        factory: Callable[[], PluginProcess],
-        *,
-        console: Callable[[str], None] = lambda _line: None,
-        start_timeout: float = 60,
-    ) -> None:
+    def __init__(self, factory: Callable[[], PluginProcess], *, console: Callable[[str], None]) -> None:
         self._factory = factory
         self._console = console
-        self._start_timeout = start_timeout
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="plugin-watcher", daemon=True)
@@ -85,6 +78,6 @@ class PluginSupervisor:
     def _launch(self) -> PluginProcess:
         self._last_attempt = time.monotonic()
         process = self._factory()
-        process.start(self._start_timeout)
+        process.start()
         self.current = process
         return process

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from devkit.local import ROOT
 from devkit.packaging.archive import build_archive, package_checksum, read_entries
 from devkit.packaging.ignore import select_files
 from devkit.packaging.rules import Problem, errors
@@ -40,7 +41,6 @@ from devkit.packaging.sign import (
 )
 from devkit.packaging.validation import MAX_UNCOMPRESSED_BYTES, PluginFiles, upload_size_warning, validate
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _TOP_LEVEL_SCALAR = r"^{key}[ \t]*:[ \t]*(['\"]?)([A-Za-z0-9._-]+)\1[ \t]*(?:#.*)?$"
 
 
@@ -68,7 +68,7 @@ def build(plugin_dir: Path, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run_sdk:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devkit package", description="Build a validated .difypkg.")
-    parser.add_argument("--plugin-dir", type=Path, default=REPO_ROOT, help="plugin root (default: the repository)")
+    parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin root (default: the repository)")
     parser.add_argument("--output-dir", type=Path, default=None, help="where to write it (default: <plugin-dir>/dist)")
     parser.add_argument("--sign-key", type=Path, default=None, help="also sign with this PEM private key")
     parser.add_argument("--category", choices=CATEGORIES, default=DEFAULT_CATEGORY, help="category when signing")

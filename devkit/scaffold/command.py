@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from devkit.packaging.package import REPO_ROOT, build
+from devkit.local import ROOT
+from devkit.packaging.package import build
 from devkit.packaging.rules import errors
 from devkit.scaffold import minimal
 from devkit.scaffold.rename import (
@@ -40,7 +41,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--minimal", action="store_true", help="replace the relay with one example endpoint (GET /hello)"
     )
-    parser.add_argument("--plugin-dir", type=Path, default=REPO_ROOT, help="plugin root (default: this repository)")
+    parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin root (default: this repository)")
     args = parser.parse_args(argv)
     plugin_dir: Path = args.plugin_dir.resolve()
     identity = Identity(args.name, args.author, args.label if args.label is not None else default_label(args.name))

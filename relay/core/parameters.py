@@ -11,7 +11,7 @@ make sense is left out rather than guessed, and nothing here raises.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 TEXT_CONTROLS = ("text-input", "paragraph")
@@ -67,25 +67,21 @@ class InputField:
 
 @dataclass(frozen=True)
 class AppParameters:
-    """What an app says about itself to a caller: its inputs, its opening words, its upload settings."""
+    """What an app says about itself to a caller: its inputs and its opening words."""
 
     inputs: tuple[InputField, ...] = ()
     opening_statement: str = ""
     suggested_questions: tuple[str, ...] = ()
-    file_upload: Mapping[str, Any] = field(default_factory=dict)
-    """The app's own upload settings (files sent with a chat message), as Dify gives them."""
 
     @classmethod
     def parse(cls, raw: Any) -> "AppParameters":
         raw = raw if isinstance(raw, Mapping) else {}
         opening = raw.get("opening_statement")
         questions = raw.get("suggested_questions")
-        upload = raw.get("file_upload")
         return cls(
             inputs=tuple(_inputs(raw.get("user_input_form"))),
             opening_statement=opening if isinstance(opening, str) else "",
             suggested_questions=tuple(str(item) for item in _list(questions) if str(item).strip()),
-            file_upload=dict(upload) if isinstance(upload, Mapping) else {},
         )
 
     def input(self, variable: str) -> InputField | None:

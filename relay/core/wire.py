@@ -67,11 +67,6 @@ def sse_json(value: Any, *, event: str | None = None, ident: str | None = None) 
     return sse_event(json_bytes(value), event=event, ident=ident)
 
 
-def sse_comment(text: str) -> bytes:
-    """A comment line: a keep-alive, or a note no client acts on."""
-    return b": " + _line(text) + b"\n\n"
-
-
 def _line(text: str) -> bytes:
     """A field value on one line: a line break would end the field and begin another."""
     return text.replace("\r", " ").replace("\n", " ").encode("utf-8", "replace")

@@ -24,7 +24,6 @@ SCOPE = "mcp"
 
 RESOURCE_PATH = "/mcp"
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
-SERVER_METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 REGISTER_PATH = "/oauth/register"

@@ -6,12 +6,28 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS
-from devkit.serve import ROOT, default_settings, demo_curls, demo_links, format_banner, load_settings, main
+from devkit.demo.apps import DEMO_APPS, DEMO_SETTINGS, DemoApp
+from devkit.serve import (
+    ROOT,
+    _app_url,
+    _formats,
+    _sample_url,
+    default_settings,
+    demo_curls,
+    format_banner,
+    load_settings,
+    main,
+)
 from tests import declarations
 from tests.devkit.conftest import ECHO_PLUGIN
 
 ENDPOINT = "http://127.0.0.1:5002/e/0123456789abcdef0123456789abcdef"
+
+
+def demo_links(endpoint_url: str, app: DemoApp, *, by_name: bool = True) -> dict[str, str]:
+    """One URL per format for a demo app; the html one is the bare app URL, which opens the app's form."""
+    base = _app_url(endpoint_url, app, by_name)
+    return {"html": base} | {fmt: _sample_url(base, app, fmt) for fmt in _formats(app) if fmt != "html"}
 
 
 def banner_lines(banner: str) -> list[str]:

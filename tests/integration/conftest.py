@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from devkit.daemon.process import PluginProcess, PluginResponse
+from devkit.daemon.process import PluginProcess
+from devkit.plugin import PluginResponse
 from tests.integration.apps import ScriptedApps
 
 ROOT = Path(__file__).resolve().parents[2]

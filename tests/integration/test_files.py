@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devkit.daemon.process import DEFAULT_HOOK_ID, PluginProcess
+from devkit.daemon.process import PluginProcess
 from devkit.demo.apps import DEMO_SETTINGS, SUN_PICTURE, DemoApps
+from devkit.plugin import DEFAULT_HOOK_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_HOST = "dify.example.com"

@@ -5,17 +5,8 @@ import json
 
 import pytest
 
-from devkit.daemon.http import (
-    MAX_BODY_BYTES,
-    build_daemon_request,
-    canonical_header_key,
-    daemon_error_body,
-    go_header_value,
-    nginx_headers,
-    nginx_host,
-    normalize_query,
-    plugin_error_text,
-)
+from devkit.daemon.http import daemon_error_body, nginx_headers, nginx_host, plugin_error_text
+from devkit.plugin import MAX_BODY_BYTES, build_daemon_request, canonical_header_key, go_header_value, normalize_query
 
 
 def test_a_get_is_written_like_go_writes_it():

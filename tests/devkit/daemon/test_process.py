@@ -10,13 +10,13 @@ import pytest
 from devkit.daemon.process import (
     APP_PERMISSION_DENIED,
     APP_READ_TIMEOUT_ERROR,
-    MAX_LINE_BYTES,
     PluginError,
     PluginProcess,
     as_relayed,
     dify_json,
 )
 from devkit.demo.apps import CHATBOT_APP_ID, WORKFLOW_APP_ID, DemoApps
+from devkit.plugin import MAX_LINE_BYTES
 from tests.devkit.conftest import ECHO_PLUGIN, GATED_APP_ID, RAW_APP_ID
 
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from devkit.daemon.http import MAX_BODY_BYTES
 from devkit.demo.apps import CHATBOT_APP_ID
+from devkit.plugin import MAX_BODY_BYTES
 from devkit.serve import create_server
 from tests.devkit.conftest import ECHO_PLUGIN, GATED_APP_ID, SETTINGS, call
 
