@@ -24,6 +24,7 @@ from relay.core.limits import MAX_CALL_BYTES
 from tests import declarations
 from tests.fuzz import strategies as fuzz
 from tests.fuzz.conftest import EXAMPLES, FINDINGS
+from tests.fuzz.contract import LEAKS
 
 ROOT = Path(__file__).resolve().parents[2]
 HELD_APP = "0d6f0c2e-5a1b-4e7d-8c3f-2b9a4d6e8f10"
@@ -33,7 +34,6 @@ STATUSES = {200, 202, 204, 400, 401, 403, 404, 405, 413, 500, 502}
 """202 and 405 are MCP's (a notification; GET or DELETE on a stateless server)."""
 """500 only as ``endpoint_misconfigured`` (a setting to fix): checked below."""
 ROUTES = [route for route in declarations.routes()]
-LEAKS = ("Traceback (most recent call last)", str(declarations.ROOT), "site-packages")
 REFUSED_BEFORE_DIFY = {400, 401, 403, 413}
 DIFYS_REFUSAL = "invalid_input"
 """The one 4xx code that Dify gave (it refused the call before the run): the call reached Dify, no app ran."""
