@@ -1,6 +1,6 @@
 """``python -m devkit <command>``: one command per ``make`` target that needs Python (see ``COMMANDS``)."""
 
-import importlib
+import pkgutil
 import sys
 
 # command -> "module:function"; each function takes the remaining argv and returns an exit code.
@@ -17,8 +17,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print("usage: python -m devkit {" + ",".join(COMMANDS) + "} [options]", file=sys.stderr)
         return 2
-    module_name, function_name = COMMANDS[argv[0]].split(":")
-    command = getattr(importlib.import_module(module_name), function_name)
+    command = pkgutil.resolve_name(COMMANDS[argv[0]])
     return int(command(argv[1:]) or 0)
 
 

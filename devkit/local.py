@@ -1,16 +1,14 @@
 """The plugin behind a local HTTP front, served as Dify serves it: ``http://127.0.0.1:5002/e/<hook id>/<path>``.
 
-    python -m devkit.local [--host 127.0.0.1] [--port 5002] [--setting name=value ...]
-
-The real plugin process answers (``devkit.plugin``): this front turns each HTTP request into the daemon's
-endpoint invocation and writes the answer back chunk by chunk, the moment each arrives, as the daemon does, so a
-streamed body is seen streaming. The endpoint's settings are the group's defaults and ``--setting`` values. The
-plugin's calls back to Dify (apps, storage) are refused with a sentence that says so.
+The real plugin process (``devkit.plugin``) gets each request as the daemon's endpoint invocation; its answer is
+written back chunk by chunk as it comes, as the daemon does. Settings: the group's defaults, then ``--setting``.
+The plugin's calls back to Dify (apps, storage) are refused with a sentence that says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import sys
 import threading
@@ -28,9 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5002
 PREFIX = f"/e/{DEFAULT_HOOK_ID}"
+# Dify docker's PLUGIN_MAX_EXECUTION_TIMEOUT: seconds from the plugin's first body chunk until the daemon gives up.
 EXECUTION_TIMEOUT = 600.0
-"""``PLUGIN_MAX_EXECUTION_TIMEOUT`` of Dify's docker setup (seconds): how long after the plugin's first body chunk
-the daemon gives up on a request."""
 NOT_RELAYED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
 
@@ -44,16 +41,12 @@ def say(prefix: str, line: str) -> None:
 
 
 class Declaration(NamedTuple):
-    """What the plugin declares: its English label, its endpoint settings (name -> default, ``None`` when it has
-    none) and the routes people call (method, path; hidden ones, meant for Dify itself, left out)."""
-
-    label: str
-    settings: dict[str, Any]
-    routes: list[tuple[str, str]]
+    label: str  # in English
+    settings: dict[str, Any]  # endpoint settings: name -> default (None when it has none)
+    routes: list[tuple[str, str]]  # (method, path) of the routes people call; hidden ones, meant for Dify, left out
 
 
 def declared(root: Path) -> Declaration:
-    """The plugin's declaration, as its manifest and endpoint groups list it."""
     manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
     settings: dict[str, Any] = {}
     routes: list[tuple[str, str]] = []
@@ -180,17 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         another = f"make run ARGS='--port {args.port + 1}'"
         print(f"Port {args.port} is in use. Pick another: {another} (or --port 0 for any free port)")
         return 1
-    with plugin:
+    with plugin, server:
         print(f"Serving {(plugin.manifest or {}).get('name', 'the plugin')} at {server.url}{PREFIX}")
         for method, path in dict.fromkeys(declaration.routes):
             print(f"  {method:7} {server.url}{PREFIX}{path}")
         print("Ctrl-C stops it.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
     return 0
 
 

@@ -1,25 +1,19 @@
-"""Run a plugin directory as a real subprocess and talk to it the way Dify's plugin daemon does.
+"""Run a plugin directory as a real subprocess and talk to it the way Dify's plugin daemon does (standard library
+only, so that a plugin started from the scaffold keeps it).
 
-Dify starts a local plugin as ``python -m main`` with ``INSTALL_METHOD=local`` and speaks newline-framed JSON
-over its stdin and stdout. Running the plugin the same way, instead of importing its classes, means the SDK's
-own loader, router, threads and gevent patching are all in play, so what works here works in Dify.
+Dify starts a local plugin as ``python -m main`` with ``INSTALL_METHOD=local`` and speaks newline-framed JSON over
+its stdin and stdout. Run so, not imported, the plugin has the SDK's own loader, router, threads and gevent
+patching in play: what works here works in Dify. As the daemon (langgenius/dify-plugin-daemon) does:
 
-What this module reproduces, and where the daemon (langgenius/dify-plugin-daemon) does it:
-
-* stdout: any lines before the manifest JSON, the manifest (written by the SDK at start), then envelopes
-  ``{"event": "session"|"log"|"error"|"heartbeat", "session_id", "data"}``. The daemon only counts an instance
-  as ready at its first heartbeat (``internal/core/local_runtime/instance.go``), so ``start`` waits for both.
-  A line of 5 MiB or more makes the daemon's ``bufio.Scanner`` fail, after which it kills the plugin; so do we.
+* stdout: any lines, the manifest JSON (written by the SDK at start), then envelopes ``{"event": "session"|"log"|
+  "error"|"heartbeat", "session_id", "data"}``. An instance is ready only at its first heartbeat
+  (``internal/core/local_runtime/instance.go``): ``start`` waits for both. A line of 5 MiB or more fails the
+  daemon's ``bufio.Scanner``, and it kills the plugin; so do we.
 * stdin: one JSON object per line, the request envelope of ``internal/core/session_manager/session.go``; an
-  endpoint request carries the endpoint's settings and the raw HTTP request, hex-encoded, in the bytes the daemon
-  writes (``build_daemon_request``).
-* the answer: a ``stream`` message with the status and headers, then one per body chunk (hex), then ``end``; or a
-  session ``error``.
-* calls the plugin makes back (``invoke`` session messages: apps, storage, uploads) are answered by
-  ``answer_call``: here with a refusal that says no Dify is behind this runner; ``devkit.daemon.process`` answers
-  them as Dify would, with demo apps and an in-memory storage.
-
-This module stands alone (standard library only) so that a plugin started from the scaffold keeps it.
+  endpoint request carries the endpoint's settings and the raw HTTP request (``build_daemon_request``), in hex.
+* the answer: a ``stream`` message with status and headers, one per body chunk (hex), then ``end``; or ``error``.
+* the plugin's calls back (``invoke``: apps, storage, uploads) go to ``answer_call``, which refuses them here (no
+  Dify behind this runner); ``devkit.daemon.process`` answers them as Dify would (demo apps, in-memory storage).
 """
 
 from __future__ import annotations
@@ -38,27 +32,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, NoReturn, Self
+from typing import Any, NoReturn, Self
 from urllib.parse import quote, quote_plus, unquote, unquote_to_bytes
 
-DEFAULT_HOOK_ID = "5f1c9b3e8a7d4c2e9b6a0d1f3e5c7a9b"
-"""The hook id used when none is given: Dify's are 32 hex characters too."""
-
-DEFAULT_ENDPOINT_ID = "0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c6a"
-"""Stands for the endpoint's id in Dify's database; the plugin sees it as ``session.endpoint_id``."""
-
-MAX_LINE_BYTES = 5 * 1024 * 1024
-"""``PLUGIN_RUNTIME_MAX_BUFFER_SIZE``: the daemon's scanner fails on a stdout line this long or longer."""
-
-NO_DIFY = "{kind} calls need Dify: this local runner answers endpoint requests only"
-"""What a plugin's call back to Dify gets from ``Plugin`` itself (see ``answer_call``)."""
-
-MAX_BODY_BYTES = 10 * 1024 * 1024
-"""``io.LimitReader(req.Body, 10*1024*1024)`` in ``copyRequest``: the rest of a body is silently dropped."""
-
+DEFAULT_HOOK_ID = "5f1c9b3e8a7d4c2e9b6a0d1f3e5c7a9b"  # Dify's hook ids are 32 hex characters too
+DEFAULT_ENDPOINT_ID = "0b9e4c1a-6d2f-4e8b-9a3c-5f7d1e2b4c6a"  # the endpoint's id in Dify's DB: session.endpoint_id
+MAX_LINE_BYTES = 5 * 1024 * 1024  # PLUGIN_RUNTIME_MAX_BUFFER_SIZE: the daemon's scanner fails on a line this long
+NO_DIFY = "{kind} calls need Dify: this local runner answers endpoint requests only"  # see answer_call
+MAX_BODY_BYTES = 10 * 1024 * 1024  # copyRequest's io.LimitReader(req.Body, 10*1024*1024): the rest is dropped
 HeaderItems = Mapping[str, str] | Iterable[tuple[str, str]]
 
-_STDERR_TAIL = 40
 # The "ip traces" copyRequest deletes, canonicalized (and X-Original-Host, read first: it names the host).
 _STRIPPED = ("X-Forwarded-For", "X-Real-Ip", "X-Forwarded", "X-Original-Forwarded-For", "X-Original-Url")
 # Go's http.Request.Write writes these itself (or never), whatever the header map holds.
@@ -78,26 +61,22 @@ def build_daemon_request(
     hook_id: str,
     host: str = "localhost",
 ) -> bytes:
-    """The raw request the daemon hands the plugin for ``METHOD /e/<hook_id><target>`` (query string included in
-    ``target``); ``host`` is used when ``headers`` carry no ``Host``.
+    """The raw request the daemon hands the plugin for ``METHOD /e/<hook_id><target>``; ``host`` if no ``Host``.
 
-    The daemon (``internal/service/endpoint.go`` ``copyRequest``) clones the incoming request, changes a few things
-    and serializes it with Go's ``http.Request.Write``; the plugin parses those bytes
+    The daemon (``internal/service/endpoint.go`` ``copyRequest``) clones the request, changes a few things and
+    writes it with Go's ``http.Request.Write``; the plugin parses those bytes
     (``dify_plugin.core.utils.http_parser.deserialize_request``). So, as there:
 
     * the path is the part after ``/e/<hook_id>``, percent-decoded and re-escaped by Go's rules;
     * the query string is re-encoded by ``url.Values.Encode`` (``normalize_query``);
     * the body is cut at 10 MiB without an error and ``Content-Length`` says what was kept;
-    * an *empty* body of a POST or PUT goes out as ``Transfer-Encoding: chunked`` with the terminating
-      ``0\\r\\n\\r\\n`` (Go cannot tell an empty ``io.Reader`` from an unknown one), which the SDK's parser hands
-      to the plugin as a 5-byte body;
-    * ``X-Forwarded-For``, ``X-Real-IP``, ``X-Forwarded``, ``X-Original-Forwarded-For``, ``X-Original-Url`` and
-      ``X-Original-Host`` are removed (``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``Forwarded`` are not);
-    * ``Dify-Hook-Id`` is set, ``Dify-Hook-Url`` only when the request has none (behind Dify's nginx it always has
-      one, see ``devkit.daemon.http.nginx_headers``), built from the *decoded* path: a ``%0A`` in the path is a
-      newline there;
-    * header names are canonicalized and written in sorted order after ``Host`` and ``User-Agent``
-      (``Go-http-client/1.1`` when the client sent none), each value as ``go_header_value`` writes it.
+    * an *empty* POST or PUT body goes out as ``Transfer-Encoding: chunked`` with the terminating ``0\\r\\n\\r\\n``
+      (Go cannot tell an empty ``io.Reader`` from an unknown one): the SDK's parser hands the plugin those 5 bytes;
+    * ``_STRIPPED`` and ``X-Original-Host`` go (``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``Forwarded`` stay);
+    * ``Dify-Hook-Id`` is set, ``Dify-Hook-Url`` only when absent (Dify's nginx always sends one, see
+      ``devkit.daemon.http.nginx_headers``), from the *decoded* path: a ``%0A`` in the path is a newline there;
+    * header names are canonicalized and sorted after ``Host`` and ``User-Agent`` (``Go-http-client/1.1`` when the
+      client sent none), each value as ``go_header_value`` writes it.
     """
     raw_path, _, query = target.partition("?")
     path = "/" + unquote(raw_path).removeprefix("/")
@@ -106,11 +85,10 @@ def build_daemon_request(
         merged.setdefault(canonical_header_key(name), []).append(value)
     sent_host = merged.pop("Host", [host])[0]
     host = merged.pop("X-Original-Host", [""])[0] or sent_host
-    hook_url = merged.get("Dify-Hook-Url", [""])[0]
     for name in _STRIPPED:
         merged.pop(name, None)
     merged["Dify-Hook-Id"] = [hook_id]
-    if not hook_url:
+    if not merged.get("Dify-Hook-Url", [""])[0]:
         scheme = "https" if merged.get("X-Forwarded-Proto", [""])[0] == "https" else "http"
         merged["Dify-Hook-Url"] = [f"{scheme}://{host}/e/{hook_id}{path}"]
 
@@ -136,9 +114,7 @@ def build_daemon_request(
 
 def canonical_header_key(name: str) -> str:
     """Go's ``textproto.CanonicalMIMEHeaderKey``: ``content-type`` -> ``Content-Type``; odd names untouched."""
-    if not _TOKEN.match(name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-")) if _TOKEN.match(name) else name
 
 
 def header_items(headers: HeaderItems | None) -> list[tuple[str, str]]:
@@ -158,8 +134,7 @@ def normalize_query(query: str) -> str:
 
 
 def go_header_value(value: str) -> str:
-    """A header value as Go's ``Header.write`` writes it: CR and LF become spaces, the ends are trimmed, so no
-    header can break the request's framing."""
+    """As Go's ``Header.write`` writes a value: CR and LF become spaces, the ends are trimmed (no broken framing)."""
     return value.replace("\n", " ").replace("\r", " ").strip(" \t\r\n")
 
 
@@ -169,8 +144,7 @@ class PluginError(Exception):
     def __init__(self, message: str, data: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.data = dict(data) if data else None
-        """The plugin's error payload (``error_type``, ``message``, ``args``) when the plugin sent one."""
+        self.data = dict(data) if data else None  # the plugin's error payload (error_type, message, args), if sent
 
 
 class _Session:
@@ -185,22 +159,18 @@ class _Session:
         self.items.put((kind, value, time.monotonic()))
 
     def get(self, timeout: float) -> tuple[str, Any, float]:
-        if self._held is not None:
-            held, self._held = self._held, None
-            return held
-        try:
-            return self.items.get(timeout=timeout)
-        except queue.Empty:
-            raise PluginError(f"the plugin sent nothing for {timeout:g} s") from None
+        if not self.wait(timeout):
+            raise PluginError(f"the plugin sent nothing for {timeout:g} s")
+        held, self._held = self._held, None
+        assert held is not None
+        return held
 
     def wait(self, timeout: float) -> bool:
         """Whether a message came within ``timeout`` seconds (it stays for ``get``)."""
         if self._held is None:
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._held = self.items.get(timeout=timeout)
-            except queue.Empty:
-                return False
-        return True
+        return self._held is not None
 
 
 class PluginResponse:
@@ -209,21 +179,15 @@ class PluginResponse:
     def __init__(self, session: _Session, status: int, headers: dict[str, str], close: Callable[[], None]) -> None:
         self.status = status
         self.headers = headers
-        self.error: str | None = None
-        """The plugin's session ``error`` message if one came after the response began."""
-        self.error_data: dict[str, Any] | None = None
-        """That error's whole payload (``error_type``, ``message``, ``args`` with the traceback)."""
+        self.session_id = session.session_id
+        self.error: str | None = None  # the plugin's session ``error`` message, if one came after the response began
+        self.error_data: dict[str, Any] | None = None  # its whole payload (error_type, message, args: the traceback)
         self.chunk_sizes: list[int] = []
-        self.chunk_times: list[float] = []
-        """``time.monotonic()`` at which each chunk reached this process."""
+        self.chunk_times: list[float] = []  # time.monotonic() at which each chunk reached this process
         self._session = session
         self._close = close
         self._body = bytearray()
         self._finished = False
-
-    @property
-    def session_id(self) -> str:
-        return self._session.session_id
 
     def wait(self, timeout: float) -> bool:
         """Whether the plugin said something more (a chunk, its end, an error) within ``timeout`` seconds."""
@@ -231,15 +195,11 @@ class PluginResponse:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """A response header, matched case-insensitively."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), default)
 
     def chunks(self, timeout: float = 60) -> Iterator[bytes]:
-        """Yield each body chunk the moment it arrives; stop at the session's end or error.
-
-        ``timeout`` bounds the wait for each next message; a silent plugin raises ``PluginError``.
-        Empty chunks are skipped (the daemon writes nothing for them).
-        """
+        """Yield each non-empty body chunk (the daemon writes nothing for empty ones) the moment it arrives, until the
+        session's end or error; ``timeout`` bounds each wait, after which a silent plugin raises ``PluginError``."""
         try:
             while not self._finished:
                 kind, value, arrived = self._session.get(timeout)
@@ -254,13 +214,12 @@ class PluginResponse:
                 elif kind == "gone":
                     self.error = str(value)
                 if kind in ("error", "gone", "end"):
-                    self._finish()
+                    self.close()
         except PluginError:
-            self._finish()
+            self.close()
             raise
 
     def read(self, timeout: float = 60) -> bytes:
-        """The whole body (waits for the end)."""
         for _ in self.chunks(timeout):
             pass
         return bytes(self._body)
@@ -277,9 +236,6 @@ class PluginResponse:
 
     def close(self) -> None:
         """Stop listening to this session (the client went away); later messages for it are dropped."""
-        self._finish()
-
-    def _finish(self) -> None:
         if not self._finished:
             self._finished = True
             self._close()
@@ -301,40 +257,33 @@ class Plugin:
         self.python = python
         self.env = dict(env or {})
         self.on_log = on_log
-        self.max_line_bytes = 0
-        """The longest stdout line the plugin wrote so far, in bytes without its newline (see ``MAX_LINE_BYTES``)."""
+        self.max_line_bytes = 0  # the longest stdout line so far, without its newline (see MAX_LINE_BYTES)
         self.endpoint_id = DEFAULT_ENDPOINT_ID
-        self.public_host = public_host
-        """The host name of requests that carry no ``Host`` header."""
+        self.public_host = public_host  # the host of requests that carry no Host header
         self.manifest: dict[str, Any] | None = None
-        self.manifest_at: float | None = None
-        """``time.perf_counter()`` when the manifest came: a plugin is ready from then on."""
+        self.manifest_at: float | None = None  # time.perf_counter() when the manifest came: ready from then on
+        # The plugin's last log lines (stdout logs, non-JSON lines, stderr), for error messages.
         self.recent_logs: collections.deque[str] = collections.deque(maxlen=200)
-        """The last log lines of the plugin (stdout logs, non-JSON lines, stderr), for error messages."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._write_lock = threading.Lock()
         self._sessions_lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
-        self._closed_sessions: dict[str, int] = {}
-        """Session id -> answers sent after it closed (see ``backwards_after_close``)."""
+        self._closed_sessions: dict[str, int] = {}  # session id -> answers sent after it closed
         self._manifest_seen = threading.Event()
         self._heartbeat_seen = threading.Event()
         self._stdout_closed = threading.Event()
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL)
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._threads: list[threading.Thread] = []
         self._death_reason: str | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self, timeout: float = 60) -> dict[str, Any]:
         """Start the plugin and wait until it is ready (manifest and first heartbeat); return the manifest."""
         if self._proc is not None:
             raise RuntimeError("this PluginProcess was already started; create a new one to restart")
-        environment = {**os.environ, **self.env, "INSTALL_METHOD": "local", "PYTHONUNBUFFERED": "1"}
         self._proc = subprocess.Popen(
             [self.python, "-m", "main"],
             cwd=self.plugin_dir,
-            env=environment,
+            env={**os.environ, **self.env, "INSTALL_METHOD": "local", "PYTHONUNBUFFERED": "1"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -343,7 +292,6 @@ class Plugin:
         )
         self._spawn(self._read_stdout, "stdout")
         self._spawn(self._read_stderr, "stderr")
-
         deadline = time.monotonic() + timeout
         for ready in (self._manifest_seen, self._heartbeat_seen):
             while not ready.wait(0.05):
@@ -372,10 +320,8 @@ class Plugin:
         return self._proc.poll() if self._proc else None
 
     def stop(self, timeout: float = 5) -> None:
-        """Close stdin, terminate, kill if still running after ``timeout``; fail every open request.
-
-        Closing stdin alone is not enough: the SDK's stdin reader loops on an empty read instead of exiting.
-        """
+        """Close stdin (not enough alone: the SDK's stdin reader loops on an empty read), terminate, kill if still
+        running after ``timeout``; fail every open request."""
         proc = self._proc
         if proc is None:
             return
@@ -405,8 +351,6 @@ class Plugin:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    # -- requests ----------------------------------------------------------------------------------------------
-
     def request(
         self,
         method: str,
@@ -419,8 +363,7 @@ class Plugin:
         timeout: float = 60,
     ) -> PluginResponse:
         """Send ``METHOD /e/<hook_id><path>`` (``path`` with its query string) in the daemon's bytes; return once
-        status and headers are in. Raises ``PluginError`` when the plugin answers with a session error, ends
-        without a response, dies, or stays silent for ``timeout`` seconds."""
+        status and headers are in. ``PluginError``: a session error, no response, death, or ``timeout`` s of silence."""
         raw = build_daemon_request(method, path, headers=headers, body=body, hook_id=hook_id, host=self.public_host)
         return self.send_raw(raw, settings, timeout=timeout)
 
@@ -428,7 +371,11 @@ class Plugin:
         self, raw_http_request: bytes, settings: Mapping[str, Any] | None = None, *, timeout: float = 60
     ) -> PluginResponse:
         """Send an already serialized HTTP request, unchanged, as one endpoint invocation."""
-        session = self._open_session()
+        if not self.alive:
+            raise PluginError(self._death_reason or "the plugin is not running")
+        session = _Session(str(uuid.uuid4()))
+        with self._sessions_lock:
+            self._sessions[session.session_id] = session
         request = {"user_id": "", "type": "endpoint", "action": "invoke_endpoint"}
         request |= {"raw_http_request": binascii.hexlify(raw_http_request).decode(), "settings": dict(settings or {})}
         try:
@@ -443,8 +390,6 @@ class Plugin:
             self._close_session(session.session_id)
             raise
 
-    # -- plumbing ----------------------------------------------------------------------------------------------
-
     def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=f"plugin-{name}", daemon=True)
         thread.start()
@@ -452,22 +397,12 @@ class Plugin:
             self._threads.append(thread)
 
     def _envelope(self, session_id: str, event: str, data: Any) -> dict[str, Any]:
-        return {
-            "session_id": session_id,
-            "conversation_id": None,
-            "message_id": None,
-            "app_id": None,
-            "endpoint_id": self.endpoint_id,
-            "context": None,
-            "event": event,
-            "data": data,
-        }
+        ids = {"session_id": session_id, "conversation_id": None, "message_id": None, "app_id": None}
+        return ids | {"endpoint_id": self.endpoint_id, "context": None, "event": event, "data": data}
 
     def _send(self, *messages: Mapping[str, Any]) -> None:
         """Write JSON lines to the plugin's stdin, in one write; writes of all threads are serialized."""
-        line = b"".join(
-            json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for message in messages
-        )
+        line = b"".join(json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for m in messages)
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise PluginError("the plugin is not running")
@@ -478,22 +413,13 @@ class Plugin:
             except (OSError, ValueError) as exc:
                 raise PluginError(f"the plugin is not running ({exc})") from None
 
-    def _open_session(self) -> _Session:
-        if not self.alive:
-            raise PluginError(self._death_reason or "the plugin is not running")
-        session = _Session(str(uuid.uuid4()))
-        with self._sessions_lock:
-            self._sessions[session.session_id] = session
-        return session
-
     def _close_session(self, session_id: str) -> None:
         with self._sessions_lock:
             if self._sessions.pop(session_id, None) is not None:
                 self._closed_sessions[session_id] = 0
 
     def backwards_after_close(self, response: PluginResponse) -> int:
-        """How many answers to the plugin's calls were sent for ``response``'s session after it was closed (the
-        daemon sends none: it drops a session whose client went away)."""
+        """Answers to the plugin's calls sent after ``response``'s session closed (the daemon drops it: sends none)."""
         with self._sessions_lock:
             return self._closed_sessions.get(response.session_id, 0)
 
@@ -516,20 +442,15 @@ class Plugin:
 
     def _read_stdout(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
-        stdout: IO[bytes] = self._proc.stdout
         try:
-            while True:
-                raw = stdout.readline(MAX_LINE_BYTES)
-                if not raw:
-                    break
+            while raw := self._proc.stdout.readline(MAX_LINE_BYTES):
                 self.max_line_bytes = max(self.max_line_bytes, len(raw) - raw.endswith(b"\n"))
                 if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
                     self._death_reason = "the plugin wrote a stdout line of 5 MiB or more; killed, as the daemon does"
                     self._log(self._death_reason)
                     self._proc.kill()
                     break
-                line = raw.strip()
-                if line:
+                if line := raw.strip():
                     self._handle_line(line)
         except (OSError, ValueError):
             pass
@@ -544,20 +465,16 @@ class Plugin:
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
-        try:
+        with contextlib.suppress(OSError, ValueError):
             for raw in self._proc.stderr:
-                line = raw.decode("utf-8", "replace").rstrip()
-                if line:
+                if line := raw.decode("utf-8", "replace").rstrip():
                     self._stderr_tail.append(line)
                     self._log(f"stderr: {line}")
-        except (OSError, ValueError):
-            pass
 
     def _handle_line(self, line: bytes) -> None:
-        try:
+        message = None
+        with contextlib.suppress(ValueError):
             message = json.loads(line)
-        except ValueError:
-            message = None
         if not isinstance(message, dict):
             self._log(line.decode("utf-8", "replace"))
             return
@@ -590,21 +507,13 @@ class Plugin:
                 session.put("chunk", binascii.unhexlify(payload["result"]))
         elif kind == "invoke" and isinstance(payload, dict):
             self._spawn(self.answer_call, "backwards", session.session_id, payload)
-        elif kind == "error":
-            session.put("error", payload)
+        elif kind in ("error", "end"):
+            session.put(kind, payload)
             self._close_session(session.session_id)
-        elif kind == "end":
-            session.put("end")
-            self._close_session(session.session_id)
-
-    # -- the plugin's calls back to Dify ------------------------------------------------------------------------
 
     def answer_call(self, session_id: str, payload: Mapping[str, Any]) -> None:
-        """Answer one call the plugin makes back to Dify (its own thread); ends with an ``end`` event.
-
-        Without Dify behind it, ``Plugin`` refuses every call in the daemon's shape, so the SDK raises the
-        message as an ``Exception`` inside the plugin, as it would for a call Dify refused.
-        """
+        """Answer one call the plugin makes back to Dify (in its own thread), ending with an ``end`` event. ``Plugin``
+        refuses them all in the daemon's shape: the SDK raises an ``Exception`` in the plugin, as if Dify refused."""
         request_id = str(payload.get("backwards_request_id", ""))
         self._backwards(session_id, request_id, "error", NO_DIFY.format(kind=payload.get("type") or "these"), None)
         self._backwards(session_id, request_id, "end", "", None)
@@ -617,14 +526,8 @@ class Plugin:
         with self._sessions_lock:
             if session_id in self._closed_sessions:
                 self._closed_sessions[session_id] += len(answers)
-        messages = [
-            self._envelope(
-                session_id,
-                "backwards_response",
-                {"backwards_request_id": request_id, "event": event, "message": message, "data": data},
-            )
-            for event, message, data in answers
-        ]
+        fields = [{"backwards_request_id": request_id, "event": e, "message": m, "data": d} for e, m, d in answers]
+        messages = [self._envelope(session_id, "backwards_response", answer) for answer in fields]
         # If the plugin died meanwhile, its open requests are failed by the stdout reader.
         with contextlib.suppress(PluginError):
             self._send(*messages)

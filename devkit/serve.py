@@ -1,8 +1,8 @@
 """``python -m devkit serve`` (``make run``): the plugin behind a local stand-in for Dify, with demo apps.
 
 Starts the plugin directory as Dify's daemon would (``devkit.daemon.process``), answers its app calls with the
-demo apps (``devkit.demo.apps``) and serves ``http://127.0.0.1:5002/e/<hook_id>/...`` like the daemon
-(``devkit.daemon.server``), so the endpoints can be tried from a browser or curl without any Dify instance.
+demo apps (``devkit.demo.apps``) and serves ``http://127.0.0.1:5002/e/<hook_id>/...`` as the daemon does
+(``devkit.daemon.server``), for a browser or curl.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from devkit.demo.apps import DEMO_ALLOWED_APPS, DEMO_APPS, DEMO_SETTINGS, DemoAp
 from devkit.local import DEFAULT_HOST, DEFAULT_PORT, ROOT, Declaration, declared, say
 from devkit.plugin import DEFAULT_HOOK_ID, PluginError
 
-DEFAULT_PUBLIC_HOST = "dify.example.com"
-"""``make run`` plays a Dify reached at a public name, as most are: see ``--public-host``."""
+DEFAULT_PUBLIC_HOST = "dify.example.com"  # make run plays a Dify reached at a public name, as most are
 FORMATS = ("ndjson", "sse", "json", "html")
 
 
@@ -50,24 +49,18 @@ def create_server(
     max_execution_timeout: float | None = None,
     public_host: str | None = DEFAULT_PUBLIC_HOST,
 ) -> DevDaemonServer:
-    """Bind the server, then start the plugin; raises ``OSError`` (port taken) or ``PluginError`` (no start).
-
-    The server is not serving yet: call ``serve_forever()`` or ``serve_in_background()``, and ``close()`` after.
-    ``max_execution_timeout``: seconds, by default ``PLUGIN_MAX_EXECUTION_TIMEOUT`` (see ``DevDaemonServer``).
-    ``public_host``: the name Dify is reached at (its API can fetch the plugin's endpoint there, so files sent as
-    bytes reach the apps); ``None``: the address the client used (a local one: Dify could not fetch them).
-    """
+    """Bind the server, then start the plugin (not serving yet: ``serve_forever()`` or ``serve_in_background()``,
+    then ``close()``); raises ``OSError`` (port taken) or ``PluginError`` (no start). ``max_execution_timeout``:
+    seconds, by default ``PLUGIN_MAX_EXECUTION_TIMEOUT`` (see ``DevDaemonServer``). ``public_host``: the name Dify
+    is reached at (its API can fetch the plugin's endpoint there, so files sent as bytes reach the apps); ``None``:
+    the address the client used (a local one: Dify could not fetch them)."""
     console = console or partial(say, "devkit")
+    on_log = plugin_log or partial(say, "plugin")
+    local_host = public_host or "localhost"
+    # The daemon starts local plugins with its own environment, its request time limit included.
+    env = {EXECUTION_TIMEOUT_ENV: f"{max_execution_timeout:g}"} if max_execution_timeout is not None else None
     supervisor = PluginSupervisor(
-        lambda: PluginProcess(
-            plugin_dir,
-            apps,
-            python=python,
-            on_log=plugin_log or partial(say, "plugin"),
-            public_host=public_host or "localhost",
-            # The daemon starts local plugins with its own environment, its request time limit included.
-            env={EXECUTION_TIMEOUT_ENV: f"{max_execution_timeout:g}"} if max_execution_timeout is not None else None,
-        ),
+        lambda: PluginProcess(plugin_dir, apps, python=python, on_log=on_log, public_host=local_host, env=env),
         console=console,
     )
     server = DevDaemonServer(
@@ -93,16 +86,13 @@ def _formats(app: DemoApp) -> list[str]:
 
 
 def _app_url(endpoint_url: str, app: DemoApp, by_name: bool) -> str:
-    """The bare app URL, which opens the app's form; ``by_name``: the endpoint serves the demo apps by their names
-    (the demo settings), else by id."""
+    """The bare app URL (it opens the app's form), by name as the demo settings serve them (``by_name``) or by id."""
     return f"{endpoint_url}/{app.path}/{app.slug if by_name else app.app_id}"
 
 
 def _sample_url(base: str, app: DemoApp, fmt: str) -> str:
     """The app's sample call as a GET in format ``fmt``."""
-    fields: list[tuple[str, str]] = []
-    if app.sample_query:
-        fields.append(("query", app.sample_query))
+    fields = [("query", app.sample_query)] if app.sample_query else []
     fields += [(f"inputs.{name}", value) for name, value in app.sample_inputs]
     return f"{base}?{urlencode([*fields, ('format', fmt)], quote_via=quote)}"
 
@@ -128,10 +118,8 @@ def _key_option(api_key: bool) -> str:
 
 def _declaration(plugin_dir: Path | None) -> Declaration | None:
     """The plugin's declaration, or ``None`` when there is none to read."""
-    if plugin_dir is None:
-        return None
     try:
-        return declared(plugin_dir)
+        return None if plugin_dir is None else declared(plugin_dir)
     except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError):
         return None
 
@@ -139,11 +127,8 @@ def _declaration(plugin_dir: Path | None) -> Declaration | None:
 def format_banner(
     endpoint_url: str, *, plugin_dir: Path | None = None, settings: Mapping[str, Any] | None = None
 ) -> str:
-    """What ``serve`` prints on start: where the endpoints are, one html link per demo app, one curl line per
-    format for one app, and what to send when the endpoint wants a key.
-
-    Only the demo apps whose path the plugin declares are shown; the plugin's other GET endpoints get a link each.
-    """
+    """What ``serve`` prints on start: where the endpoints are, a link per demo app whose path the plugin declares,
+    a curl line per format for one app, what to send when the endpoint wants a key, the plugin's other endpoints."""
     settings = settings or {}
     by_name = settings.get("allowed_apps") == DEMO_ALLOWED_APPS
     api_key = bool(str(settings.get("api_key") or "").strip())
@@ -200,11 +185,10 @@ def format_banner(
     if others:
         lines += ["", "Other endpoints of the plugin:"]
         for path, methods in others.items():
-            url = endpoint_url + path
-            if set(methods) - {"HEAD", "OPTIONS"} == {"GET"} and "<" not in path:
-                lines.append(f"  curl{_key_option(api_key)} {shlex.quote(url)}")  # a plain resource: try it
+            if set(methods) - {"HEAD", "OPTIONS"} == {"GET"} and "<" not in path:  # a plain resource: try it
+                lines.append(f"  curl{_key_option(api_key)} {shlex.quote(endpoint_url + path)}")
             else:
-                lines.append(f"  {', '.join(m for m in methods if m != 'OPTIONS') or 'OPTIONS'}  {url}")
+                lines.append(f"  {', '.join(m for m in methods if m != 'OPTIONS') or 'OPTIONS'}  {endpoint_url}{path}")
     lines += ["", "Ctrl-C stops the server and the plugin."]
     return "\n".join(lines)
 
@@ -266,8 +250,7 @@ def _surfaces(endpoint_url: str, declared: set[str], shown: list[DemoApp], api_k
 def load_settings(
     settings_file: Path | None, pairs: Iterable[str], defaults: Mapping[str, Any] = DEMO_SETTINGS
 ) -> dict[str, Any]:
-    """The demo endpoint's settings (its apps by name), then a JSON or YAML file, then ``name=value`` pairs
-    (strings): each wins over the one before."""
+    """The demo settings (apps by name), then a JSON or YAML file, then ``name=value`` pairs (strings): later wins."""
     settings: dict[str, Any] = dict(defaults)
     if settings_file is not None:
         text = settings_file.read_text(encoding="utf-8")
@@ -291,12 +274,10 @@ def default_settings(plugin_dir: Path) -> dict[str, Any]:
 
 class StopSignals:
     """SIGINT (Ctrl-C) and SIGTERM ask for one clean stop: the server stops serving, the plugin is stopped, the
-    streams it cut end with the daemon's error line, and the command returns 0.
-
-    The handler only sets an event: it runs on the main thread between any two bytecodes, so raising there (a
-    ``KeyboardInterrupt`` out of wherever that thread was) or taking a lock (the console's, which that thread may
-    hold) could not be done safely. A watcher thread does the rest; a second signal changes nothing.
-    """
+    streams it cut end with the daemon's error line, and the command returns 0. The handler only sets an event: it
+    runs on the main thread between any two bytecodes, where raising (a ``KeyboardInterrupt`` out of wherever that
+    thread was) or taking a lock (the console's, which that thread may hold) is unsafe. A watcher thread does the
+    rest; a second signal changes nothing."""
 
     def __init__(self, console: Callable[[str], None]) -> None:
         self.requested = threading.Event()
@@ -388,7 +369,6 @@ def main(argv: list[str]) -> int:
     except PluginError as exc:
         console(str(exc))
         return 1
-
     stop.serving(server)
     if server.supervisor.current is not None:
         console(f"plugin started (pid {server.supervisor.current.pid})")

@@ -1,23 +1,20 @@
-"""Dify's files service for plugins, on loopback: signed upload URLs, the multipart POST they accept, the tool
-files it keeps, and the signed links that serve them back.
+"""Dify's files service for plugins, on loopback: signed upload URLs, the multipart POST they accept, the tool files
+it keeps, and the signed links that serve them back. ``session.file.upload(filename, content, mimetype)`` (SDK
+``invocations/file.py``) is two steps:
 
-A plugin's ``session.file.upload(filename, content, mimetype)`` is two steps (SDK ``invocations/file.py``):
+1. an ``upload_file`` backwards call; Dify (``PluginUploadFileRequestApi``) answers ``{"url": ...}``:
+   ``{INTERNAL_FILES_URL or FILES_URL}/files/upload/for-plugin?timestamp&nonce&sign&user_id&tenant_id``
+   (``get_signed_file_url_for_plugin``, ``api/core/file/helpers.py``), ``sign`` the urlsafe base64 HMAC-SHA256 of
+   ``upload|filename|mimetype|tenant_id|user_id|timestamp|nonce`` under Dify's secret (name and type not carried);
+2. a multipart POST of the bytes there (field ``file``, 10 s timeout). ``PluginUploadFileApi``
+   (``api/controllers/files/upload.py``) checks the signature against the part's name and type (as werkzeug reads
+   them: type lower-cased, no parameters) and its age (``FILES_ACCESS_TIMEOUT``), stores a *tool file*
+   (``ToolFileManager.create_file_by_raw``) and answers ``201`` with Dify's ``FileResponse``.
 
-1. an ``upload_file`` backwards call, which the daemon passes to Dify (``PluginUploadFileRequestApi``). Dify answers
-   ``{"url": ...}``: ``{INTERNAL_FILES_URL or FILES_URL}/files/upload/for-plugin?timestamp&nonce&sign&user_id&
-   tenant_id`` (``get_signed_file_url_for_plugin``, ``api/core/file/helpers.py``), where ``sign`` is the urlsafe
-   base64 HMAC-SHA256 of ``upload|filename|mimetype|tenant_id|user_id|timestamp|nonce`` under Dify's secret. The
-   file name and type are signed, not carried: the URL holds only the five fields;
-2. the plugin POSTs the bytes there as multipart (field ``file``, 10 s timeout). Dify's ``PluginUploadFileApi``
-   (``api/controllers/files/upload.py``) checks the signature against the part's own file name and type (as
-   werkzeug reads them: the type lower-cased, without parameters) and its age (``FILES_ACCESS_TIMEOUT``), stores a
-   *tool file* (``ToolFileManager.create_file_by_raw``) and answers ``201`` with Dify's ``FileResponse``.
-
-The plugin then passes ``{"type", "transfer_method": "tool_file", "tool_file_id"}`` to an app as a file input.
-Apps that make files (an agent's image tool, a workflow's tool node) store tool files the same way, and Dify links
-them with ``ToolFileManager.sign_file``: ``{FILES_URL}/files/tools/<id><extension>?timestamp&nonce&sign``, which
-``ToolFileApi`` (``api/controllers/files/tool_files.py``) serves while the signature is fresh.
-"""
+The plugin passes ``{"type", "transfer_method": "tool_file", "tool_file_id"}`` to an app as a file input. Apps that
+make files (an agent's image tool, a workflow's tool node) store tool files too; ``ToolFileManager.sign_file`` links
+them as ``{FILES_URL}/files/tools/<id><extension>?timestamp&nonce&sign``, served by ``ToolFileApi``
+(``api/controllers/files/tool_files.py``) while the signature is fresh."""
 
 from __future__ import annotations
 
@@ -44,10 +41,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 UPLOAD_PATH = "/files/upload/for-plugin"
-FILES_ACCESS_TIMEOUT = 300
-"""Seconds a signed URL stays valid (Dify's ``FILES_ACCESS_TIMEOUT`` default)."""
-TENANT_ID = "7a6c3f1e-2b4d-4e8a-9c1f-3d5e7a9b1c2d"
-"""Stands for the workspace; real Dify puts the endpoint's tenant here."""
+FILES_ACCESS_TIMEOUT = 300  # seconds a signed URL stays valid (Dify's default)
+TENANT_ID = "7a6c3f1e-2b4d-4e8a-9c1f-3d5e7a9b1c2d"  # the workspace; real Dify puts the endpoint's tenant here
 DEFAULT_END_USER_ID = "6f3c2a1e-9b8d-4c7e-a5f2-0d1e2f3a4b5c"
 """Stands for the workspace's default end user: every endpoint call runs as that one user (session id
 ``DEFAULT-USER``, ``api/controllers/inner_api/plugin/wraps.py``, ``get_user``), and Dify signs upload URLs for it."""
@@ -79,7 +74,7 @@ class ToolFile:
 
     @property
     def extension(self) -> str:
-        """The extension Dify gives the file: from its type, whatever its name says."""
+        """Dify's: from the type, whatever the name says."""
         return guess_extension(self.mimetype) or ".bin"
 
 
@@ -100,18 +95,12 @@ class _ToolFileQuery(BaseModel):  # what ToolFileApi validates first
 
 @dataclass(eq=False)
 class FileService:
-    """Dify's files service for one local daemon, with Dify's statuses and words, keeping the files in memory so that
-    the demo apps can read what they were sent and hand out files of their own. Thread-safe; its server starts on
-    first use; ``close`` it."""
+    """Dify's files service, in memory (demo apps read what was sent, hand out their own). Thread-safe; ``close`` it."""
 
-    clock: Callable[[], float] = time.time
-    """Dify's clock, for signing and for checking a signature's age (tests move it)."""
-    files: dict[str, ToolFile] = field(default_factory=dict)
-    """Every tool file kept so far, by id."""
-    upload_requests: list[dict[str, Any]] = field(default_factory=list)
-    """Each ``upload_file`` backwards request as the plugin sent it, in order."""
-    uploads: int = 0
-    """Uploads accepted so far."""
+    clock: Callable[[], float] = time.time  # Dify's clock, for signing and checking a signature's age (tests move it)
+    files: dict[str, ToolFile] = field(default_factory=dict)  # by id
+    upload_requests: list[dict[str, Any]] = field(default_factory=list)  # each ``upload_file`` request, as sent
+    uploads: int = 0  # accepted
 
     def __post_init__(self) -> None:
         self._secret = secrets.token_bytes(32)
@@ -125,8 +114,7 @@ class FileService:
         filename, mimetype = str(request.get("filename") or ""), str(request.get("mimetype") or "")
         timestamp, nonce = str(int(self.clock())), secrets.token_hex(16)
         sign = self._sign(f"upload|{filename}|{mimetype}|{TENANT_ID}|{user_id}|{timestamp}|{nonce}")
-        # Measured on Dify 1.16.0-rc1: this URL's query is URL-encoded (the base64 padding arrives as "%3D"), while
-        # the links to tool files (``preview_url``) keep a bare "=".
+        # Measured on Dify 1.16.0-rc1: this query is URL-encoded (base64 padding as "%3D"); ``preview_url`` keeps "=".
         query = (
             f"timestamp={timestamp}&nonce={nonce}&sign={quote(sign, safe='')}&user_id={user_id}&tenant_id={TENANT_ID}"
         )
@@ -217,13 +205,9 @@ class FileService:
         return base64.urlsafe_b64encode(digest).decode()
 
     def _fresh(self, data: str, timestamp: str, sign: str) -> bool:
-        """Dify's ``verify_*_signature``: the signature first, then its age."""
-        if not hmac.compare_digest(self._sign(data).encode(), sign.encode()):
-            return False
-        try:
-            return self.clock() - int(timestamp) <= FILES_ACCESS_TIMEOUT
-        except ValueError:  # only a timestamp this service signed gets here, and it signs whole seconds
-            return False
+        """Dify's ``verify_*_signature``: the signature first, then its age (signed here: whole seconds)."""
+        signed = hmac.compare_digest(self._sign(data).encode(), sign.encode())
+        return signed and self.clock() - int(timestamp) <= FILES_ACCESS_TIMEOUT
 
     @property
     def base_url(self) -> str:
@@ -257,9 +241,7 @@ class FileService:
         return response(environ, start_response)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No request log on the console: the daemon's own output is what a person reads."""
-
+class _QuietHandler(WSGIRequestHandler):  # no request log: the daemon's own output is what a person reads
     def log(self, type: str, message: str, *args: Any) -> None:
         return
 

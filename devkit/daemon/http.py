@@ -1,7 +1,5 @@
-"""What stands between a client and the plugin in Dify: its nginx, which rewrites the request's headers
-(``nginx_headers``), and the error bodies the daemon writes itself. The request bytes the daemon then hands the
-plugin are ``devkit.plugin.build_daemon_request``'s.
-"""
+"""Between a client and the plugin in Dify: nginx's rewrite of the request's headers (``nginx_headers``) and the
+daemon's own error bodies. The bytes the daemon then hands the plugin are ``devkit.plugin.build_daemon_request``'s."""
 
 from __future__ import annotations
 
@@ -33,27 +31,17 @@ def nginx_headers(
     client_ip: str,
     fallback_host: str,
     public_host: str | None = None,
-    scheme: str = "http",
     server_port: int = 80,
 ) -> list[tuple[str, str]]:
-    """The headers Dify's nginx sends the daemon for a request to ``/e/``.
+    """The headers Dify's nginx (``docker/nginx/conf.d/default.conf.template``, ``docker/nginx/proxy.conf.template``
+    in langgenius/dify) sends the daemon for a request to ``/e/``:
 
-    * hop-by-hop headers, and any named in ``Connection``, are not passed on;
-    * header names holding ``_`` are dropped (``underscores_in_headers`` is off by default), so they never reach
-      the SDK's parser;
-    * ``Host`` becomes ``$host`` (no port; ``public_host``, the name Dify is reached at, when given, whatever address
-      the client used), ``X-Forwarded-For`` gets the client's address appended, ``X-Forwarded-Proto`` is
-      ``$scheme``, ``X-Forwarded-Port`` is ``$server_port`` (the port nginx listens on), and ``Connection`` is
-      cleared (``proxy.conf``);
-    * ``Dify-Hook-Url`` is ``$scheme://$host$request_uri``: the raw URI as the client sent it, query string
-      included, replacing whatever the client sent under that name.
-
-    From langgenius/dify ``docker/nginx/conf.d/default.conf.template`` and ``docker/nginx/proxy.conf.template``.
-    """
+    * hop-by-hop headers, any named in ``Connection`` and names with ``_`` (``underscores_in_headers`` off) are dropped;
+    * ``Host`` is ``$host`` (no port; ``public_host`` if given), ``X-Forwarded-For`` gets the client's address appended,
+      ``X-Forwarded-Proto`` ``$scheme`` (http), ``X-Forwarded-Port`` ``$server_port`` (nginx's); ``Connection`` cleared;
+    * ``Dify-Hook-Url`` is ``$scheme://$host$request_uri``: the raw URI and query, replacing any the client sent."""
     items = header_items(headers)
-    named = {
-        token.strip().lower() for name, value in items if name.lower() == "connection" for token in value.split(",")
-    }
+    named = {t.strip().lower() for name, value in items if name.lower() == "connection" for t in value.split(",")}
     items = [(name, value) for name, value in items if name.lower() not in _HOP_BY_HOP | named]
     first = {name.lower(): value for name, value in reversed(items)}
     host = nginx_host(public_host or first.get("host"), fallback_host)
@@ -62,17 +50,14 @@ def nginx_headers(
         ("Host", host),
         *((name, value) for name, value in items if "_" not in name and name.lower() not in _SET_BY_NGINX),
         ("X-Forwarded-For", f"{sent_for}, {client_ip}" if sent_for else client_ip),
-        ("X-Forwarded-Proto", scheme),
+        ("X-Forwarded-Proto", "http"),
         ("X-Forwarded-Port", str(server_port)),
-        ("Dify-Hook-Url", f"{scheme}://{host}{request_uri}"),
+        ("Dify-Hook-Url", f"http://{host}{request_uri}"),
     ]
 
 
 def go_json(value: Any, *, sort_keys: bool = True) -> str:
-    """``json.Marshal`` as Go writes it: compact, ``<``, ``>`` and ``&`` escaped.
-
-    Go sorts the keys of a map but keeps a struct's field order: pass ``sort_keys=False`` for a struct.
-    """
+    """Go's ``json.Marshal``: compact, ``<>&`` escaped, map keys sorted (``sort_keys=False``: struct field order)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
     for char in "<>&\u2028\u2029":
         text = text.replace(char, f"\\u{ord(char):04x}")
@@ -89,26 +74,20 @@ def plugin_error_text(error: Mapping[str, Any] | None, fallback: str) -> str:
 
 
 NOT_FOUND_BODY = b'{"code":"not_found","message":"route not found"}'
-"""The daemon's answer to any route it lacks, PATCH included: gin's ``NoRoute`` handler writes
-``c.JSON(404, gin.H{...})`` (``internal/server/http_server.go``), a Go map, so the keys come sorted."""
+"""gin's ``NoRoute`` (``internal/server/http_server.go``), for any route missing (PATCH too): a Go map, keys sorted."""
 
-GIN_JSON = "application/json; charset=utf-8"
-"""The content type of every ``c.JSON`` answer of the daemon (gin's JSON renderer)."""
+GIN_JSON = "application/json; charset=utf-8"  # of every ``c.JSON`` answer (gin's JSON renderer)
 
 NGINX_BAD_REQUEST = (
     b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
     b"<center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
-"""nginx's own 400 page (``ngx_http_special_response.c``), sent for a request it cannot parse, such as one with a
-NUL byte in its request line or headers, or a ``%00`` in its path; it then closes the connection. Dify's image
-runs with ``server_tokens`` on, so the real page names the version after "nginx"."""
+"""nginx's own 400 page (``ngx_http_special_response.c``) for a request it cannot parse (a NUL in its request line or
+headers, a ``%00`` in its path), closing the connection; Dify's image (``server_tokens`` on) names the version."""
 
 
-def daemon_error_body(message: str, *, code: int = -500, error_type: str = "PluginDaemonInternalServerError") -> bytes:
-    """The JSON body of the daemon's own error answers, e.g. ``exception.InternalServerError(err).ToResponse()``.
-
-    Its ``message`` is itself a JSON document (``{"message", "error_type", "args"}``), hence the double encoding
-    (``internal/types/exception/generic.go`` and ``pkg/entities/response.go``; gin adds no newline).
-    """
-    inner = go_json({"message": message, "error_type": error_type, "args": None}, sort_keys=False)
-    return go_json({"code": code, "message": inner, "data": None}, sort_keys=False).encode()
+def daemon_error_body(message: str) -> bytes:
+    """The JSON body of ``exception.InternalServerError(err).ToResponse()``: its ``message`` is itself a JSON document
+    (``internal/types/exception/generic.go``, ``pkg/entities/response.go``; gin adds no newline)."""
+    inner = {"message": message, "error_type": "PluginDaemonInternalServerError", "args": None}
+    return go_json({"code": -500, "message": go_json(inner, sort_keys=False), "data": None}, sort_keys=False).encode()

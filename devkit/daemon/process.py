@@ -1,8 +1,6 @@
-"""``devkit.plugin.Plugin`` with its calls back to Dify answered as Dify and its daemon answer them: apps (a backend
-of demo, recorded or scripted apps), storage and file uploads. The daemon's side is
-``internal/core/io_tunnel/backwards_invocation/task.go``, ``internal/core/dify_invocation/calldify/http_request.go``
-and ``pkg/utils/http_requests/http_warpper.go`` in langgenius/dify-plugin-daemon.
-"""
+"""``devkit.plugin.Plugin`` with its calls back to Dify (apps, storage, uploads) answered as Dify and its daemon do
+(``internal/core/io_tunnel/backwards_invocation/task.go``, ``internal/core/dify_invocation/calldify/http_request.go``,
+``pkg/utils/http_requests/http_warpper.go`` in langgenius/dify-plugin-daemon)."""
 
 from __future__ import annotations
 
@@ -24,54 +22,43 @@ from devkit.daemon.storage import PluginStorage
 from devkit.plugin import Plugin, PluginError
 
 APP_PERMISSION_DENIED = "permission denied, you need to enable app access in plugin manifest"
-
-APP_READ_TIMEOUT = 240.0
-"""``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` (240000 ms, ``internal/types/app/config.go``), in seconds: how long
-after Dify's answer began the daemon closes an app call's response body, streaming or silent
-(``time.AfterFunc(..., resp.Body.Close)`` in ``RequestAndParseStream``)."""
-
 APP_READ_TIMEOUT_ENV = "DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT"
+APP_READ_TIMEOUT = 240.0
+"""Its default (240000 ms, ``internal/types/app/config.go``) in seconds: how long after Dify's answer began the daemon
+closes an app call's body, streaming or silent (``time.AfterFunc(..., resp.Body.Close)``, ``RequestAndParseStream``)."""
 
 APP_READ_TIMEOUT_ERROR = (
     "read app failed: read tcp 172.18.0.7:41238->172.18.0.5:5001: use of closed network connection\n"
     "failed to read system header"
 )
-"""What the plugin gets when the read timeout closes the body (the addresses stand for the daemon's and Dify API's on
-Dify's docker network): the body reader was blocked waiting for the next length-prefixed chunk, so Go's read fails
-with ``net.ErrClosed`` and ``LengthPrefixedChunking`` (``pkg/utils/parser/chunking.go``) joins it with its own
-"failed to read system header"; ``executeDifyInvocationAppTask`` prefixes "read app failed: "."""
+"""When the read timeout closes the body (addresses: the daemon's and Dify API's on Dify's docker network), the reader,
+blocked on the next length-prefixed chunk, fails with ``net.ErrClosed``; ``LengthPrefixedChunking``
+(``pkg/utils/parser/chunking.go``) adds "failed to read system header", ``executeDifyInvocationAppTask`` the prefix."""
 
 FETCH_APP_FAILED = "fetch app failed: data is nil"
-"""Any failure of ``fetch_app``: ``RequestAndParse`` decodes Dify's error body as a response, finds no ``data`` and
-no ``error`` in it, and ``Request`` says so (``calldify/http_request.go``)."""
+"""Any failure of ``fetch_app``: ``RequestAndParse`` decodes Dify's error body as a response, finds neither ``data``
+nor ``error``, and ``Request`` says so (``calldify/http_request.go``)."""
 
 MAX_INVOCATION_TIMEOUT_ENV = "MAX_INVOCATION_TIMEOUT"
-"""``DifyPluginEnv.MAX_INVOCATION_TIMEOUT`` (whole seconds, default 250), read from the plugin's environment: inside
-the plugin the SDK gives up on an app call that stays silent that long ("invocation exited without response after
-250 seconds"). ``DifyPluginEnv`` is a pydantic settings class and ``main.py`` does not set it."""
+"""``DifyPluginEnv.MAX_INVOCATION_TIMEOUT`` (pydantic setting, whole seconds, default 250, unset by ``main.py``): the
+SDK gives up on an app call silent that long ("invocation exited without response after 250 seconds")."""
 
 
 class AppBackend(Protocol):
     """What answers the plugin's ``session.app`` calls: Dify's apps, or demo apps standing in for them."""
 
     def invoke_app(self, request: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        """Run an app; ``request`` is the plugin's backwards request (app_id, inputs, response_mode, user, and
-        for chat calls query and conversation_id). Yield Dify's events (one dict for blocking mode)."""
-        ...
+        """Dify's events (one for blocking mode) for a backwards request (app_id, inputs, response_mode, user; chat
+        calls add query and conversation_id)."""
 
     def fetch_app(self, app_id: str) -> dict[str, Any]:
         """The app's parameters, as Dify's ``fetch_app`` returns them."""
-        ...
 
 
 class DifyError(Exception):
-    """Raised by a backend where Dify fails the call; ``str(error)`` is Dify's message (e.g. "app not found").
-
-    Before the stream starts Dify answers with an HTTP error that the daemon quotes whole: a ``ValueError`` in
-    Dify (every refusal: unknown app, missing query, input checks, unknown conversation) is HTTP 400 with
-    ``{"code": "invalid_param", "message": <str(e)>, "status": 400}``. Once the stream runs, Dify's
-    backwards-invocation wrapper sends ``{"error": str(e)}`` instead, and only the message travels.
-    """
+    """Raised by a backend where Dify fails the call, with Dify's message (e.g. "app not found"). Before the stream
+    starts, a ``ValueError`` in Dify (every refusal: unknown app, missing query, input checks, unknown conversation) is
+    an HTTP 400 ``body`` the daemon quotes whole; later the backwards-invocation wrapper sends ``{"error": str(e)}``."""
 
     status = 400
 
@@ -81,11 +68,8 @@ class DifyError(Exception):
 
 
 class DifyServerError(DifyError):
-    """Any other exception in Dify before the stream starts: Dify's generic HTTP 500, the message lost.
-
-    Model errors in blocking mode end this way (``InvokeError``, ``QuotaExceededError`` and their kin are not
-    ``ValueError`` classes, so ``handle_general_exception`` answers them), as does a ``TypeError`` in input checks.
-    """
+    """Any other exception in Dify before the stream starts, such as a ``TypeError`` in input checks or a blocking
+    model error (``InvokeError``, ``QuotaExceededError``... go to ``handle_general_exception``): a bare HTTP 500."""
 
     status = 500
 
@@ -94,15 +78,13 @@ class DifyServerError(DifyError):
 
 
 def seconds_from_env(name: str, default: float, *, per_second: int = 1) -> float:
-    """The time limit the daemon reads from variable ``name`` (a whole number, ``per_second`` units a second), or
-    ``default`` when it is unset or not a whole number."""
+    """The daemon's time limit from variable ``name`` (a whole number of ``1/per_second`` s), else ``default``."""
     value = os.environ.get(name, "").strip()
     return int(value) / per_second if value.isdigit() else default
 
 
 def _is_private_host(host: str) -> bool:
-    """Whether Dify's SSRF proxy refuses ``host`` (``http_access deny to_private_networks``): local names and
-    private, loopback or link-local addresses."""
+    """Whether Dify's SSRF proxy refuses ``host`` (``http_access deny to_private_networks``): local or private."""
     if host in ("localhost", "") or host.endswith(".localhost") or "." not in host:
         return True
     try:
@@ -112,10 +94,8 @@ def _is_private_host(host: str) -> bool:
 
 
 def dify_json(payload: Mapping[str, Any]) -> str:
-    """How Dify's API writes a JSON error, as measured on 1.16.0-rc1: compact, every ``/`` escaped as ``\\/``, in
-    the handler's key order, and a final newline: ``{"code":"invalid_param","message":"app not found","status":400}``.
-    (Non-ASCII text was not measured; it is escaped here, as ``json.dumps`` does by default.) A ``/`` occurs
-    only inside strings in JSON text, so escaping every one of them changes no value."""
+    """A JSON error as Dify's API writes it (measured on 1.16.0-rc1): compact, ``/`` as ``\\/`` (only in strings: no
+    value changes), the handler's key order, a final newline; non-ASCII (not measured) escaped."""
     return json.dumps(payload, separators=(",", ":")).replace("/", "\\/") + "\n"
 
 
@@ -135,11 +115,8 @@ class PluginProcess(Plugin):
         storage: PluginStorage | None = None,
         public_host: str = "localhost",
     ) -> None:
-        """``app_read_timeout`` (seconds) defaults to ``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT`` from the
-        environment (milliseconds, as the daemon reads it), else 240 s. ``max_invocation_timeout`` (whole seconds, at
-        least 1) becomes the plugin's ``MAX_INVOCATION_TIMEOUT``. ``storage`` answers ``session.storage``: pass the
-        same one to a restarted plugin, as Dify keeps it. A public ``public_host`` (say ``dify.example.com``) stands
-        for a Dify whose API can fetch the plugin's own endpoint through its proxy."""
+        """``max_invocation_timeout``: whole seconds, at least 1. A public ``public_host`` (``dify.example.com``) lets
+        Dify's API fetch the plugin's endpoint (``fetch``)."""
         super().__init__(plugin_dir, python=python, env=env, on_log=on_log, public_host=public_host)
         self.apps = apps
         self.storage = storage if storage is not None else PluginStorage()
@@ -160,9 +137,7 @@ class PluginProcess(Plugin):
         super().stop(timeout)
 
     def fetch(self, url: str, timeout: float = 30) -> tuple[bytes, str] | None:
-        """What Dify's API gets when it fetches ``url`` through its SSRF proxy, if the address is this plugin's own
-        endpoint under a public host name: the body and its type, for a 200; ``None`` for anything else (an address
-        the proxy refuses or cannot reach, or an answer that is no file)."""
+        """A 200's body and type as Dify's API gets ``url`` (the plugin, public host) via its SSRF proxy, or None."""
         parts = urlsplit(url)
         if parts.hostname != self.public_host or _is_private_host(self.public_host) or not parts.path.startswith("/e/"):
             return None
@@ -177,10 +152,8 @@ class PluginProcess(Plugin):
         return body, (response.header("Content-Type") or "application/octet-stream").split(";")[0]
 
     def answer_call(self, session_id: str, payload: Mapping[str, Any]) -> None:
-        """Answer one call of the plugin back to Dify (its own thread) with ``backwards_response`` events: a
-        ``response`` (message ``"struct"``; an app's events are one ``"stream"`` response each) or an ``error`` in
-        the daemon's words, then ``end``, unless the call's client went away. The manifest's permission is checked
-        first, as ``checkPermission`` does."""
+        """Answer a call back to Dify (on its own thread), permission first (``checkPermission``): a ``"struct"``
+        response (an app's events: a ``"stream"`` one each) or an ``error``, then ``end``, unless the client left."""
         request_id = str(payload.get("backwards_request_id", ""))
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})
@@ -210,13 +183,10 @@ class PluginProcess(Plugin):
         self._backwards(session_id, request_id, "end", "", None)
 
     def _stream_app(self, session_id: str, request_id: str, request: dict[str, Any]) -> None:
-        """Relay an app's events until it ends; raise ``_Refused`` in the daemon's words when it fails or the read
-        timeout closes it. The backend runs on its own thread so that a silent app cannot hold the deadline back;
-        past the deadline the app is left to finish alone, as Dify keeps running a run whose reader went away.
-
-        When the session's HTTP client goes away (``_ClientGone``), the daemon cancels the session's context, which
-        aborts its call to Dify and drops the session (``service/endpoint.go``, ``session.propagateTraceContext``,
-        ``io_tunnel``): the plugin is told nothing, its app stream just stops."""
+        """Relay an app's events until it ends, fails or the read timeout closes it (``_Refused``); on its own thread,
+        a silent app cannot hold the deadline back (past it, it finishes alone, as Dify's run would). A client leaving
+        (``_ClientGone``) cancels the session's context, aborting the call to Dify and dropping the session, the plugin
+        told nothing (``service/endpoint.go``, ``session.propagateTraceContext``, ``io_tunnel``)."""
         items: queue.Queue[tuple[str, Any]] = queue.Queue()
 
         def produce() -> None:
@@ -247,9 +217,7 @@ class PluginProcess(Plugin):
                 continue
             if deadline is None:
                 deadline = time.monotonic() + self.app_read_timeout
-            # Events Dify has already sent go to the plugin in one write, as they would reach it through the
-            # daemon's pipe when Dify is fast (a burst), each still its own message; what follows them (more
-            # events, the end or an error) is handled next round.
+            # Events in hand go in one write, each its own message: a fast Dify's burst through the daemon's pipe.
             ready = []
             while kind == "event" and len(ready) < _BURST:
                 ready.append(as_relayed(value))
@@ -260,19 +228,13 @@ class PluginProcess(Plugin):
             self._backwards_many(session_id, request_id, [("response", "stream", event) for event in ready])
 
     def _permission(self, name: str) -> dict[str, Any]:
-        """The manifest's ``resource.permission.<name>`` (``storage``: ``enabled`` and ``size``, the quota)."""
         return (((self.manifest or {}).get("resource") or {}).get("permission") or {}).get(name) or {}
 
 
 def dify_error_message(invoke_type: Any, error: BaseException, started: bool) -> str:
-    """A failed call to Dify as the daemon words it for the plugin.
-
-    Dify refuses a call it cannot start with an HTTP error and a JSON body, which ``RequestAndParseStream``
-    quotes whole (``pkg/utils/http_requests/http_warpper.go``), body newline included; an error once the stream
-    runs comes as a ``{"error"}`` item, which the daemon wraps in its call-site names (``calldify/http_request.go``
-    and ``backwards_invocation/task.go``). ``fetch_app`` never quotes anything: see ``FETCH_APP_FAILED``. Any other
-    exception is the daemon's own failure to reach Dify (a Go transport error), wrapped at its call site.
-    """
+    """A failed call to Dify as the daemon words it: ``RequestAndParseStream`` quotes an HTTP error's body whole,
+    newline included (``http_warpper.go``); a ``{"error"}`` item once the stream runs, or the daemon's own failure to
+    reach Dify (a Go transport error), is wrapped in call-site names (``calldify/http_request.go``, ``task.go``)."""
     if invoke_type != "app":
         return FETCH_APP_FAILED
     if not isinstance(error, DifyError):
@@ -283,12 +245,8 @@ def dify_error_message(invoke_type: Any, error: BaseException, started: bool) ->
 
 
 def as_relayed(value: Any) -> Any:
-    """``value`` as the plugin receives it after the daemon's Go round trip.
-
-    The daemon decodes Dify's JSON into ``map[string]any`` and encodes it again with ``encoding/json``: object
-    keys come out sorted, and every number was a float64, so an integral value is written without a fraction
-    (``2.0`` arrives as ``2``) and integers beyond 2**53 lose precision.
-    """
+    """``value`` after the daemon's Go round trip (``map[string]any``, ``encoding/json``): keys sorted, every number a
+    float64 (``2.0`` arrives as ``2``, integers beyond 2**53 lose precision)."""
     if isinstance(value, Mapping):
         return {str(key): as_relayed(value[key]) for key in sorted(value, key=str)}
     if isinstance(value, list | tuple):
@@ -302,11 +260,8 @@ def as_relayed(value: Any) -> Any:
     return int(number) if number.is_integer() and abs(number) < 1e21 else number
 
 
-_CLIENT_CHECK = 0.05
-"""How often a silent app call looks whether its client is still there (seconds)."""
-
-_BURST = 256
-"""App events written to the plugin at once at most."""
+_CLIENT_CHECK = 0.05  # seconds between a silent app call's looks at whether its client is still there
+_BURST = 256  # app events written to the plugin at once, at most
 
 
 class _ClientGone(Exception):

@@ -1,14 +1,10 @@
-"""An HTTP server that plays the HTTP side of Dify's nginx and plugin daemon: ``/e/<hook_id>/<path>`` -> the plugin.
+"""The HTTP side of Dify's nginx and plugin daemon: ``/e/<hook_id>/<path>`` -> the plugin, a thread per request
+like the daemon's goroutines (``internal/server/http_server.go``, ``internal/server/endpoint.go``,
+``internal/service/endpoint.go``, ``internal/core/io_tunnel/endpoint_service.go`` in langgenius/dify-plugin-daemon;
+``docker/nginx/`` in langgenius/dify).
 
-It stands where Dify's nginx and daemon stand, and behaves as they do towards the client and the plugin
-(``internal/server/http_server.go``, ``internal/server/endpoint.go``, ``internal/service/endpoint.go``,
-``internal/core/io_tunnel/endpoint_service.go`` in langgenius/dify-plugin-daemon; ``docker/nginx/`` in
-langgenius/dify), serving many requests at once (a thread each, like the daemon's goroutines).
-
-Deviations, on purpose, each explained where it is made: any hook id is accepted (there is no endpoint table),
-paths outside ``/e/`` get a hint instead of Dify's web app, a body beyond the cap is drained rather than reset, the
-wait for the first chunk is bounded, and a body cut by the plugin stopping or dying ends with the daemon's JSON.
-"""
+Deviations, each explained where made: any hook id works (no endpoint table), other paths get a hint, not Dify's web
+app; an oversized body is drained, not reset; the first chunk's wait is bounded; a cut body ends in daemon JSON."""
 
 from __future__ import annotations
 
@@ -39,19 +35,13 @@ from devkit.daemon.supervisor import PluginSupervisor
 from devkit.local import EXECUTION_TIMEOUT, NOT_RELAYED, TEXT, PlainHandler
 from devkit.plugin import DEFAULT_HOOK_ID, MAX_BODY_BYTES, PluginError
 
-EXECUTION_TIMEOUT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"
-"""Where ``DevDaemonServer`` reads its ``EXECUTION_TIMEOUT`` when it is not given one, as the daemon does."""
+EXECUTION_TIMEOUT_ENV = "PLUGIN_MAX_EXECUTION_TIMEOUT"  # the daemon's (and DevDaemonServer's default) time limit
+CLIENT_CHECK = 0.25  # seconds between looks at whether a waiting client left (the daemon is told at once)
+DRAIN_LIMIT = 64 * 1024 * 1024  # bytes over the cap drained (so the client gets its answer, not a reset); then hang up
 
 KILLED_BY_TIMEOUT = daemon_error_body("killed by timeout")
-"""What the daemon appends to a body when the execution timeout fires (``internal/service/endpoint.go``): the
-status (usually 200) is long sent, so gin's ``c.JSON(500, ...)`` can only add to the body, and the response ends."""
-
-CLIENT_CHECK = 0.25
-"""Seconds between two looks at whether a waiting client is still there (the daemon is told at once)."""
-
-DRAIN_LIMIT = 64 * 1024 * 1024
-"""Bytes beyond the body cap read and thrown away, so that the client can finish sending and gets its answer instead
-of a reset; past that, hang up."""
+"""Appended to a body when the execution timeout fires (``internal/service/endpoint.go``): the status (usually 200)
+is long sent, so gin's ``c.JSON(500, ...)`` can only add to the body, and the response ends."""
 
 _ROUTE = re.compile(r"^/e/([^/]+)(/.*)?$")
 _HINT = "404 page not found\n\nPlugin endpoints live under /e/<hook_id>/, e.g. {}/chat/<app_id>?query=Hello\n"
@@ -60,16 +50,14 @@ _HTML = ("Content-Type", "text/html; charset=utf-8")
 
 
 def _read_body(stream: BinaryIO, headers: Message, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of body, the rest read and thrown away, and whether all of it was read; raises
-    ``ValueError`` when the framing is broken."""
+    """At most ``limit`` bytes of body (the rest dropped) and whether all was read; ``ValueError``: broken framing."""
     if "chunked" not in (headers.get("Transfer-Encoding") or "").lower():
         declared = (headers.get("Content-Length") or "0").strip()
         if not declared.isdecimal():
             raise ValueError("bad Content-Length")
         body = stream.read(min(int(declared), limit))
         return body, _discard(stream, int(declared) - len(body))
-    body = bytearray()
-    dropped = 0
+    body, dropped = bytearray(), 0
     while True:
         try:
             size = int(stream.readline(1024).split(b";")[0], 16)
@@ -95,7 +83,7 @@ def _discard(stream: BinaryIO, count: int) -> bool:
 
 
 class DaemonHandler(PlainHandler):
-    """One client connection; each request goes to the plugin as one endpoint invocation."""
+    """One client connection; each request is one endpoint invocation."""
 
     server_version = "dify-devkit"
     server: DevDaemonServer
@@ -107,14 +95,13 @@ class DaemonHandler(PlainHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # one line per request is written when the answer is complete, see _relay
+        pass  # _relay writes one line once the answer is complete
 
     def log_message(self, format: str, *args: Any) -> None:
         self.server.console(f"{self.address_string()} {format % args}")
 
     def _relay(self) -> None:
-        """Route ``/e/<hook_id>/<rest>`` for HEAD, GET, POST, PUT, DELETE and OPTIONS to the plugin, once nginx has
-        had its say; any other method or path under ``/e`` gets the daemon's JSON 404."""
+        """``/e/<hook_id>/<rest>`` to the plugin after nginx; other methods and paths under ``/e``: the daemon's 404."""
         started = time.monotonic()
         split = urlsplit(self.path)
         raw_headers = "".join(f"{name}{value}" for name, value in self.headers.items())
@@ -131,8 +118,7 @@ class DaemonHandler(PlainHandler):
             self.close_connection = True
             self._plain(400, str(exc).encode(), TEXT)
             return
-        if not complete:
-            self.close_connection = True
+        self.close_connection = self.close_connection or not complete
         query = f"?{split.query}" if split.query else ""
         if route is None:
             if self.command == "PATCH" or (split.path + "/").startswith("/e/"):
@@ -142,8 +128,7 @@ class DaemonHandler(PlainHandler):
             else:
                 self._plain(404, _HINT.format(self.server.endpoint_url).encode(), TEXT)
         elif not relayed:
-            # gin's RedirectTrailingSlash: /e/<hook> matches the route once a slash is added, so gin redirects
-            # there, 301 for GET (with Go's http.Redirect link page) and 307 for the other methods.
+            # gin's RedirectTrailingSlash to /e/<hook>/: 301 for GET (Go's http.Redirect link page), 307 otherwise.
             location = split.path + "/" + query
             if self.command in ("GET", "HEAD"):
                 page = f'<a href="{html.escape(location)}">Moved Permanently</a>.\n\n'.encode()
@@ -156,7 +141,6 @@ class DaemonHandler(PlainHandler):
                 request_uri=self.path,
                 client_ip=self.client_address[0],
                 fallback_host=self.server.display_host,
-                # The plugin gives Dify file addresses under the public host: see PluginProcess.fetch.
                 public_host=self.server.public_host,
                 server_port=self.server.server_port,
             )
@@ -172,11 +156,9 @@ class DaemonHandler(PlainHandler):
             return True
 
     def _invoke(self, hook_id: str, target: str, headers: list[tuple[str, str]], body: bytes) -> int:
-        """Answer only once the plugin's first body chunk is in (the daemon reads status, headers and that chunk
-        together): a plugin failure before it is the daemon's ``500 {"code": -500, "message": ...}``. Then copy
-        every header the plugin set (first value only) and stream its body one flush per chunk, framed by
-        ``_Body``, until the plugin ends, fails (the daemon appends the error's text to the body), or
-        ``max_execution_timeout`` after the first chunk (the daemon appends ``KILLED_BY_TIMEOUT``)."""
+        """Answer once the first body chunk is in (the daemon reads it with status and headers; a failure before it is
+        a daemon 500), copying each header's first value; stream the body, a flush per chunk, until the plugin ends,
+        fails (its error's text appended) or ``max_execution_timeout`` after the first chunk (``KILLED_BY_TIMEOUT``)."""
         timeout = self.server.max_execution_timeout  # also bounds the wait for the first chunk (the daemon's does not)
         try:
             response = self.server.supervisor.process().request(
@@ -215,8 +197,7 @@ class DaemonHandler(PlainHandler):
             while (remaining := deadline - time.monotonic()) > 0:
                 if not response.wait(min(remaining, CLIENT_CHECK)):
                     if self._client_left():
-                        # gin's CloseNotify: the daemon returns at once, which drops the session and cancels the
-                        # plugin's app call; nothing more is written.
+                        # gin's CloseNotify: the daemon returns at once (dropping the session and the app call).
                         self.close_connection = True
                         return response.status
                     continue
@@ -229,8 +210,7 @@ class DaemonHandler(PlainHandler):
                     body.write(chunk)
                     continue
                 if response.error is not None and response.error_data is None:
-                    # The plugin stopped (Ctrl-C, close) or died: the daemon's JSON on a line of its own, so that an
-                    # NDJSON client reads one last JSON line rather than stray text.
+                    # Stopped (Ctrl-C, close) or died: the daemon's JSON on its own line, for NDJSON clients.
                     body.write_line(daemon_error_body(response.error))
                 elif response.error is not None:
                     body.write(plugin_error_text(response.error_data, response.error).encode())
@@ -264,31 +244,27 @@ class DevDaemonServer(ThreadingHTTPServer):
         max_execution_timeout: float | None = None,
     ) -> None:
         super().__init__(address, DaemonHandler)
-        if max_execution_timeout is None:
-            max_execution_timeout = seconds_from_env(EXECUTION_TIMEOUT_ENV, EXECUTION_TIMEOUT)
-        self.max_execution_timeout = max_execution_timeout
+        default_timeout = seconds_from_env(EXECUTION_TIMEOUT_ENV, EXECUTION_TIMEOUT)
+        self.max_execution_timeout = max_execution_timeout if max_execution_timeout is not None else default_timeout
         self.supervisor = supervisor
         self.settings = dict(settings or {})
         self.hook_id = hook_id
         self.console = console
-        self.public_host: str | None = None
-        """The host name Dify is reached at, as nginx would see it (``None``: the one the client used)."""
-        self.index: bytes | None = None
-        """The html page ``GET /`` answers (``make run`` sets it: the demo's links); ``None``: a 404 like any path."""
+        self.public_host: str | None = None  # Dify's name: nginx's Host, the plugin's file links (None: the client's)
+        self.index: bytes | None = None  # the page ``GET /`` answers (``make run``'s links); ``None``: a 404
         self._thread: threading.Thread | None = None
         self._requests = 0
         self._requests_done = threading.Condition()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that drops its connection is ordinary (Go's server says nothing of it); any other failure of a
-        connection gets one line, not socketserver's traceback."""
+        """A dropped connection is ordinary (Go's server says nothing); other failures get a line, not a traceback."""
         exc = sys.exc_info()[1]
         if not isinstance(exc, ConnectionError | TimeoutError):
             self.console(f"a request from {client_address[0]} failed: {type(exc).__name__}: {exc}")
 
     @property
     def display_host(self) -> str:
-        """The host to put in links: a wildcard bind address is reachable as 127.0.0.1."""
+        """For links: a wildcard bind address is reachable as 127.0.0.1."""
         host = str(self.server_address[0])
         return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 - compared, not bound
 
@@ -298,28 +274,24 @@ class DevDaemonServer(ThreadingHTTPServer):
 
     @property
     def endpoint_url(self) -> str:
-        """Where the plugin's paths start, as Dify shows it: ``http://host:port/e/<hook_id>``."""
+        """Where the plugin's paths start, as Dify shows it."""
         return f"{self.url}/e/{self.hook_id}"
 
     def serve_in_background(self) -> None:
-        """Serve from a daemon thread; ``close`` stops it."""
-        # A short poll: ``shutdown`` waits for the loop's next look, 0.5 s by default, at every close.
+        """Serve from a daemon thread; ``close`` stops it. A short poll: ``shutdown`` waits for the loop's next look."""
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="devkit-server", daemon=True)
         self._thread.start()
 
     def close(self, drain: float = 3.0) -> None:
-        """Stop serving, close the socket and stop the plugin; then give the requests it cut ``drain`` seconds to
-        write their last line (the daemon's error JSON) and end their bodies properly."""
+        """Stop serving and the plugin; give the requests it cut ``drain`` s to end their bodies (the daemon's JSON)."""
         if self._thread is not None:
             self.shutdown()
             self._thread.join(5)
             self._thread = None
         self.server_close()
         self.supervisor.stop()
-        deadline = time.monotonic() + drain
         with self._requests_done:
-            while self._requests and (left := deadline - time.monotonic()) > 0:
-                self._requests_done.wait(left)
+            self._requests_done.wait_for(lambda: not self._requests, drain)
 
     @contextlib.contextmanager
     def in_flight(self) -> Iterator[None]:
@@ -338,8 +310,8 @@ class DevDaemonServer(ThreadingHTTPServer):
 
 
 class _Body:
-    """Writes a response body as Go's server does: chunked, or as a plain body of the plugin's ``Content-Length``
-    (Go drops the bytes beyond it; ``finish`` says when the body fell short, and the connection must close)."""
+    """A response body as Go's server writes it: chunked, or plain to the plugin's ``Content-Length`` (Go drops
+    bytes beyond it; ``finish`` is false when the body fell short, and the connection must close)."""
 
     def __init__(self, out: BinaryIO, length: int | None) -> None:
         self._out = out
@@ -347,7 +319,7 @@ class _Body:
         self._last = b""
 
     def write_line(self, data: bytes) -> None:
-        """``data`` on a line of its own: after a newline if the body does not end with one, then a newline."""
+        """``data`` on a line of its own."""
         self.write((b"\n" if self._last not in (b"", b"\n") else b"") + data + b"\n")
 
     def write(self, data: bytes) -> None:

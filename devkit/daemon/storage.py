@@ -1,17 +1,12 @@
-"""The plugin storage Dify's daemon offers (``session.storage``), kept in memory, answering in its exact words.
+"""``session.storage`` as Dify's daemon offers it, in memory and its exact words (``executeDifyInvocationStorageTask``
+in ``internal/core/io_tunnel/backwards_invocation/task.go``; ``internal/core/persistence/persistence.go``):
 
-What the daemon does (``internal/core/io_tunnel/backwards_invocation/task.go``, ``executeDifyInvocationStorageTask``;
-``internal/core/persistence/persistence.go``):
-
-* one ``response`` (message ``struct``) or one ``error``, then ``end``: set -> ``{"data": "ok"}``, get ->
-  ``{"data": "<hex>"}``, exist -> ``{"data": <bool>, "exist_num": n}``, del -> ``{"data": "ok", "deleted_num": n}``;
+* one ``response`` (message ``struct``, ``data`` as ``answer`` returns it, values hex) or one ``error``, then ``end``;
 * the manifest must enable ``resource.permission.storage`` (else ``PERMISSION_DENIED``);
-* a key longer than 256 bytes cannot be saved; a key holding ``..`` (after path cleaning) is refused for every
-  operation; a missing key cannot be read or deleted;
-* the quota is the manifest's ``storage.size``: the total of all values. A set that passes it fails, *after* the
-  value was written (the daemon saves first, then checks), and the counted total does not change;
-* no expiry; one store per plugin and workspace, shared by every endpoint.
-"""
+* a key over 256 bytes is not saved, one with ``..`` (path cleaned) always refused, a missing one not read or deleted;
+* the quota is the manifest's ``storage.size``, for the total of all values. A set that passes it fails *after*
+  the value was written (the daemon saves, then checks), and the counted total does not change;
+* no expiry; one store per plugin and workspace, shared by every endpoint."""
 
 from __future__ import annotations
 
@@ -37,15 +32,11 @@ class PluginStorage:
 
     def __init__(self) -> None:
         self.values: dict[str, bytes] = {}
-        self.counted = 0
-        """What the daemon's size counter holds (it can lag behind ``values``: see the module docstring)."""
+        self.counted = 0  # the daemon's size counter (it can lag behind ``values``: see the quota above)
         self._lock = threading.Lock()
 
     def answer(self, request: Mapping[str, Any], quota: int | None) -> dict[str, Any]:
-        """The ``data`` of the daemon's response to one storage call; raises ``StorageError`` for its errors.
-
-        ``quota`` is the manifest's ``resource.permission.storage.size`` (``None``: storage not enabled).
-        """
+        """The daemon's response ``data``, or ``StorageError``; ``quota``: ``storage.size`` (``None``: not enabled)."""
         if quota is None:
             raise StorageError(PERMISSION_DENIED)
         operation, key = request.get("opt"), str(request.get("key") or "")

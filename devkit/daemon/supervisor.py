@@ -1,9 +1,5 @@
-"""Keeps one plugin process running, restarting it when it dies, as Dify's daemon restarts a crashed plugin.
-
-A plugin that crashes (a bug, an ``os._exit``, a stdout line over 5 MiB, a kill from outside) should cost the
-developer one failed request, not a restart of the devkit. The supervisor notices a dead process either when a
-request asks for it or from a watcher thread, says so on the console, and starts a fresh one.
-"""
+"""Restarts a dead plugin process as Dify's daemon restarts a crashed plugin: a crash (a bug, an ``os._exit``, a stdout
+line over 5 MiB, a kill from outside) costs one failed request, not a devkit restart. A request or a watcher notices."""
 
 from __future__ import annotations
 
@@ -14,9 +10,7 @@ from collections.abc import Callable
 
 from devkit.daemon.process import PluginError, PluginProcess
 
-RETRY_INTERVAL = 5.0
-"""The watcher waits this long between two failed restarts, so a plugin that cannot start does not spin."""
-
+RETRY_INTERVAL = 5.0  # between two failed restarts by the watcher: a plugin that cannot start does not spin
 WATCH_INTERVAL = 0.5
 
 
@@ -30,8 +24,7 @@ class PluginSupervisor:
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="plugin-watcher", daemon=True)
         self._last_attempt = 0.0
-        self.current: PluginProcess | None = None
-        """The process last started, alive or not."""
+        self.current: PluginProcess | None = None  # the process last started, alive or not
 
     def start(self) -> None:
         """Start the first process (raises ``PluginError`` if it cannot start) and the watcher thread."""
@@ -59,7 +52,6 @@ class PluginSupervisor:
             return process
 
     def stop(self) -> None:
-        """Stop watching and stop the plugin."""
         self._stopping.set()
         with self._lock:
             if self.current is not None:
@@ -70,10 +62,9 @@ class PluginSupervisor:
     def _watch(self) -> None:
         while not self._stopping.wait(WATCH_INTERVAL):
             current = self.current
-            if current is None or current.alive or time.monotonic() - self._last_attempt < RETRY_INTERVAL:
-                continue
-            with contextlib.suppress(PluginError):  # reported by process(); the next request or round tries again
-                self.process()
+            if current is not None and not current.alive and time.monotonic() - self._last_attempt >= RETRY_INTERVAL:
+                with contextlib.suppress(PluginError):  # reported by process(); the next request or round tries again
+                    self.process()
 
     def _launch(self) -> PluginProcess:
         self._last_attempt = time.monotonic()

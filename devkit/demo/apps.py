@@ -1,18 +1,15 @@
-"""Five demo apps that answer the plugin's app calls as Dify 1.16.0-rc1 does, so the plugin can be tried and tested
-without a Dify instance.
+"""Five demo apps (``demo_apps.json``: chatbot, agent, chatflow, workflow, completion) that answer the plugin's app
+calls as Dify 1.16.0-rc1 does: Dify's events (``events.py``) word by word, ``token_delay`` s apart, and its refusals
+in its order and words (``events.accepted``, ``inputs.validate_inputs``). Words in the query (chat-type apps), the
+``topic`` input (workflow) or the ``product`` input (completion) trigger Dify's rarer answers, listed in
+DEVELOPING.md ("Run it locally"). As measured, a workflow or completion app called with a query (the chat path) runs
+as itself, query ignored: Dify routes by the app's mode (``api/core/plugin/backwards_invocation/app.py``).
 
-One app of each kind (``demo_apps.json``): chatbot, agent, chatflow, workflow, completion. They stream Dify's events
-(``events.py``) word by word, ``token_delay`` seconds apart, and refuse calls in Dify's order and words
-(``events.accepted``, ``inputs.validate_inputs``). Words in the query (chat-type apps), the ``topic`` input (workflow)
-or the ``product`` input (completion) trigger Dify's rarer answers: DEVELOPING.md ("Run it locally") lists them. As
-measured, a workflow or completion app called with a query (the chat path) runs as itself, query ignored: Dify routes
-by the app's own mode (``api/core/plugin/backwards_invocation/app.py``).
-
-Deviations, on purpose: a paused run in blocking mode returns the run's result with status ``paused`` (a workflow)
-or the answer so far (a chatflow), a shape not modelled on Dify's; the apps read the files a plugin uploads
-(``tool_file`` inputs), which Dify 1.16.0-rc1 refuses as "ToolFile <id> not found" (the upload belongs to another
-end user of the workspace), and ``completion_fixed=True`` runs the completion app, which that Dify fails with its
-generic 500 for every plugin call. ``tests/real_dify/player.py`` (``RecordedDify``) answers as that Dify does.
+Deviations, on purpose: in blocking mode a paused run returns the run's result with status ``paused`` (workflow) or
+the answer so far (chatflow), a shape of our own; the apps read the files a plugin uploads (``tool_file`` inputs),
+which that Dify refuses as "ToolFile <id> not found" (the upload belongs to another end user of the workspace);
+``completion_fixed=True`` runs the completion app, which that Dify fails with its generic 500 for every plugin call.
+``tests/real_dify/player.py`` (``RecordedDify``) answers as that Dify does.
 """
 
 from __future__ import annotations
@@ -38,41 +35,32 @@ from devkit.demo.remote import RemoteFiles
 _DATA = json.loads(Path(__file__).with_name("demo_apps.json").read_text(encoding="utf-8"))
 MARKUP_SAMPLE = "<img src=x onerror=alert(1)>"
 MARKDOWN_SAMPLE = "\n".join(_DATA["markdown"])
-THINKING_SAMPLE = "\n".join(_DATA["thinking"])
-"""The ``think`` trigger (chatbot): reasoning models (DeepSeek-R1 and its kin) stream their reasoning this way."""
-_SECTIONS: dict[str, list[str]] = _DATA["sections"]
-"""The outline's section titles by tone, ``{t}`` standing for the topic."""
+THINKING_SAMPLE = "\n".join(_DATA["thinking"])  # ``think`` (chatbot): how DeepSeek-R1 and its kin stream reasoning
+_SECTIONS: dict[str, list[str]] = _DATA["sections"]  # the outline's section titles by tone, ``{t}``: the topic
 
-MODEL_ERRORS: dict[str, tuple[str, str]] = {
+MODEL_ERRORS: dict[str, tuple[str, str]] = {  # trigger word -> (the ``error`` event's code, the exception's text)
     "model-error": ("completion_request_error", "[demo] The model provider refused the request, as you asked."),
     "quota": ("provider_quota_exceeded", ""),
     "no-credentials": ("provider_not_initialize", "Model gpt-4o-mini credentials is not initialized."),
     "unsupported-model": ("model_currently_not_support", "Model Currently Not Support"),
 }
-"""Trigger word -> (the ``error`` event's code, the exception's description) for a model call that fails."""
 FAIL_MESSAGE = "[demo] The model failed halfway through the answer, as you asked."
 CRASH_MESSAGE = "the demo app's stream broke halfway, as you asked"
-STOPPED_MESSAGE = "Stopped by user."
-"""``QueueStopEvent.get_stop_reason`` for a run stopped from the API or the studio."""
-SILENCE = 300.0
-"""The ``silent`` trigger's pause: longer than the daemon's 240 s read timeout and the SDK's 250 s."""
+STOPPED_MESSAGE = "Stopped by user."  # ``QueueStopEvent.get_stop_reason``: a run stopped from the API or the studio
+SILENCE = 300.0  # the ``silent`` trigger's pause: longer than the daemon's 240 s read timeout and the SDK's 250 s
 QUOTA_NODE_ERROR = "[demo] The model's quota is used up."
 REPLACED = "[demo] This answer was replaced by output moderation."
-IMAGE_TOOL_OBSERVATION = (
+IMAGE_TOOL_OBSERVATION = (  # what Dify's tool engine tells an agent's model about an image its tool made
     "image has been created and sent to user already, you do not need to create it, just tell the user to check it now."
 )
-"""What Dify's tool engine tells an agent's model about an image its tool made."""
-SUN_PICTURE = Path(__file__).with_name("sun.png").read_bytes()
-"""What the demo's image tools (``picture``) draw: a yellow sun on a blue sky, 48 pixels square."""
+SUN_PICTURE = Path(__file__).with_name("sun.png").read_bytes()  # ``picture``: a yellow sun on a blue sky, 48 px square
 
 Event = dict[str, Any]
 Inputs = dict[str, Any]
 Words = frozenset[str]
 _FINAL_EVENTS = frozenset({"message_end", "workflow_finished", "workflow_paused", "error"})
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-"""A trigger word (of the lower-cased query or input): hyphenated ones stay whole."""
-_TOKEN = re.compile(r"\S+\s*")
-"""A piece of an answer as a model streams it: a word with the whitespace after it."""
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # a trigger word of the lower-cased query or input, hyphens kept
+_TOKEN = re.compile(r"\S+\s*")  # a piece of an answer as a model streams it: a word and the whitespace after it
 _FAIL_AFTER_TOKENS = 4
 
 
@@ -82,18 +70,14 @@ class DemoApp:
 
     app_id: str
     name: str
-    mode: str
-    """Dify's app mode: chat, agent-chat, advanced-chat (chatflow), workflow or completion."""
-    slug: str
-    """Its name in the demo endpoint's ``allowed_apps``, so that links read ``/chat/chatbot``."""
+    mode: str  # Dify's app mode: chat, agent-chat, advanced-chat (chatflow), workflow or completion
+    slug: str  # its name in the demo endpoint's ``allowed_apps``, so that links read ``/chat/chatbot``
     opening_statement: str
     suggested_questions: tuple[str, ...]
-    user_input_form: tuple[dict[str, Any], ...] = field(compare=False)
-    """As Dify's ``fetch_app`` returns it."""
+    user_input_form: tuple[dict[str, Any], ...] = field(compare=False)  # as Dify's ``fetch_app`` returns it
     sample_query: str | None = None
     sample_inputs: tuple[tuple[str, str], ...] = ()
-    trigger_input: str | None = None
-    """For apps without a query, the input whose words trigger the demo behaviours."""
+    trigger_input: str | None = None  # for apps without a query: the input whose words trigger the demo behaviours
 
     @cached_property
     def fields(self) -> tuple[Field, ...]:
@@ -105,7 +89,6 @@ class DemoApp:
 
     @property
     def path(self) -> str:
-        """The plugin path that serves it: chat, workflow or completion."""
         return "chat" if self.takes_query else self.mode
 
     @property
@@ -114,14 +97,10 @@ class DemoApp:
 
     def parameters(self) -> dict[str, Any]:
         """What Dify's ``fetch_app`` returns for this app: its parameters, not its mode."""
-        values = {
-            "opening_statement": self.opening_statement,
-            "suggested_questions": list(self.suggested_questions),
-            "suggested_questions_after_answer": {"enabled": self.takes_query},
-            "retriever_resource": {"enabled": self.takes_query},
-            "user_input_form": copy.deepcopy(list(self.user_input_form)),
-        }
-        return ev.filled(ev.TEMPLATES["app parameters"], values)
+        values = {"opening_statement": self.opening_statement, "suggested_questions": list(self.suggested_questions)}
+        values.update(suggested_questions_after_answer={"enabled": self.takes_query})
+        values.update(retriever_resource={"enabled": self.takes_query}, user_input_form=list(self.user_input_form))
+        return ev.filled(ev.TEMPLATES["app parameters"], copy.deepcopy(values))
 
 
 def _demo_app(entry: dict[str, Any]) -> DemoApp:
@@ -131,8 +110,8 @@ def _demo_app(entry: dict[str, Any]) -> DemoApp:
 
 DEMO_APPS: tuple[DemoApp, ...] = tuple(_demo_app(entry) for entry in _DATA["apps"])
 CHATBOT_APP_ID, AGENT_APP_ID, CHATFLOW_APP_ID, WORKFLOW_APP_ID, COMPLETION_APP_ID = (app.app_id for app in DEMO_APPS)
+# The demo endpoint serves each demo app by a name and its type, as an admin would set it up.
 DEMO_ALLOWED_APPS = ", ".join(f"{app.path}:{app.slug}={app.app_id}" for app in DEMO_APPS)
-"""The demo endpoint serves each demo app by a name and its type, as an admin would set it up."""
 DEMO_SETTINGS: dict[str, str] = {"allowed_apps": DEMO_ALLOWED_APPS}
 _BY_ID = {app.app_id: app for app in DEMO_APPS}
 
@@ -149,8 +128,7 @@ _TOOL = ev.Node("weather_tool", "tool", "Weather tool")
 _COVER = ev.Node("cover_image", "tool", "Cover image")
 _TOOL_DOWN = "[demo] The weather service is down."
 _FORM = "Please review the draft answer and approve it."
-_FORM_TIME = 24 * 3600
-"""Seconds a human-input form waits for its answer."""
+_FORM_TIME = 24 * 3600  # seconds a human-input form waits for its answer
 
 
 def _prompt_tokens(*texts: Any) -> int:
@@ -158,7 +136,6 @@ def _prompt_tokens(*texts: Any) -> int:
 
 
 def _model_failure(words: Words) -> tuple[str, str] | None:
-    """The model error the trigger words ask for, as (error code, description), if any."""
     return next((failure for word, failure in MODEL_ERRORS.items() if word in words), None)
 
 
@@ -175,16 +152,16 @@ class DemoApps:
     ) -> None:
         self.token_delay = token_delay
         self.silence = silence
-        self.completion_fixed = completion_fixed
-        """Play a Dify that runs completion apps for plugins (1.16 fails every such call: a ``KeyError``)."""
+        self.completion_fixed = (
+            completion_fixed  # a Dify running completion apps for plugins (1.16 fails all: KeyError)
+        )
+        # Dify's files service: plugins' uploads land here as tool files, which the apps read; so do the pictures the
+        # apps make, served and linked as ``ToolFileManager.sign_file`` links them.
         self.files = FileService()
-        """Dify's files service: plugins' uploads land here as tool files, which the apps read; the pictures the
-        apps make are kept (and served, linked as ``ToolFileManager.sign_file`` links them) here too."""
+        # The network Dify's proxy reaches beyond ``reachable``: the daemon's ``PluginProcess.fetch`` answers the
+        # plugin's own public endpoint through it, where the plugin serves the files a client sent.
         self.network: Callable[[str], tuple[bytes, str] | None] | None = None
-        """The network Dify's proxy reaches, beyond ``reachable``: the devkit's daemon answers the plugin's own
-        public endpoint through it (``PluginProcess.fetch``), where the plugin serves the files a client sent."""
-        self.reachable: dict[str, bytes] = {}
-        """Other URLs that answer, and what they serve: every other address is unreachable, as for Dify."""
+        self.reachable: dict[str, bytes] = {}  # other URLs that answer, and what they serve; no other address does
         self._sleep = sleep
         self._conversations = ev.Conversations()
 
@@ -236,8 +213,7 @@ class DemoApps:
                 self._sleep(self.silence)
 
     def _blocking(self, app: DemoApp, run: ev.Run, events: Iterator[Event]) -> Iterator[Event]:
-        """Blocking mode: run to the end, then one result (``ev.blocking_result``). A paused run ends there: a
-        workflow with its run's result, status ``paused``, a chatflow with the answer so far."""
+        """Blocking mode: run to the end, then one result (``ev.blocking_result``); a paused run ends there."""
 
         def ended() -> Iterator[Event]:
             for event in events:
@@ -253,7 +229,7 @@ class DemoApps:
     def _easy_ui_answer(
         self, run: ev.Run, text: str, kind: str, words: Words, prompt_tokens: int, extra_tokens: int = 0
     ) -> Iterator[Event]:
-        """The answer of a chatbot, agent or completion app (``kind``: message or agent_message), with the easy-UI
+        """A chatbot's, agent's or completion app's answer (``kind``: message or agent_message), with the easy-UI
         triggers applied; ``extra_tokens``: completion tokens spent besides the answer's (an agent's thoughts)."""
         failure = _model_failure(words)
         if failure is not None:
@@ -311,9 +287,8 @@ class DemoApps:
     def _tool_step(
         self, run: ev.Run, position: int, tool: str, thought: str, city: str, observation: str, picture: str = ""
     ) -> Iterator[Event]:
-        """An agent step: Dify announces it empty first, then sends it again filled in. An image tool's ``picture``
-        is announced in between (``message_file``: only agents send one, a chatbot has no tool to make a file), and
-        the step lists it in ``message_files``."""
+        """An agent step, announced empty, then sent again filled in; an image tool's ``picture`` comes in between
+        (``message_file``: only agents send one, a chatbot has no tool to make a file), listed in ``message_files``."""
         thought_id, files = ev.new_id(), []
         yield ev.event(run, "agent_thought", id=thought_id, position=position)
         self._pause(1)
@@ -323,9 +298,8 @@ class DemoApps:
             yield files[-1]
         step = {"thought": thought, "tool_input": json.dumps({tool: {"city": city}}), "observation": observation}
         step.update(tool=tool, tool_labels={tool: {"en_US": tool.replace("_", " ").title()}})
-        yield ev.event(
-            run, "agent_thought", id=thought_id, position=position, **step, message_files=[file["id"] for file in files]
-        )
+        step["message_files"] = [file["id"] for file in files]
+        yield ev.event(run, "agent_thought", id=thought_id, position=position, **step)
         self._pause(1)
 
     def _completion(self, run: ev.Run, query: str, inputs: Inputs, turn: int, words: Words) -> Iterator[Event]:
@@ -367,13 +341,11 @@ class DemoApps:
         for source in inputs.get("sources") or []:
             after.append("Source. " + self._read_attachment(source))
         text = "\n".join(lines) + "".join(f"\n\n{paragraph}" for paragraph in after)
-        return _Graph(self, run, words).run(
-            inputs, ev.system_inputs(run), {"topic": topic}, text, [topic, inputs.get("notes")]
-        )
+        prompt = [topic, inputs.get("notes")]
+        return _Graph(self, run, words).run(inputs, ev.system_inputs(run), {"topic": topic}, text, prompt)
 
     def _read_attachment(self, value: dict[str, Any]) -> str:
-        """What the app read of a file: name, size, type and, for text, the first line (a node reads a remote file
-        with a GET, during the run)."""
+        """What the app read of a file (a remote one by a GET during the run): name, size, type, a text's first line."""
         if value.get("transfer_method") == "remote_url":
             url = str(value.get("url") or value.get("remote_url"))
             answered = self.remote().content(url)
@@ -391,28 +363,23 @@ class DemoApps:
         return report
 
 
+@dataclass
 class _Graph:
-    """One run of a workflow-based demo app (chatflow or workflow): Start, the nodes the triggers ask for, the LLM
-    node that streams the answer, then Answer (chatflow) or End (workflow)."""
+    """One run of a chatflow or workflow: Start, the nodes the triggers ask for, the LLM node, then Answer or End."""
 
-    def __init__(self, apps: DemoApps, run: ev.Run, words: Words) -> None:
-        self.apps = apps
-        self.run_ = run
-        self.words = words
-        self.chat = run.mode == "advanced-chat"
-        self.steps = 0
-        """Node executions so far: the last one's ``index``."""
-        self.exceptions = 0
+    apps: DemoApps
+    run_: ev.Run
+    words: Words
+    steps: int = 0  # node executions so far: the last one's ``index``
+    exceptions: int = 0
 
-    def run(
-        self, start_inputs: Inputs, system: Inputs, llm: Inputs, text: str, prompt: Iterable[Any]
-    ) -> Iterator[Event]:
-        """``start_inputs`` are the form's (the Start node's inputs and outputs); the run's own inputs add Dify's
-        ``system`` variables to them; ``llm``: the LLM node's inputs; ``prompt``: what its prompt is made of."""
+    def run(self, form: Inputs, system: Inputs, llm: Inputs, text: str, prompt: Iterable[Any]) -> Iterator[Event]:
+        """``form``: the form's inputs (the Start node's inputs and outputs), to which the run's own inputs add Dify's
+        ``system`` variables; ``llm``: the LLM node's inputs; ``prompt``: what its prompt is made of."""
         run, words = self.run_, self.words
-        data = {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "inputs": {**start_inputs, **system}}
+        data = {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "inputs": {**form, **system}}
         yield ev.event(run, "workflow_started", {**data, "created_at": run.created_at})
-        yield from self._node(_START, start_inputs, start_inputs, pause=True)
+        yield from self._node(_START, form, form, pause=True)
         if "form-filled" in words:
             yield from self._form(filled=True)
         if "form-timeout" in words:
@@ -434,7 +401,7 @@ class _Graph:
 
     def _llm(self, llm_inputs: Inputs, text: str, prompt: Iterable[Any]) -> Iterator[Event]:
         """The LLM node streams the answer, then the run ends (or fails, or is stopped) as the triggers say."""
-        run, words, chat = self.run_, self.words, self.chat
+        run, words, chat = self.run_, self.words, self.run_.mode == "advanced-chat"
         model = _model_failure(words)
         failure, stopped = "fail" in words or model is not None, "stopped" in words
         started, clock = self._start(_LLM, llm_inputs), time.perf_counter()
@@ -450,10 +417,8 @@ class _Graph:
         streamed = pieces[:_FAIL_AFTER_TOKENS] if failure or stopped else pieces
         for number, token in enumerate(streamed):
             self.apps._pause(number)
-            if chat:
-                yield ev.message(run, token, ["llm", "text"])
-            else:
-                yield ev.event(run, "text_chunk", {"text": token, "from_variable_selector": ["llm", "text"]})
+            chunk = {"text": token, "from_variable_selector": ["llm", "text"]}
+            yield ev.message(run, token, ["llm", "text"]) if chat else ev.event(run, "text_chunk", chunk)
             if chat and "tts" in words and number % 4 == 3:
                 yield ev.tts_message(run, token)
         prompt_tokens = _prompt_tokens(*prompt)
@@ -494,7 +459,6 @@ class _Graph:
         return ev.workflow_finished(self.run_, status, outputs, error, **counts)
 
     def _start(self, node: ev.Node, inputs: Inputs, place: Event | None = None) -> Event:
-        """A node execution's ``node_started``; ``place``: the ``iteration_id`` or ``loop_id`` it runs in."""
         self.steps += 1
         return ev.node_started(self.run_, node, self.steps, ev.new_id(), inputs, place or {})
 
@@ -565,7 +529,6 @@ class _Graph:
         yield ev.event(run, f"{kind}_completed", {**own, **done})
 
     def _agent_logs(self, execution_id: str) -> Iterator[Event]:
-        """The steps an agent node's strategy logs as it reasons."""
         for label, data in (
             ("ROUND 1", {"thought": "I should call the weather tool."}),
             ("CALL weather", {"output": "Sunny, 21 °C (demo data)"}),

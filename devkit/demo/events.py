@@ -1,13 +1,10 @@
-"""The dicts Dify's Service API streams back, each made from a template: one event of that kind as Dify wrote it.
-
-``dify_events.json`` holds the templates (its ``about`` says where each comes from: the recording, else Dify's
-source). A demo event is its template, keys in the template's order, with what varies filled in (ids, text,
-timing, inputs and outputs, usage): the demo apps decide *what* to say, the templates *how Dify writes it down*.
-
-In front of every event (``error`` included) the app type's response converter puts its own fields
-(``api/core/app/apps/*/generate_response_converter.py``, ``Run.around``). Key order does not matter to a plugin,
-though: the daemon decodes each event into a Go map and encodes it again, so the plugin receives the keys sorted
-(``devkit.daemon.process.as_relayed``).
+"""The dicts Dify's Service API streams back, each its template (one event of that kind as Dify wrote it, in
+``dify_events.json``, whose ``about`` says where each comes from: the recording, else Dify's source), in its key
+order, with what varies filled in (ids, text, timing, inputs and outputs, usage): the demo apps decide *what* to say,
+the templates *how Dify writes it down*. In front of every event (``error`` included) the app type's response
+converter puts its own fields (``api/core/app/apps/*/generate_response_converter.py``, ``Run.around``). Key order
+does not matter to a plugin: the daemon decodes each event into a Go map and encodes it again, so the plugin gets
+the keys sorted (``devkit.daemon.process.as_relayed``).
 """
 
 from __future__ import annotations
@@ -29,23 +26,20 @@ from devkit.daemon.process import DifyError, DifyServerError
 
 Event = dict[str, Any]
 _DOCUMENT = json.loads(Path(__file__).with_name("dify_events.json").read_text(encoding="utf-8"))
+# Event kind (or the name of another of Dify's answers: ``blocking chat``, ``tool file``...) -> its template.
 TEMPLATES: dict[str, Event] = {**_DOCUMENT["recorded"], **_DOCUMENT["unrecorded"]}
-"""Event kind (or the name of another of Dify's answers: ``blocking chat``, ``tool file``...) -> its template."""
-FILE_MODEL_IDENTITY = "__dify__file__"
-"""``dify_model_identity`` of a serialized ``File``: how Dify (and the relay) tell a file from any other dict."""
+FILE_MODEL_IDENTITY = "__dify__file__"  # a serialized File's ``dify_model_identity``: how Dify and the relay spot it
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 _CONVERTER_FIELDS = ("conversation_id", "message_id", "created_at")
 _UNIT_PRICES = {"prompt": Decimal("0.001"), "completion": Decimal("0.002")}
 _PRICE_UNIT = Decimal("0.001")  # prices are per 1000 tokens
 _PRICE_PLACES = Decimal("0.0000001")
 
-QUOTA_EXCEEDED_MESSAGE = (
+QUOTA_EXCEEDED_MESSAGE = (  # what ``_error_to_stream_response`` writes for a quota error, whatever the exception said
     "Your quota for Dify Hosted Model Provider has been exhausted. "
     "Please go to Settings -> Model Provider to complete your own provider credentials."
 )
-"""What ``_error_to_stream_response`` writes for a quota error, whatever the exception said."""
-QUEUE_STOPPED = "queue listening stopped unexpectedly."
-"""What Dify's blocking pipelines raise when the stream ends without a final event."""
+QUEUE_STOPPED = "queue listening stopped unexpectedly."  # blocking pipelines raise it: the stream had no final event
 
 
 def new_id() -> str:
@@ -60,8 +54,7 @@ def app_end_user(app_id: str) -> str:
 
 def filled(template: Event, values: Event) -> Event:
     """A copy of ``template`` with ``values`` in place of its own, in its key order; a key it lacks is a mistake."""
-    unknown = set(values) - set(template)
-    if unknown:
+    if unknown := set(values) - set(template):
         raise KeyError(f"not in the template: {sorted(unknown)}")
     return {**copy.deepcopy(template), **values}
 
@@ -70,13 +63,10 @@ def filled(template: Event, values: Event) -> Event:
 class Run:
     """The ids and clock of one app run; every event of the run carries some of them."""
 
-    mode: str
-    """Dify's app mode (chat, agent-chat, advanced-chat, workflow, completion): decides the fields around events."""
+    mode: str  # Dify's app mode (chat, agent-chat, advanced-chat, workflow, completion): the fields around events
     app_id: str
-    workflow_id: str | None = None
-    """Workflow-based apps (workflow, chatflow) only."""
-    conversation_id: str | None = None
-    """Chat-type apps (chatbot, agent, chatflow) only."""
+    workflow_id: str | None = None  # workflow-based apps (workflow, chatflow) only
+    conversation_id: str | None = None  # chat-type apps (chatbot, agent, chatflow) only
     task_id: str = field(default_factory=new_id)
     message_id: str = field(default_factory=new_id)
     workflow_run_id: str = field(default_factory=new_id)
@@ -93,7 +83,6 @@ class Run:
         return self.mode in ("chat", "agent-chat", "completion")
 
     def around(self) -> Event:
-        """The fields the app type's response converter puts in front of every event."""
         if self.mode == "workflow":
             return {"workflow_run_id": self.workflow_run_id}
         fields: Event = {} if self.conversation_id is None else {"conversation_id": self.conversation_id}
@@ -101,9 +90,9 @@ class Run:
 
 
 def event(run: Run, kind: str, data: Event | None = None, **fields: Any) -> Event:
-    """Dify's ``kind`` event of ``run``: the converter's fields, then the template's own keys with the run's ids
-    (``task_id``, ``workflow_run_id``, ``id``: the message's), ``fields`` and ``data``'s items in place of the
-    template's values. ``created_at`` and ``finished_at`` in ``data`` are now unless ``data`` says otherwise."""
+    """Dify's ``kind`` event of ``run``: the converter's fields, then the template's with the run's ids (``task_id``,
+    ``workflow_run_id``, ``id``: the message's), ``fields`` and ``data`` filled in (``created_at``, ``finished_at``:
+    now unless ``data`` says otherwise)."""
     template = TEMPLATES[kind]
     ids = {"task_id": run.task_id, "workflow_run_id": run.workflow_run_id, "id": run.message_id}
     own = {key: value for key, value in template.items() if key not in _CONVERTER_FIELDS}
@@ -116,8 +105,6 @@ def event(run: Run, kind: str, data: Event | None = None, **fields: Any) -> Even
 
 
 class Node(NamedTuple):
-    """One node of a demo workflow graph."""
-
     node_id: str
     node_type: str
     title: str
@@ -144,9 +131,7 @@ class Conversations:
         if owner == app_id:
             return conversation_id
         if mode == "advanced-chat":
-            # A service-API chatflow call swallows the unknown conversation and runs in a new one: the first
-            # event's conversation_id differs from the one sent.
-            return ""
+            return ""  # a service-API chatflow call swallows the unknown conversation and runs in a new one
         raise DifyError("")  # ConversationNotExistsError() carries no message: Dify's 400 says nothing
 
     def next_turn(self, app_id: str, conversation_id: str) -> tuple[str, int]:
@@ -164,8 +149,7 @@ class Conversations:
 
 def app_of[App](apps: Mapping[str, App], request: Mapping[str, Any]) -> App:
     """The app a call names, or Dify's refusal (any id, UUID or not)."""
-    app = apps.get(str(request.get("app_id") or ""))
-    if app is None:
+    if (app := apps.get(str(request.get("app_id") or ""))) is None:
         raise DifyError("app not found")
     return app
 
@@ -194,9 +178,8 @@ def message(run: Run, answer: str, selector: list[str] | None = None) -> Event:
 
 
 def message_end(run: Run, prompt_tokens: int, completion_tokens: int) -> Event:
-    """The end of an answer, with its ``usage`` (Dify's ``LLMUsage``, prices as decimal strings). The metadata
-    always has ``annotation_reply`` (null unless an annotation answered); the easy-UI pipeline sends ``files`` as
-    null and no ``reasoning``, a chatflow a list and ``reasoning`` (as recorded)."""
+    """The end of an answer: ``usage`` is Dify's ``LLMUsage`` (prices as decimal strings), ``annotation_reply`` null
+    unless an annotation answered; easy UI: ``files`` null, no ``reasoning``; chatflow: a list and ``reasoning``."""
     latency = run.elapsed
     usage: Event = {"total_tokens": prompt_tokens + completion_tokens, "currency": "USD", "latency": latency}
     prices = []
@@ -213,8 +196,7 @@ def message_end(run: Run, prompt_tokens: int, completion_tokens: int) -> Event:
 
 
 def tts_message(run: Run, spoken: str) -> Event:
-    """A piece of the answer read aloud (only when the app has text-to-speech auto-play on): base64 MP3 bytes, here
-    a few bytes standing for the frames of ``spoken``."""
+    """A piece of the answer read aloud (text-to-speech auto-play on): base64 MP3, here a stand-in for ``spoken``."""
     return event(run, "tts_message", audio=base64.b64encode(b"\xff\xf3\x44\xc4" + spoken.encode()).decode())
 
 
@@ -253,15 +235,9 @@ def files_in(outputs: dict[str, Any] | None) -> list[Event]:
 def system_inputs(run: Run, *, query: str | None = None, dialogue_count: int | None = None) -> Event:
     """The system variables a run's ``workflow_started`` lists after the form's inputs, in the recorded order: a
     chatflow's with its query and turn (and no ``sys.conversation_id``), a workflow's without."""
-    values = {
-        "sys.query": query,
-        "sys.files": [],
-        "sys.user_id": DEFAULT_END_USER_ID,
-        "sys.dialogue_count": dialogue_count,
-        "sys.app_id": run.app_id,
-        "sys.workflow_id": run.workflow_id,
-        "sys.workflow_run_id": run.workflow_run_id,
-    }
+    values = {"sys.query": query, "sys.files": [], "sys.user_id": DEFAULT_END_USER_ID}
+    values.update({"sys.dialogue_count": dialogue_count, "sys.app_id": run.app_id, "sys.workflow_id": run.workflow_id})
+    values["sys.workflow_run_id"] = run.workflow_run_id
     if run.mode != "advanced-chat":
         del values["sys.query"], values["sys.dialogue_count"]
     return values
@@ -282,9 +258,8 @@ def node_finished(
     retry_index: int | None = None,
     **data: Any,
 ) -> Event:
-    """The end of the node execution ``started`` announced; ``data`` may set its ``status`` (failed, exception:
-    failed, but its error strategy let the run go on, or retry, with a ``retry_index``: a ``node_retry`` event) and
-    ``error``."""
+    """The end of the node execution ``started`` announced; ``data`` may set ``error`` and ``status``: failed,
+    exception (failed, but its error strategy let the run go on), or retry (a ``node_retry`` event, ``retry_index``)."""
     shared = ("id", "node_id", "node_type", "title", "index", "inputs", "iteration_id", "loop_id")
     data.update({key: started["data"][key] for key in shared}, outputs=outputs, files=files_in(outputs))
     metadata = {"total_tokens": total_tokens} if total_tokens else None
@@ -296,9 +271,8 @@ def node_finished(
 
 
 def workflow_finished(run: Run, status: str, outputs: Event | None, error_: str | None, **counts: int) -> Event:
-    """The end of a run (status succeeded, failed, stopped or partial-succeeded; ``counts``: ``total_tokens``,
-    ``total_steps``, ``exceptions_count``). ``created_by`` names the end user the run belonged to: for a plugin's
-    call, the app's own end user, whose session id is the default end user's id."""
+    """The end of a run (succeeded, failed, stopped or partial-succeeded; ``counts``: ``total_tokens``, ``total_steps``,
+    ``exceptions_count``); ``created_by`` is the run's end user (``app_end_user``)."""
     data = {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "status": status, "outputs": outputs}
     data.update({"error": error_, "elapsed_time": run.elapsed, "exceptions_count": 0, **counts})
     created_by = {"id": app_end_user(run.app_id), "user": DEFAULT_END_USER_ID}
@@ -307,10 +281,9 @@ def workflow_finished(run: Run, status: str, outputs: Event | None, error_: str 
 
 
 def blocking_result(mode: str, events: Iterable[Event]) -> Event:
-    """What a blocking call returns, made from its run's events with the keys of the recorded blocking answers: a
-    workflow's run, or the whole answer in one ``message`` dict. An ``error`` event becomes the exception Dify
-    raises: its ``ValueError`` refusals (``invalid_param``, e.g. a chatflow's "Run failed: ...") are HTTP 400, the
-    rest (model errors) its generic HTTP 500; a stream without a final event is its "queue listening stopped"."""
+    """A blocking call's answer, keyed as the recorded ones: a workflow's run, or the whole answer in one ``message``
+    dict. An ``error`` event becomes Dify's exception: ``invalid_param`` (``ValueError``, e.g. a chatflow's "Run
+    failed: ...") is HTTP 400, the rest (model errors) its generic 500; no final event: ``QUEUE_STOPPED``."""
     answer: list[str] = []
     for got in events:
         kind = got.get("event")

@@ -1,11 +1,9 @@
 """An app's input form as Dify describes it (``user_input_form``), and Dify's checks of the inputs sent to it.
 
 ``fetch_app`` returns the form as a list of single-key dicts (``{"text-input": {...}}``...), from which the relay
-builds its browser form. ``validate_inputs`` restates, message for message and in Dify's order,
-``BaseAppGenerator._validate_inputs`` and ``_prepare_user_inputs`` (langgenius/dify,
-``api/core/app/apps/base_app_generator.py``), then ``file_factory.build_from_mapping`` for files. Remote files are
-looked at (reachability, detected type) only with a ``RemoteFiles`` (``remote.py``); without one, their name and
-extension come from the URL.
+builds its browser form. ``validate_inputs`` restates, message for message and in Dify's order, ``_validate_inputs``
+and ``_prepare_user_inputs`` of ``BaseAppGenerator`` (langgenius/dify, ``api/core/app/apps/base_app_generator.py``),
+then ``file_factory.build_from_mapping`` for files.
 """
 
 from __future__ import annotations
@@ -29,53 +27,42 @@ _TRANSFER_METHODS = frozenset({"remote_url", "local_file", "tool_file", "datasou
 
 @dataclass(frozen=True)
 class Field:
-    """One input variable of an app."""
-
-    kind: str
-    """Dify's variable type: text-input, paragraph, select, number, checkbox, file or file-list."""
+    kind: str  # Dify's variable type: text-input, paragraph, select, number, checkbox, file or file-list
     variable: str
     label: str
     required: bool = False
     default: Any = None
     max_length: int | None = None
     options: tuple[str, ...] = ()
-    file_types: tuple[str, ...] = ()
-    """For file inputs: Dify's ``allowed_file_types`` (image, document, audio, video, custom)."""
-    file_extensions: tuple[str, ...] = ()
-    """For file inputs whose types include ``custom``: the extensions allowed (``.txt``...)."""
-    saved_default: bool = True
-    """Whether the form holds a default even when none was chosen (the studio saves one); ``False`` for a form
-    whose entries carry no ``default`` at all, such as the recorded apps'."""
+    file_types: tuple[str, ...] = ()  # Dify's ``allowed_file_types`` (image, document, audio, video, custom)
+    file_extensions: tuple[str, ...] = ()  # with ``custom`` among them: the extensions allowed (``.txt``...)
+    saved_default: bool = True  # False for a form whose entries carry no ``default`` at all, as the recorded apps'
 
     @property
     def form_default(self) -> Any:
-        """The default the form carries, and so the one Dify runs with: the studio saves ``""`` (``False`` for a
-        checkbox) when none was chosen; a form without defaults has ``None``."""
+        """The default Dify runs with: the studio saves ``""`` (``False`` for a checkbox) when none was chosen."""
         if self.default is not None or not self.saved_default:
             return self.default
         return False if self.kind == "checkbox" else ""
 
 
 def fields_of(form: list[dict[str, Any]]) -> tuple[Field, ...]:
-    """The fields a ``user_input_form`` describes, as ``fetch_app`` returns it: a demo app's, a recorded app's."""
-    fields = []
-    for entry in form:
-        ((kind, body),) = entry.items()
-        fields.append(
-            Field(
-                kind,
-                str(body["variable"]),
-                str(body.get("label") or body["variable"]),
-                required=bool(body.get("required")),
-                default=body.get("default"),
-                max_length=body.get("max_length"),
-                options=tuple(body.get("options") or ()),
-                file_types=tuple(body.get("allowed_file_types") or ()),
-                file_extensions=tuple(body.get("allowed_file_extensions") or ()),
-                saved_default="default" in body,
-            )
+    """The fields a ``user_input_form`` (as ``fetch_app`` returns it) describes."""
+    return tuple(
+        Field(
+            kind,
+            str(body["variable"]),
+            str(body.get("label") or body["variable"]),
+            required=bool(body.get("required")),
+            default=body.get("default"),
+            max_length=body.get("max_length"),
+            options=tuple(body.get("options") or ()),
+            file_types=tuple(body.get("allowed_file_types") or ()),
+            file_extensions=tuple(body.get("allowed_file_extensions") or ()),
+            saved_default="default" in body,
         )
-    return tuple(fields)
+        for ((kind, body),) in (entry.items() for entry in form)  # one key per entry
+    )
 
 
 def validate_inputs(
@@ -85,11 +72,11 @@ def validate_inputs(
     tool_files: Container[str] | None = None,
     remote: RemoteFiles | None = None,
 ) -> dict[str, Any]:
-    """The inputs Dify would run the app with: checked, converted, defaults filled in, NULs removed from strings,
-    undeclared ones dropped. ``tool_files``: the ids of the workspace's tool files (``None``: any id is one); with
-    ``remote``, remote files become the files Dify builds, else they stay as sent. Raises ``DifyError`` (Dify's HTTP
-    400) with Dify's sentence for the first bad input, or ``DifyServerError`` (HTTP 500) where Dify itself fails
-    with a ``TypeError``."""
+    """The inputs Dify runs the app with: checked, converted, defaults filled in, NULs removed from strings, undeclared
+    ones dropped. ``tool_files``: the workspace's tool file ids (``None``: any id); with ``remote`` (``remote.py``:
+    reachability, detected type), remote files become the files Dify builds, else they stay as sent (name and
+    extension from the URL). Raises ``DifyError`` (HTTP 400) with Dify's sentence for the first bad input, or
+    ``DifyServerError`` (HTTP 500) where Dify itself fails with a ``TypeError``."""
     checked = {field.variable: _validated(field, inputs.get(field.variable)) for field in fields}
     checked = {name: value.replace("\x00", "") if isinstance(value, str) else value for name, value in checked.items()}
     for field in fields:
@@ -98,10 +85,9 @@ def validate_inputs(
             checked[field.variable] = _built(field, value, tool_files, remote)
         elif field.kind == "file-list" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
             checked[field.variable] = [_built(field, item, tool_files, remote) for item in value if _usable(item)]
-    kinds = {field.variable: field.kind for field in fields}
     # Built files are dicts here (Dify's are File objects): only a dict in another field is left over. (Dify's
     # second check, meant for lists holding dicts, never fires: a list of dicts in a checkbox passes.)
-    if any(isinstance(value, dict) for name, value in checked.items() if kinds[name] not in _FILE_KINDS):
+    if any(isinstance(checked[field.variable], dict) for field in fields if field.kind not in _FILE_KINDS):
         raise DifyError("Invalid input type")
     return checked
 

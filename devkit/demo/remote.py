@@ -1,14 +1,14 @@
 """Files an app is given by URL (``transfer_method: remote_url``), as Dify 1.16 builds them before a run.
 
-Dify looks at a remote file before the run starts (``file_factory``, ``_get_remote_file_info``): the name is the
-URL's last path segment, the type is guessed from that name, and a HEAD request through its SSRF proxy gives the
-size (``Content-Length``, else -1). Measured on 1.16.0-rc1, with a plugin's calls: a URL that cannot be reached is
-refused after the proxy's retries (about 3.6 s); a declared ``type`` that is not the one Dify detects (an ``image``
-for a ``.txt``) is refused; a link to Dify's own files service (``FILES_URL``: the ``preview_url`` of a plugin's
-upload) is never fetched but resolved from Dify's database, where the owner check fails for a plugin's upload, so
-the file is accepted with ``size: -1`` and every node that reads it fails later. A declared ``custom`` type was not
-measured: it is not compared with the detected type here, and the input's extension rules decide (``inputs.py``).
-The devkit never uses the network: which URLs answer is configured (``RemoteFiles.reachable``).
+Dify looks at a remote file before the run (``file_factory``, ``_get_remote_file_info``): the name is the URL's last
+path segment, the type is guessed from it, and a HEAD request through its SSRF proxy gives the size
+(``Content-Length``, else -1). Measured on 1.16.0-rc1, with a plugin's calls: an unreachable URL is refused after
+the proxy's retries (about 3.6 s); a declared ``type`` other than the detected one (``image`` for a ``.txt``) is
+refused; a link to Dify's own files service (``FILES_URL``: the ``preview_url`` of a plugin's upload) is never
+fetched but resolved from Dify's database, where the owner check fails for a plugin's upload, so the file is
+accepted with ``size: -1`` and every node that reads it fails later. A declared ``custom`` type was not measured:
+it is not compared with the detected type here; the input's extension rules decide (``inputs.py``). The devkit never
+uses the network: which URLs answer is configured (``RemoteFiles.reachable``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from devkit.daemon.process import DifyError
 from devkit.demo.events import TEMPLATES, filled
 
 TYPE_MISMATCH = "Detected file type does not match the specified type. Please verify the file."
-MAX_RETRIES = 3
-"""``SSRF_DEFAULT_MAX_RETRIES``: how often Dify's proxy tries a URL before it gives up."""
+MAX_RETRIES = 3  # ``SSRF_DEFAULT_MAX_RETRIES``: how often Dify's proxy tries a URL before it gives up
 
 # Dify's extension lists (``api/constants/__init__.py``), which decide a file's type before its MIME type does.
 _TYPES_BY_EXTENSION = {
@@ -38,7 +37,6 @@ _TYPES_BY_EXTENSION = {
         }
     ),
 }  # fmt: skip
-_CHECKED_TYPES = frozenset(_TYPES_BY_EXTENSION)
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,7 @@ class RemoteFile:
     url: str
     filename: str
     mime_type: str
-    size: int
-    """``Content-Length`` of the HEAD answer; -1 when Dify got none."""
+    size: int  # ``Content-Length`` of the HEAD answer; -1 when Dify got none
 
     @property
     def extension(self) -> str:
@@ -62,26 +59,21 @@ class RemoteFile:
     def detected_type(self) -> str:
         """``_standardize_file_type`` for an undeclared type: by extension first, then by MIME type."""
         extension = self.extension.lstrip(".").lower()
-        for kind, extensions in _TYPES_BY_EXTENSION.items():
-            if extension in extensions:
-                return kind
-        for kind in ("image", "video", "audio"):
-            if kind in self.mime_type:
-                return kind
-        return "document" if "text" in self.mime_type or "pdf" in self.mime_type else "custom"
+        by_extension = (kind for kind, extensions in _TYPES_BY_EXTENSION.items() if extension in extensions)
+        by_mime = (kind for kind in ("image", "video", "audio") if kind in self.mime_type)
+        other = "document" if "text" in self.mime_type or "pdf" in self.mime_type else "custom"
+        return next(by_extension, None) or next(by_mime, other)
 
 
 @dataclass
 class RemoteFiles:
     """Which URLs answer, standing for the network Dify's proxy reaches."""
 
-    reachable: Mapping[str, bytes] = field(default_factory=dict)
-    """URL -> the bytes it serves (its size is what the HEAD reports). Any other URL cannot be reached."""
-    files_url: str | None = None
-    """Dify's ``FILES_URL``: links there are resolved from Dify's database, never fetched."""
+    reachable: Mapping[str, bytes] = field(default_factory=dict)  # URL -> the bytes it serves (their size: the HEAD's)
+    files_url: str | None = None  # Dify's ``FILES_URL``: links there are resolved from Dify's database, never fetched
+    # The rest of the network: URL -> (body, type) for a 200, else ``None`` (the devkit's daemon answers the plugin's
+    # own public endpoint through it). Any URL neither answers cannot be reached.
     fetch: Callable[[str], tuple[bytes, str] | None] | None = None
-    """The rest of the network Dify's proxy reaches: URL -> (body, type) for a 200, ``None`` otherwise (the
-    devkit's daemon answers the plugin's own public endpoint through it)."""
 
     def content(self, url: str) -> tuple[bytes, str] | None:
         """What a GET of ``url`` brings (when a node reads the file), or ``None`` when it does not answer."""
@@ -102,17 +94,16 @@ class RemoteFiles:
         return RemoteFile(url, filename, mime_type or served_type or "application/octet-stream", len(body))
 
     def build(self, url: str, declared: str) -> dict[str, Any]:
-        """The file at ``url``, declared of type ``declared``, checked as Dify checks it, as ``File.to_dict`` (the
-        recorded one) writes it: no message file id, no reference, no related record."""
+        """The file at ``url`` of the ``declared`` type, checked as Dify checks it, as ``File.to_dict`` (the recorded
+        one) writes it: no message file id, no reference, no related record."""
         remote = self.head(url)
         detected = remote.detected_type()
-        if declared in _CHECKED_TYPES and declared != detected:
+        if declared in _TYPES_BY_EXTENSION and declared != detected:
             raise DifyError(TYPE_MISMATCH)
         kind = declared if declared != "custom" else detected
         values = {"type": kind, "remote_url": url, "filename": remote.filename, "extension": remote.extension}
-        return filled(
-            TEMPLATES["remote file"], {**values, "mime_type": remote.mime_type, "size": remote.size, "url": url}
-        )
+        values.update(mime_type=remote.mime_type, size=remote.size, url=url)
+        return filled(TEMPLATES["remote file"], values)
 
     def _dify_own(self, url: str) -> bool:
         if not self.files_url:

@@ -1,27 +1,15 @@
-"""The ``.difypkg`` container: a plain ZIP, written the way the daemon reads it, and its checksum.
-
-What the daemon needs from the archive (pkg/plugin_packager/decoder/zip.go):
-
-* file entries only. Its ``Walk`` splits every entry name into directory and file name and reads each one back;
-  a directory entry (``relay/``) has an empty file name, the read fails and the install stops with "package decode
-  failed". So we never write directory entries: the extractor creates directories from the file paths.
-* ``/`` separators and ``manifest.yaml`` at the root (``ReadFile("manifest.yaml")``).
-* the archive comment is reserved for the signature (see ``devkit.packaging.sign``); an unsigned package has none.
-
-The bytes are reproducible (entries sorted by path, the ZIP epoch 1980-01-01 as every timestamp, fixed
-permissions): the same tree gives the same file, so a release can be rebuilt and compared.
+"""The ``.difypkg`` container: a plain ZIP, written the way the daemon reads it (pkg/plugin_packager/decoder/zip.go),
+and its checksum. File entries only: ``Walk`` reads each entry back by directory and file name, and a directory
+entry (``relay/``) has an empty one, so the install stops with "package decode failed" (extraction creates the
+directories). ``/`` separators, ``manifest.yaml`` at the root (``ReadFile("manifest.yaml")``). The archive comment
+is the signature's (``devkit.packaging.sign``): an unsigned package has none. Reproducible (entries sorted by path,
+every timestamp the ZIP epoch 1980-01-01, fixed permissions): a release can be rebuilt and compared.
 """
-
-from __future__ import annotations
 
 import hashlib
 import io
 import zipfile
 from collections.abc import Iterable, Mapping
-
-FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-# Regular file, rw-r--r--, in the high 16 bits the way Unix zip tools store it.
-REGULAR_FILE_ATTRIBUTES = (0o100644 & 0xFFFF) << 16
 
 
 def sort_key(path: str) -> bytes:
@@ -30,7 +18,6 @@ def sort_key(path: str) -> bytes:
 
 
 def build_archive(files: Mapping[str, bytes]) -> bytes:
-    """A ZIP holding ``files`` (``/``-separated path -> content) in sorted order."""
     return write_entries((path, files[path]) for path in sorted(files, key=sort_key))
 
 
@@ -49,10 +36,10 @@ def file_entry(path: str) -> zipfile.ZipInfo:
     if not path or path.startswith("/") or path.endswith("/") or "\\" in path or ".." in path.split("/"):
         msg = f"not a valid package entry name: {path!r}"
         raise ValueError(msg)
-    info = zipfile.ZipInfo(path, date_time=FIXED_DATE_TIME)
+    info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))  # the ZIP epoch
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3
-    info.external_attr = REGULAR_FILE_ATTRIBUTES
+    info.external_attr = (0o100644 & 0xFFFF) << 16  # regular file, rw-r--r--, high 16 bits as Unix zip tools store it
     return info
 
 
@@ -63,13 +50,9 @@ def read_entries(package: bytes) -> list[tuple[str, bytes]]:
 
 
 def package_checksum(entries: Iterable[tuple[str, bytes]]) -> str:
-    """The daemon's package checksum (decoder/checksum.go, ``CalculateChecksum``), the part after ``@`` in the
-    plugin's unique identifier ``author/name:version@checksum``.
-
-    For each path in byte-sorted order, append ``sha256(path) || sha256(content)`` (raw 32-byte digests); the
-    checksum is the hex ``sha256`` of that concatenation. The daemon keys its table by path, so when a name
-    appears twice the last entry read wins; so does the dict here.
-    """
+    """The daemon's package checksum (decoder/checksum.go, ``CalculateChecksum``), after ``@`` in the plugin's unique
+    identifier ``author/name:version@checksum``: hex ``sha256`` of ``sha256(path) || sha256(content)`` (raw digests)
+    per path in byte order. Keyed by path like the daemon's table: a repeated name counts with its last content."""
     digests = {path: hashlib.sha256(content).digest() for path, content in entries}
     joined = b"".join(hashlib.sha256(sort_key(path)).digest() + digests[path] for path in sorted(digests, key=sort_key))
     return hashlib.sha256(joined).hexdigest()

@@ -1,17 +1,12 @@
 """Which files of a plugin directory go into the package.
 
-The daemon's own packager reads the root ``.difyignore`` (or, when there is none, ``.gitignore``) and has no
-built-in ignores: whatever those files do not exclude ends up in the package, ``.git`` and ``.venv`` included.
-We follow the same file choice but match with real gitignore semantics (``pathspec``'s ``GitIgnoreSpec``), so a
-pattern means here what it means to git: ``tests/`` at any depth, ``/dist/`` only at the root, ``!`` re-includes
-and later lines win. Like git, we never descend into an excluded directory, so a file under it cannot be
-re-included. (The daemon's walker prunes alike but ignores ``!`` lines altogether: keep ``.difyignore`` a plain
-deny list if the Go CLI must produce the same package.)
-
-Symbolic links to directories are not followed (neither does the daemon's ``filepath.WalkDir``).
+The daemon's packager reads the root ``.difyignore`` (else ``.gitignore``) and has no built-in ignores: what they
+do not exclude is packaged, ``.git`` and ``.venv`` included. Same file choice here, matched with real gitignore
+semantics (``pathspec``'s ``GitIgnoreSpec``): ``tests/`` at any depth, ``/dist/`` only at the root, ``!``
+re-includes, later lines win; as in git, an excluded directory is not entered, so nothing in it is re-included.
+(The daemon's walker prunes alike but ignores ``!`` lines: keep ``.difyignore`` a plain deny list if the Go CLI
+must produce the same package.) Symbolic links to directories are not followed (nor by ``filepath.WalkDir``).
 """
-
-from __future__ import annotations
 
 import os
 from dataclasses import dataclass
@@ -49,12 +44,8 @@ def select_files(plugin_dir: Path) -> list[str]:
     rules = load_ignore_rules(plugin_dir)
     selected: list[str] = []
     for current, dirnames, filenames in os.walk(plugin_dir):
-        relative_dir = Path(current).relative_to(plugin_dir).as_posix()
-        prefix = "" if relative_dir == "." else relative_dir + "/"
+        prefix = (Path(current).relative_to(plugin_dir).as_posix() + "/").removeprefix("./")
         # Pruning in place is what keeps os.walk out of excluded directories (.git, .venv can be huge).
         dirnames[:] = [d for d in dirnames if not rules.excludes(prefix + d, is_dir=True)]
-        for filename in filenames:
-            relative_path = prefix + filename
-            if not rules.excludes(relative_path) and (Path(current) / filename).is_file():
-                selected.append(relative_path)
+        selected += [prefix + f for f in filenames if not rules.excludes(prefix + f) and (Path(current) / f).is_file()]
     return sorted(selected, key=sort_key)

@@ -3,20 +3,13 @@
     python -m devkit package [--plugin-dir .] [--output-dir dist] [--sign-key KEY.private.pem]
 
 Output contract (scripts and the release workflow rely on it): problems go to stderr, one line each, as
-``error: <file>: <rule>`` or ``warning: ...``; nothing is written when there is an error and the exit code is 1.
-On success stdout ends with ``checksum: <hex>`` (the daemon's package checksum, the part after ``@`` in the
-plugin's unique identifier) and then the package path as the very last line.
-
-A package of the manifest's name and version that is already in the output directory (plain or signed) is
-removed first, whatever happens next: a build that fails leaves no package of that version behind to be uploaded
-by mistake, and one that succeeds replaces it (``replaced <path>`` on stdout). A manifest that does not say its
-name and version removes nothing, and the failed build names every package left in the output directory.
-
-With ``--sign-key`` the signed file is the one reported: its checksum differs, because the signature adds
-``.verification.dify.json`` to the entries.
+``error: <file>: <rule>`` or ``warning: ...``; on an error nothing is written and the exit code is 1. On success
+stdout ends with ``checksum: <hex>`` (the daemon's package checksum, after ``@`` in the plugin's unique identifier)
+and the package path: with ``--sign-key`` the signed one, whose checksum differs (``.verification.dify.json``).
+Packages of the manifest's name and version already in the output directory (plain or signed) are removed first:
+a failed build leaves none to be uploaded by mistake, a successful one replaces them (``replaced <path>``). A
+manifest that does not say its name and version removes nothing; a failed build then names every package left.
 """
-
-from __future__ import annotations
 
 import argparse
 import re
@@ -27,18 +20,10 @@ from pathlib import Path
 import yaml
 
 from devkit.local import ROOT
+from devkit.packaging import sign
 from devkit.packaging.archive import build_archive, package_checksum, read_entries
 from devkit.packaging.ignore import select_files
 from devkit.packaging.rules import Problem, errors
-from devkit.packaging.sign import (
-    CATEGORIES,
-    DEFAULT_CATEGORY,
-    SigningError,
-    load_private_key,
-    sign_package,
-    signed_path,
-    write_atomically,
-)
 from devkit.packaging.validation import MAX_UNCOMPRESSED_BYTES, PluginFiles, upload_size_warning, validate
 
 _TOP_LEVEL_SCALAR = r"^{key}[ \t]*:[ \t]*(['\"]?)([A-Za-z0-9._-]+)\1[ \t]*(?:#.*)?$"
@@ -71,7 +56,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin root (default: the repository)")
     parser.add_argument("--output-dir", type=Path, default=None, help="where to write it (default: <plugin-dir>/dist)")
     parser.add_argument("--sign-key", type=Path, default=None, help="also sign with this PEM private key")
-    parser.add_argument("--category", choices=CATEGORIES, default=DEFAULT_CATEGORY, help="category when signing")
+    parser.add_argument(
+        "--category", choices=sign.CATEGORIES, default=sign.DEFAULT_CATEGORY, help="category when signing"
+    )
     parser.add_argument("--max-size-mb", type=int, default=MAX_UNCOMPRESSED_BYTES // (1024 * 1024))
     args = parser.parse_args(argv)
     plugin_dir: Path = args.plugin_dir.resolve()
@@ -82,8 +69,8 @@ def main(argv: list[str]) -> int:
         return 1
     removed, left = remove_previous_packages(plugin_dir, output_dir)
     try:
-        private_key = None if args.sign_key is None else load_private_key(args.sign_key.read_bytes())
-    except (SigningError, OSError) as error:
+        private_key = None if args.sign_key is None else sign.load_private_key(args.sign_key.read_bytes())
+    except (sign.SigningError, OSError) as error:
         print(f"error: {args.sign_key}: {error}", file=sys.stderr)
         _report_removed(removed, left)
         return 1
@@ -101,12 +88,12 @@ def main(argv: list[str]) -> int:
     final_path, final_bytes = package_path, result.archive
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        write_atomically(package_path, result.archive)
+        sign.write_atomically(package_path, result.archive)
         if private_key is not None:
-            final_bytes = sign_package(result.archive, private_key, category=args.category)
-            final_path = signed_path(package_path)
-            write_atomically(final_path, final_bytes)
-    except (OSError, SigningError) as error:
+            final_bytes = sign.sign_package(result.archive, private_key, category=args.category)
+            final_path = sign.signed_path(package_path)
+            sign.write_atomically(final_path, final_bytes)
+    except (OSError, sign.SigningError) as error:
         for path in _outputs(package_path):
             path.unlink(missing_ok=True)
         _report_removed(removed, left)
@@ -137,11 +124,8 @@ def remove_previous_packages(plugin_dir: Path, output_dir: Path) -> tuple[list[P
 
 
 def package_filename(plugin_dir: Path) -> str | None:
-    """``<name>-<version>.difypkg``, from the manifest; ``None`` when it does not say its name and version.
-
-    A manifest that is not valid YAML is read line by line: a mistake elsewhere in it (a description badly
-    indented) must not hide which package the previous build wrote.
-    """
+    """``<name>-<version>.difypkg``, from the manifest; ``None`` when it does not say its name and version. A
+    manifest that is not valid YAML is read line by line: a mistake elsewhere in it must not hide the package name."""
     try:
         text = (plugin_dir / "manifest.yaml").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -157,7 +141,7 @@ def package_filename(plugin_dir: Path) -> str | None:
 
 def _outputs(package_path: Path) -> list[Path]:
     """Every file a build of ``package_path`` may write."""
-    signed = signed_path(package_path)
+    signed = sign.signed_path(package_path)
     return [package_path, signed, *(path.with_name(path.name + ".tmp") for path in (package_path, signed))]
 
 

@@ -1,21 +1,14 @@
 """The rules a Dify endpoint plugin must follow to install and start, checked on the files that go into the package.
 
-Every rule here comes from somewhere that would otherwise fail later, on a Dify server, with a vaguer message:
-
-* the daemon's declaration types (pkg/entities/plugin_entities/plugin_declaration.go, basic_type.go, config.go,
-  endpoint_declaration.go) and their regexes (pkg/entities/manifest_entities/version.go, ``AuthorRegex``,
-  ``PluginNameRegex``), which the daemon applies on upload and its packager applies before zipping;
-* the daemon's install path (the icons must be in ``_assets/``, ``README.md`` must exist, dependencies are
-  installed from ``pyproject.toml`` when there is one and only otherwise from ``requirements.txt``);
-* Dify itself (only one endpoint group takes effect, at most 64 settings);
-* this plugin (it registers endpoints and invokes apps, so it needs both permissions).
-
-The SDK's own models are checked by ``devkit.packaging.sdk_probe``; the functions here only look at bytes and
-parsed YAML. Paths are package paths (``/``-separated, relative to the plugin root): a file the ``.difyignore``
-leaves out is missing as far as these rules are concerned, because it will be missing on the server.
+Each would otherwise fail later, on the server, more vaguely. Sources: the daemon's declaration types
+(pkg/entities/plugin_entities/plugin_declaration.go, basic_type.go, config.go, endpoint_declaration.go) and regexes
+(pkg/entities/manifest_entities/version.go, ``AuthorRegex``, ``PluginNameRegex``), applied on upload and by its
+packager; its install path (icons in ``_assets/``, ``README.md`` required, dependencies from ``pyproject.toml`` if
+present, else ``requirements.txt``); Dify (only one endpoint group takes effect, at most 64 settings); this plugin
+(it registers endpoints and invokes apps: both permissions). The SDK's own models are checked by
+``devkit.packaging.sdk_probe``; here only bytes and parsed YAML. Paths are package paths (``/``-separated): a file
+``.difyignore`` leaves out is missing here, as it will be on the server.
 """
-
-from __future__ import annotations
 
 import datetime
 import re
@@ -53,8 +46,7 @@ PLUGIN_TAGS = frozenset({
     "productivity", "education", "business", "entertainment", "utilities", "agent", "rag", "other", "trigger",
 })  # manifest_entities/tags.go
 # fmt: on
-# Categories that the daemon's ManifestValidate refuses to combine with an endpoint group.
-EXCLUSIVE_CATEGORIES = ("models", "agent_strategies", "datasources", "triggers")
+EXCLUSIVE_CATEGORIES = ("models", "agent_strategies", "datasources", "triggers")  # ManifestValidate: not with endpoints
 VERIFICATION_FILE = ".verification.dify.json"  # consts/verification.go: written by the signer only
 
 # How the checks report: fail(dotted field, message).
@@ -63,11 +55,8 @@ type _Fail = Callable[[str, str], None]
 
 @dataclass(frozen=True)
 class Problem:
-    """A rule that a file breaks; what every check of ``make package`` reports, the SDK probe's included.
-
-    ``field`` is the dotted manifest field the rule is about (``meta.arch``) when there is one: the SDK's own
-    model often rejects the same field, and the validator uses it to print the daemon's clearer message only once.
-    """
+    """A broken rule, as every check of ``make package`` (the SDK probe too) reports it. ``field``: the dotted
+    field concerned (``meta.arch``); the validator drops SDK reports of a field the daemon's message already covers."""
 
     file: str
     message: str
@@ -110,7 +99,6 @@ def _get(data: object, dotted: str) -> Any:
 
 
 def check_manifest(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> list[Problem]:
-    """The top-level manifest fields: identity, texts, icons, resources, the extensions list and the runner."""
     found, fail = _reporter(MANIFEST)
     _check_pattern(manifest.get("version"), VERSION_RE, "version", fail)
     if manifest.get("type") != "plugin":
@@ -250,7 +238,6 @@ def _check_meta(meta: object, files: Mapping[str, bytes], fail: _Fail) -> None:
 
 
 def check_endpoint_group(group_path: str, files: Mapping[str, bytes]) -> list[Problem]:
-    """The group's settings form, then every endpoint file it lists and the Python source each one names."""
     found, fail = _reporter(group_path)
     group = _load_yaml(files, group_path, found, what=f"the endpoint group listed in {MANIFEST}")
     if group is None:

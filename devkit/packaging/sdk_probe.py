@@ -1,17 +1,12 @@
 """Load a staged plugin through the ``dify_plugin`` SDK itself and report what it rejects.
 
-``validation.sdk_problems`` runs it as ``python -B sdk_probe.py RESULT.json`` in the staged package (exactly the
-files that go into the ``.difypkg``). It writes a JSON list of ``{"file", "message", "field"}`` objects to
-RESULT.json and exits 0 even when it finds problems; a non-zero exit means the probe itself crashed.
-
-Why a subprocess: importing ``dify_plugin`` applies gevent's monkey patching to the whole interpreter, which must
-not happen to the packaging command or to the test runner; and the SDK resolves every path (manifest, endpoint
-files, sources) against the current directory, as it will on the server. Why this file imports nothing from
-``devkit``: like the plugin under ``python -m main``, it has the staged plugin as its only import root, so a
-plugin that only imports because the repository happens to be on ``sys.path`` fails here.
+``validation.sdk_problems`` runs ``python -B sdk_probe.py RESULT.json`` in the staged package (exactly the
+``.difypkg``'s files); it writes a JSON list of ``{"file", "message", "field"}`` to RESULT.json and exits 0 even
+with findings (non-zero: the probe crashed). A subprocess, because importing ``dify_plugin`` monkey-patches the
+whole interpreter (gevent) and the SDK resolves every path against the current directory, as on the server. It
+imports nothing from ``devkit``: like the plugin under ``python -m main``, its only import root is the staged
+plugin, so a plugin that imports only because the repository is on ``sys.path`` fails here.
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -136,7 +131,6 @@ def _one_line(error: BaseException) -> str:
 
 
 if __name__ == "__main__":
-    # Under `python -m main` the first import root is the working directory; running a script by path would put
-    # this file's directory there instead.
+    # As under `python -m main`, the first import root is the working directory, not this script's directory.
     sys.path[0] = os.getcwd()
     Path(sys.argv[1]).write_text(json.dumps(probe()), encoding="utf-8")

@@ -1,27 +1,17 @@
 """``keygen`` and ``sign``: sign a ``.difypkg`` with your own RSA key, for self-hosted Dify servers that verify
-third-party signatures.
+third-party signatures, byte for byte as the daemon does (pkg/plugin_packager/signer/withkey/sign_with_key.go,
+verified by pkg/plugin_packager/decoder/verifier.go). Signed: each entry's raw 32-byte ``sha256(content)`` in
+archive order (the decoder's ``Walk`` follows the central directory; the new archive keeps it), then that of an
+appended ``.verification.dify.json`` = ``{"authorized_category":"<category>"}`` (Go's compact ``json.Marshal``),
+then the signing time in decimal Unix seconds (ASCII); with RSA PKCS#1 v1.5 over SHA-256 (``RSASign`` in
+pkg/utils/encryption/rsa.go). The ZIP archive comment is ``{"signature":"<standard base64>","time":<seconds>}``.
 
-The scheme is the daemon's, byte for byte (pkg/plugin_packager/signer/withkey/sign_with_key.go, verified by
-pkg/plugin_packager/decoder/verifier.go):
-
-1. walk the package's entries in archive order (the decoder's ``Walk`` is the central directory order) and
-   append each entry's raw 32-byte ``sha256(content)``; copy the entry to the new archive in the same order;
-2. append one more entry, ``.verification.dify.json`` = ``{"authorized_category":"<category>"}`` (Go's compact
-   ``json.Marshal``), and its ``sha256``, so the verification file is signed like any other file;
-3. append the signing time as decimal Unix seconds in ASCII;
-4. sign that byte string with RSA PKCS#1 v1.5 over SHA-256 (pkg/utils/encryption/rsa.go, ``RSASign``);
-5. store ``{"signature":"<standard base64>","time":<seconds>}`` as the ZIP archive comment.
-
-Keys are PEM, PKCS#1 both ways (``RSA PRIVATE KEY`` / ``RSA PUBLIC KEY``): the daemon's ``LoadPublicKey``
-refuses the more common PKIX ``PUBLIC KEY`` block and any bytes after the block. ``keygen`` writes 4096-bit keys
-like the Go CLI, the private one readable by its owner only.
-
-The authorized category defaults to ``community``. The Go CLI defaults to ``langgenius``, which makes Dify show
-the plugin as an official one; a key you made yourself vouches for nothing more than "community". (Leaving the
-file out is no better: the daemon then assumes ``langgenius``.)
+Keys are PEM, PKCS#1 both ways (``RSA PRIVATE KEY`` / ``RSA PUBLIC KEY``): the daemon's ``LoadPublicKey`` refuses
+the common PKIX ``PUBLIC KEY`` block and any bytes after the block. ``keygen`` writes 4096-bit keys like the Go CLI,
+the private one readable by its owner only. The category defaults to ``community``: the Go CLI's ``langgenius``
+shows the plugin as official, more than your own key vouches for (and a package without the verification file
+counts as ``langgenius``).
 """
-
-from __future__ import annotations
 
 import argparse
 import base64
@@ -34,6 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from devkit.packaging.archive import read_entries, write_entries
 from devkit.packaging.rules import VERIFICATION_FILE
@@ -51,15 +42,11 @@ class SigningError(Exception):
 def write_key_pair(output_dir: Path, name: str, *, bits: int = KEY_BITS, force: bool = False) -> tuple[Path, Path]:
     """Write a new ``<name>.private.pem`` (mode 0600) and ``<name>.public.pem`` (0644), both PKCS#1."""
     paths = (output_dir / f"{name}.private.pem", output_dir / f"{name}.public.pem")
-    existing = [path for path in paths if path.exists() and not force]
-    if existing:
-        msg = f"{existing[0]} exists; pass --force to replace the key pair"
-        raise SigningError(msg)
+    if existing := [path for path in paths if path.exists() and not force]:
+        raise SigningError(f"{existing[0]} exists; pass --force to replace the key pair")
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    )
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+    private_pem = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    public_pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.PKCS1)
     output_dir.mkdir(parents=True, exist_ok=True)
     for path, content, mode in zip(paths, (private_pem, public_pem), (0o600, 0o644), strict=True):
         # Created with its mode from the first byte: no moment when the private key is world-readable.
@@ -75,11 +62,9 @@ def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as error:
-        msg = f"not an unencrypted PEM private key: {error}"
-        raise SigningError(msg) from error
+        raise SigningError(f"not an unencrypted PEM private key: {error}") from error
     if not isinstance(key, rsa.RSAPrivateKey):
-        msg = "the daemon verifies RSA signatures only; this key is not RSA"
-        raise SigningError(msg)
+        raise SigningError("the daemon verifies RSA signatures only; this key is not RSA")
     return key
 
 
@@ -88,17 +73,14 @@ def sign_package(
 ) -> bytes:
     """The signed package: same entries in the same order, the verification file last, the signature comment."""
     if category not in CATEGORIES:
-        msg = f"category must be one of {', '.join(CATEGORIES)}, got {category!r}"
-        raise SigningError(msg)
+        raise SigningError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
     try:
         entries = read_entries(package)
     except Exception as error:
-        msg = f"not a readable .difypkg (ZIP): {error}"
-        raise SigningError(msg) from error
+        raise SigningError(f"not a readable .difypkg (ZIP): {error}") from error
     names = [name for name, _ in entries]
     if "manifest.yaml" not in names:
-        msg = "manifest.yaml is not at the root of the package"
-        raise SigningError(msg)
+        raise SigningError("manifest.yaml is not at the root of the package")
     if any(name.endswith("/") for name in names):
         msg = "the package has directory entries, which the daemon cannot decode; rebuild it with make package"
         raise SigningError(msg)

@@ -1,11 +1,8 @@
-"""Everything ``make package`` checks before it writes a byte, gathered into one list of problems.
+"""Everything ``make package`` checks before it writes a byte, as one list of problems, never stopping early.
 
-The order matters only for reading: size first (a stray ``.venv`` explains everything else), then the manifest
-and declaration rules, then Python syntax, then the SDK itself on a staged copy of exactly the packaged files.
-Nothing stops at the first failure: a developer fixing a manifest wants the whole list in one run.
+Order is for reading: size first (a stray ``.venv`` explains everything else), then the manifest and declaration
+rules, Python syntax, and the SDK itself on a staged copy of exactly the packaged files.
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -23,18 +20,13 @@ MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 # Dify's API refuses uploads above PLUGIN_MAX_PACKAGE_SIZE, 15 MiB unless the admin raises it.
 DIFY_UPLOAD_LIMIT_BYTES = 15 * 1024 * 1024
 PACKAGE = "(package)"
-# Read at import and staged with the files: `make scaffold ... MINIMAL=1` checks its result after the devkit it
-# runs from has been removed from the copy.
+# Read at import, then staged: `make scaffold ... MINIMAL=1` checks its result after removing the devkit it runs from.
 _SDK_PROBE_SOURCE = Path(__file__).with_name("sdk_probe.py").read_bytes()
 SDK_PROBE_TIMEOUT_SECONDS = 180
 
 
 class PluginFiles(Mapping[str, bytes]):
-    """The files that go into the package, read from disk only when a rule or the archive needs them.
-
-    Lazy on purpose: when ``.difyignore`` forgets ``.venv`` the selection can be gigabytes, and the size rule
-    must be able to say so without loading it.
-    """
+    """The packaged files, read only when needed: the size rule must report a forgotten ``.venv`` without loading it."""
 
     def __init__(self, root: Path, paths: list[str]) -> None:
         self.root = root
@@ -60,7 +52,6 @@ class PluginFiles(Mapping[str, bytes]):
 
 
 def validate(files: PluginFiles, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run_sdk: bool = True) -> list[Problem]:
-    """All problems of the package made of ``files``; an empty list means it can be built."""
     problems = size_problems(files, max_bytes)
     too_big = bool(problems)
     problems += check_plugin(files) + python_problems(files)
@@ -70,8 +61,7 @@ def validate(files: PluginFiles, *, max_bytes: int = MAX_UNCOMPRESSED_BYTES, run
 
 
 def without_duplicates(sdk: list[Problem], static: list[Problem]) -> list[Problem]:
-    """Drop SDK findings about a field the static rules already reported (their message names the daemon rule):
-    the same field, or one within the other (``meta`` and ``meta.arch``)."""
+    """Drop SDK findings on a field the static rules reported, or one within the other (``meta``, ``meta.arch``)."""
     reported = [(p.file, p.field + ".") for p in static if p.field]
 
     def overlaps(problem: Problem) -> bool:
@@ -113,34 +103,24 @@ def python_problems(files: Mapping[str, bytes]) -> list[Problem]:
         try:
             compile(files[path], path, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
-            line = getattr(error, "lineno", None)
-            where = f" (line {line})" if line else ""
+            where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
             found.append(Problem(path, f"does not compile{where}: {getattr(error, 'msg', error)}"))
     return found
 
 
 def sdk_problems(files: PluginFiles) -> list[Problem]:
-    """Stage the packaged files in a temporary directory and let the SDK load them there (``sdk_probe``).
-
-    Staging is what makes the check honest: a module the plugin imports but ``.difyignore`` leaves out fails
-    here exactly as it would on the server.
-    """
+    """SDK findings on a staged copy (``sdk_probe``): a module ``.difyignore`` leaves out fails as on the server."""
     with tempfile.TemporaryDirectory(prefix="difypkg-stage-") as staging:
         stage, result, probe = (Path(staging) / name for name in ("plugin", "sdk-findings.json", "sdk_probe.py"))
         for path in files:
             (stage / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(files.root / path, stage / path)
         probe.write_bytes(_SDK_PROBE_SOURCE)
-        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        command = [sys.executable, "-B", str(probe), str(result)]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONDONTWRITEBYTECODE": "1"}
         try:
             completed = subprocess.run(
-                [sys.executable, "-B", str(probe), str(result)],
-                cwd=stage,
-                env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
-                capture_output=True,
-                text=True,
-                timeout=SDK_PROBE_TIMEOUT_SECONDS,
-                check=False,
+                command, cwd=stage, env=env, capture_output=True, text=True, timeout=SDK_PROBE_TIMEOUT_SECONDS
             )
         except subprocess.TimeoutExpired:
             return [Problem(PACKAGE, f"loading the plugin with the SDK took over {SDK_PROBE_TIMEOUT_SECONDS} s")]

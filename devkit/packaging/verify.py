@@ -9,8 +9,6 @@ would otherwise verify itself. The signed bytes are each entry's ``sha256`` in c
 verification file included, then the decimal ``time`` of the comment; any one trusted key may verify them.
 """
 
-from __future__ import annotations
-
 import argparse
 import base64
 import binascii
@@ -48,28 +46,23 @@ def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
     """Load a public key only if the daemon's ``LoadPublicKey`` would: PKCS#1 ``RSA PUBLIC KEY``, nothing after."""
     match = PEM_BLOCK.search(pem)
     if match is None:
-        msg = "no PEM block found"
-        raise VerificationError(msg)
+        raise VerificationError("no PEM block found")
     if match.group(1) != b"RSA PUBLIC KEY":
         msg = f"PEM block is {match.group(1).decode()!r}; the daemon accepts only 'RSA PUBLIC KEY' (PKCS#1)"
         raise VerificationError(msg)
     if pem[match.end() :]:
-        msg = "extra data after the PEM block; the daemon refuses such a key file"
-        raise VerificationError(msg)
+        raise VerificationError("extra data after the PEM block; the daemon refuses such a key file")
     key = serialization.load_pem_public_key(match.group(0))
     if not isinstance(key, rsa.RSAPublicKey):
-        msg = "not an RSA public key"
-        raise VerificationError(msg)
+        raise VerificationError("not an RSA public key")
     return key
 
 
 def verify_package(package: bytes, public_keys: list[rsa.RSAPublicKey]) -> Signature:
-    """Verify ``package`` against ``public_keys``; raises :class:`VerificationError` with the reason if it fails."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(package))
     except zipfile.BadZipFile as error:
-        msg = f"not a ZIP archive: {error}"
-        raise VerificationError(msg) from error
+        raise VerificationError(f"not a ZIP archive: {error}") from error
     with archive:
         signature, signed_at = _read_comment(archive.comment)
         digests = b"".join(hashlib.sha256(archive.read(info)).digest() for info in archive.infolist())
@@ -78,8 +71,7 @@ def verify_package(package: bytes, public_keys: list[rsa.RSAPublicKey]) -> Signa
         except KeyError:
             verification = None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            msg = ".verification.dify.json is not JSON"
-            raise VerificationError(msg) from error
+            raise VerificationError(".verification.dify.json is not JSON") from error
     category = verification.get("authorized_category") if isinstance(verification, dict) else None
     for key in public_keys:
         try:
@@ -87,8 +79,7 @@ def verify_package(package: bytes, public_keys: list[rsa.RSAPublicKey]) -> Signa
         except InvalidSignature:
             continue
         return Signature(signed_at=signed_at, authorized_category=category if isinstance(category, str) else None)
-    msg = "the signature does not match the package contents for any of the given public keys"
-    raise VerificationError(msg)
+    raise VerificationError("the signature does not match the package contents for any of the given public keys")
 
 
 def _read_comment(comment: bytes) -> tuple[bytes, int]:
@@ -96,21 +87,17 @@ def _read_comment(comment: bytes) -> tuple[bytes, int]:
     try:
         data = json.loads(comment.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        msg = "the package is not signed (its ZIP comment is not the signature JSON)"
-        raise VerificationError(msg) from error
+        raise VerificationError("the package is not signed (its ZIP comment is not the signature JSON)") from error
     signature = data.get("signature") if isinstance(data, dict) else None
     signed_at = data.get("time") if isinstance(data, dict) else None
     if not isinstance(signature, str) or not signature:
-        msg = "the signature JSON has no 'signature' string"
-        raise VerificationError(msg)
+        raise VerificationError("the signature JSON has no 'signature' string")
     if isinstance(signed_at, bool) or not isinstance(signed_at, int):
-        msg = "the signature JSON has no integer 'time'"
-        raise VerificationError(msg)
+        raise VerificationError("the signature JSON has no integer 'time'")
     try:
         return base64.b64decode(signature, validate=True), signed_at
     except binascii.Error as error:
-        msg = "the signature is not standard base64"
-        raise VerificationError(msg) from error
+        raise VerificationError("the signature is not standard base64") from error
 
 
 def main(argv: list[str]) -> int:

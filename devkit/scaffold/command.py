@@ -2,13 +2,10 @@
 
     python -m devkit scaffold --name my_plugin --author me [--label "My Plugin"] [--minimal] [--plugin-dir DIR]
 
-Works on a plugin directory (default: this repository), in place: run it on a fresh copy of the repository. The
-name and author are checked against the daemon's rules before any file changes; the result is then checked with
-the packaging rules (``devkit.packaging``), the SDK included, exactly as ``make package`` would check it. Exit
-code 0 when the renamed plugin passes them, 1 when it does not (the problems are printed), 2 for bad arguments.
+In place, on a plugin directory (default: this repository; use a fresh copy). Name and author are checked against
+the daemon's rules before any file changes, the result with the packaging rules and the SDK as ``make package``
+does. Exit code 0 when it passes, 1 when not (problems printed), 2 for bad arguments.
 """
-
-from __future__ import annotations
 
 import argparse
 import sys
@@ -17,17 +14,7 @@ from pathlib import Path
 from devkit.local import ROOT
 from devkit.packaging.package import build
 from devkit.packaging.rules import errors
-from devkit.scaffold import minimal
-from devkit.scaffold.rename import (
-    Changes,
-    Identity,
-    ScaffoldError,
-    default_label,
-    group_path,
-    identity_problems,
-    read_current,
-    rename,
-)
+from devkit.scaffold import minimal, rename
 
 
 def main(argv: list[str]) -> int:
@@ -44,23 +31,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--plugin-dir", type=Path, default=ROOT, help="plugin root (default: this repository)")
     args = parser.parse_args(argv)
     plugin_dir: Path = args.plugin_dir.resolve()
-    identity = Identity(args.name, args.author, args.label if args.label is not None else default_label(args.name))
+    label = args.label if args.label is not None else rename.default_label(args.name)
+    identity = rename.Identity(args.name, args.author, label)
 
-    problems = identity_problems(identity)
-    if problems:
+    if problems := rename.identity_problems(identity):
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         print("usage: make scaffold NAME=my_plugin AUTHOR=your_id [LABEL='My Plugin'] [MINIMAL=1]", file=sys.stderr)
         return 2
-    changes = Changes()
+    changes = rename.Changes()
     try:
-        current = read_current(plugin_dir)
+        current = rename.read_current(plugin_dir)
         if args.minimal:
             minimal.strip_to_minimal(plugin_dir, identity, changes)
-            rename(plugin_dir, identity, current, changes, description=minimal.DESCRIPTION, version=minimal.VERSION)
-        else:
-            rename(plugin_dir, identity, current, changes)
-    except (ScaffoldError, OSError) as error:
+        description, version = (minimal.DESCRIPTION, minimal.VERSION) if args.minimal else (None, None)
+        rename.rename(plugin_dir, identity, current, changes, description=description, version=version)
+    except (rename.ScaffoldError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -86,8 +72,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def next_steps(identity: Identity, *, minimal_copy: bool, package: str) -> str:
-    group = group_path(identity.name)
+def next_steps(identity: rename.Identity, *, minimal_copy: bool, package: str) -> str:
+    group = rename.group_path(identity.name)
     steps = [
         "Replace _assets/icon.svg and _assets/icon-dark.svg, and write the description in manifest.yaml"
         + ("" if minimal_copy else " and README.md"),

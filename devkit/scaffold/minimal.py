@@ -1,15 +1,11 @@
 """``--minimal``: a small endpoint plugin, what an endpoint plugin needs to work well and nothing of the relay.
 
-What stays is a fixed list (``KEPT``): the manifest, ``main.py`` and the SDK adjustments it applies
-(``relay/platform``), the icons, the settings files, the runtime requirements without those of the relay's pages,
-the pinned test tools, and the slim local runner (``devkit/plugin.py``, ``devkit/local.py``). Everything else
-goes, so nothing added to this repository later can swell the copy. What comes is every file of ``template/``
-(its path without ``.tmpl``; ``group.yaml`` becomes the new group file): ``GET /hello``, a group with one setting,
-a test through the real plugin process, a Makefile with ``make run`` and ``make test``, a CI script, and the new
-plugin's README, PRIVACY and CHANGELOG.
+Only ``KEPT`` stays, so nothing added to this repository later can swell the copy: the manifest, ``main.py`` and its
+SDK adjustments (``relay/platform``), the icons, the settings files, the runtime requirements minus the relay pages',
+the pinned test tools, the slim local runner. Every file of ``template/`` comes (path without ``.tmpl``; ``group.yaml``
+becomes the new group file): ``GET /hello``, a group with one setting, a test through the real plugin process, a
+Makefile with ``make run`` and ``make test``, a CI script, README, PRIVACY and CHANGELOG.
 """
-
-from __future__ import annotations
 
 import re
 from collections.abc import Callable
@@ -26,25 +22,12 @@ DESCRIPTION = {
     "pt_BR": "Um plugin de endpoints para o Dify.",
 }
 
-# Paths of this repository the copy keeps (.git and .venv: left alone); everything else goes.
-KEPT = (
-    ".git",
-    ".venv",
-    ".gitignore",
-    ".difyignore",
-    ".python-version",
-    ".env.example",
-    "pyproject.toml",
-    "requirements.txt",
-    "requirements-test.txt",
-    "manifest.yaml",
-    "main.py",
-    "_assets/icon.svg",
-    "_assets/icon-dark.svg",
-    "relay/platform",
-    "devkit/__init__.py",
-    "devkit/plugin.py",
-    "devkit/local.py",
+KEPT = frozenset(
+    {".git", ".venv"}  # left alone
+    | {".gitignore", ".difyignore", ".python-version", ".env.example", "pyproject.toml"}  # settings
+    | {"requirements.txt", "requirements-test.txt"}
+    | {"manifest.yaml", "main.py", "_assets/icon.svg", "_assets/icon-dark.svg", "relay/platform"}  # the plugin
+    | {"devkit/__init__.py", "devkit/plugin.py", "devkit/local.py"}  # the slim local runner
 )
 REQUIREMENTS_GONE = ("jinja2", "markupsafe", "markdown-it-py")  # only the relay's html pages use them
 
@@ -104,9 +87,8 @@ def _without_permissions(text: str) -> str:
 
 
 def _without_requirements(text: str) -> str:
-    kept = [
+    return "".join(
         line
         for line in text.splitlines(keepends=True)
         if re.split(r"[<>=~!\[ ;#]", line.strip(), maxsplit=1)[0].lower() not in REQUIREMENTS_GONE
-    ]
-    return "".join(kept)
+    )

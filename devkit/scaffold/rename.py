@@ -1,17 +1,11 @@
-"""Give the plugin a new identity wherever it is named.
+"""Give the plugin a new identity wherever it is named: in ``manifest.yaml``, ``name``, ``author``, ``label`` (the
+same text in all four languages Dify shows: a name is not translated), ``created_at`` (now) and the endpoint group,
+whose file becomes ``group/<name>.yaml``; in every text file naming the plugin (documents, pages, workflows, tests),
+each spelling of the name (``name_replacements``) and the old labels, but not in ``CHANGELOG.md``'s history.
 
-* ``manifest.yaml``: ``name``, ``author``, ``label`` (the same text in each of the four languages Dify shows: a
-  name is not translated), ``created_at`` (now), and the reference to the endpoint group;
-* the endpoint group's file, renamed ``group/<name>.yaml``;
-* every text file of the plugin that names it (documents, pages, workflows, tests), in each of the name's
-  spellings (``name_replacements``), and the old labels. ``CHANGELOG.md`` keeps the names its history was
-  written with.
-
-The manifest is edited as text, line by line, so that its comments, order and quoting stay as they were; the
-result is parsed again and compared with what was asked before anything else changes.
+The manifest is edited line by line, keeping its comments, order and quoting; the result is parsed and compared
+with what was asked before anything else changes.
 """
-
-from __future__ import annotations
 
 import datetime
 import json
@@ -30,25 +24,10 @@ TEXT_SUFFIXES = frozenset(
 )
 TEXT_NAMES = frozenset({"Makefile", ".difyignore", ".gitignore", ".env.example", "run"})
 SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".venv",
-        "venv",
-        "env",
-        "node_modules",
-        "dist",
-        "build",
-        "test-output",
-        "__pycache__",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".mypy_cache",
-        ".hypothesis",
-        ".tox",
-        ".nox",
-        ".idea",
-        ".vscode",
-    }
+    {".git", ".venv", "venv", "env", "node_modules", ".tox", ".nox"}  # version control, environments
+    | {"dist", "build", "test-output"}  # outputs
+    | {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis"}  # caches
+    | {".idea", ".vscode"}  # editor settings
 )
 KEPT_AS_WRITTEN = frozenset({"CHANGELOG.md"})  # history keeps the names it was written with
 SCAFFOLD_DIR = "devkit/scaffold"  # the scaffold's own code and templates name no plugin
@@ -107,7 +86,6 @@ def identity_problems(identity: Identity) -> list[str]:
 
 
 def read_current(plugin_dir: Path) -> Current:
-    """The plugin's identity from its manifest; ``ScaffoldError`` when the manifest cannot say."""
     path = plugin_dir / MANIFEST
     try:
         manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -119,11 +97,8 @@ def read_current(plugin_dir: Path) -> Current:
     if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], str):
         raise ScaffoldError(f"{MANIFEST}: plugins.endpoints must list exactly one endpoint group file")
     labels = manifest.get("label")
-    return Current(
-        name=str(manifest.get("name") or ""),
-        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-        group=groups[0],
-    )
+    labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+    return Current(name=str(manifest.get("name") or ""), labels=labels, group=groups[0])
 
 
 def group_path(name: str) -> str:
@@ -139,10 +114,8 @@ def rename(
     description: dict[str, str] | None = None,
     version: str | None = None,
 ) -> None:
-    """Rename the plugin in ``plugin_dir`` from ``current`` to ``identity``; record what changed in ``changes``.
-
-    ``description`` and ``version``, when given, replace the manifest's (the minimal scaffold starts afresh).
-    """
+    """Rename the plugin in ``plugin_dir`` from ``current`` to ``identity``, recording it in ``changes``;
+    ``description`` and ``version``, when given, replace the manifest's (the minimal scaffold starts afresh)."""
     new_group = group_path(identity.name)
     old_group_file = plugin_dir / current.group
     if current.group != new_group and old_group_file.is_file():
@@ -188,20 +161,14 @@ def rename(
 
 
 def name_replacements(current: Current, identity: Identity) -> list[tuple[re.Pattern[str], str]]:
-    """The old name in each of its spellings, then the old labels (longest first), each with its new text.
-
-    The spellings, for a plugin called ``my_plugin``: as written, a whole word (``dist/my_plugin-0.1.0.difypkg``);
-    upper-case with ``_``, alone or as a prefix (``MY_PLUGIN_KEEPALIVE_SECONDS``: the plugin's environment
-    variables carry its name); with ``-`` for ``_``, alone or as a prefix (``my-plugin-bench-``: temporary folders).
-    """
+    """The old name in each spelling, then the old labels (longest first), with their new text. For ``my_plugin``:
+    as written, a whole word (``dist/my_plugin-0.1.0.difypkg``); alone or as a prefix, upper case with ``_``
+    (environment variables: ``MY_PLUGIN_KEEPALIVE_SECONDS``) and with ``-`` (temp folders: ``my-plugin-bench-``)."""
     found: list[tuple[re.Pattern[str], str]] = []
     if current.name and current.name != identity.name:
         word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(current.name)}(?![A-Za-z0-9_])")
         found.append((word, identity.name))
-        for joiner, spelled in (
-            ("_", lambda name: name.upper().replace("-", "_")),
-            ("-", lambda name: name.replace("_", "-")),
-        ):
+        for joiner, spelled in (("_", lambda n: n.upper().replace("-", "_")), ("-", lambda n: n.replace("_", "-"))):
             old = spelled(current.name)
             # Only a name of several words: a one-word name in capitals (DEMO_, ACME_) may well be something else.
             if joiner in old and old != current.name:
@@ -217,20 +184,14 @@ def name_replacements(current: Current, identity: Identity) -> list[tuple[re.Pat
 def text_files(plugin_dir: Path) -> Iterator[str]:
     """The plugin's text files, ``/``-separated and relative, outside tool folders and the scaffold itself."""
     for current, dirnames, filenames in os.walk(plugin_dir):
-        relative_dir = Path(current).relative_to(plugin_dir).as_posix()
-        prefix = "" if relative_dir == "." else relative_dir + "/"
+        prefix = (Path(current).relative_to(plugin_dir).as_posix() + "/").removeprefix("./")
         dirnames[:] = sorted(name for name in dirnames if name not in SKIPPED_DIRS and prefix + name != SCAFFOLD_DIR)
-        for filename in sorted(filenames):
-            if Path(filename).suffix in TEXT_SUFFIXES or filename in TEXT_NAMES:
-                yield prefix + filename
+        yield from (prefix + f for f in sorted(filenames) if Path(f).suffix in TEXT_SUFFIXES or f in TEXT_NAMES)
 
 
 def set_top_level(text: str, key: str, value: str) -> str:
-    """Replace the top-level ``key`` of a YAML document, its line and every indented line under it.
-
-    ``value`` is a scalar written after ``key: ``, or a block (starting with a newline) written under ``key:``.
-    A key the document lacks is added at its end.
-    """
+    """Replace the top-level ``key`` of a YAML document (its line and the indented lines under it), or add it at
+    the end, with ``value``: a scalar after ``key: ``, or a block (starting with a newline) under ``key:``."""
     lines = text.splitlines(keepends=True)
     head = re.compile(rf"^{re.escape(key)}\s*:")
     replacement = f"{key}:{value}\n" if value.startswith("\n") else f"{key}: {value}\n"
