@@ -5,8 +5,6 @@ written back chunk by chunk as it comes, as the daemon does. Settings: the group
 The plugin's calls back to Dify (apps, storage) are refused with a sentence that says so.
 """
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import errno

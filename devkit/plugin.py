@@ -16,8 +16,6 @@ patching in play: what works here works in Dify. As the daemon (langgenius/dify-
   Dify behind this runner); ``devkit.daemon.process`` answers them as Dify would (demo apps, in-memory storage).
 """
 
-from __future__ import annotations
-
 import binascii
 import collections
 import contextlib
@@ -114,7 +112,9 @@ def build_daemon_request(
 
 def canonical_header_key(name: str) -> str:
     """Go's ``textproto.CanonicalMIMEHeaderKey``: ``content-type`` -> ``Content-Type``; odd names untouched."""
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-")) if _TOKEN.match(name) else name
+    if not _TOKEN.match(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def header_items(headers: HeaderItems | None) -> list[tuple[str, str]]:
@@ -419,7 +419,8 @@ class Plugin:
                 self._closed_sessions[session_id] = 0
 
     def backwards_after_close(self, response: PluginResponse) -> int:
-        """Answers to the plugin's calls sent after ``response``'s session closed (the daemon drops it: sends none)."""
+        """Answers to the plugin's calls sent after ``response``'s session closed (the daemon sends none: it drops
+        a session whose client left)."""
         with self._sessions_lock:
             return self._closed_sessions.get(response.session_id, 0)
 

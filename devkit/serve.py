@@ -5,8 +5,6 @@ demo apps (``devkit.demo.apps``) and serves ``http://127.0.0.1:5002/e/<hook_id>/
 (``devkit.daemon.server``), for a browser or curl.
 """
 
-from __future__ import annotations
-
 import argparse
 import html
 import json

@@ -2,7 +2,7 @@
 it keeps, and the signed links that serve them back. ``session.file.upload(filename, content, mimetype)`` (SDK
 ``invocations/file.py``) is two steps:
 
-1. an ``upload_file`` backwards call; Dify (``PluginUploadFileRequestApi``) answers ``{"url": ...}``:
+1. an ``upload_file`` backwards call via the daemon; Dify (``PluginUploadFileRequestApi``) answers ``{"url": ...}``:
    ``{INTERNAL_FILES_URL or FILES_URL}/files/upload/for-plugin?timestamp&nonce&sign&user_id&tenant_id``
    (``get_signed_file_url_for_plugin``, ``api/core/file/helpers.py``), ``sign`` the urlsafe base64 HMAC-SHA256 of
    ``upload|filename|mimetype|tenant_id|user_id|timestamp|nonce`` under Dify's secret (name and type not carried);
@@ -15,8 +15,6 @@ The plugin passes ``{"type", "transfer_method": "tool_file", "tool_file_id"}`` t
 make files (an agent's image tool, a workflow's tool node) store tool files too; ``ToolFileManager.sign_file`` links
 them as ``{FILES_URL}/files/tools/<id><extension>?timestamp&nonce&sign``, served by ``ToolFileApi``
 (``api/controllers/files/tool_files.py``) while the signature is fresh."""
-
-from __future__ import annotations
 
 import base64
 import hashlib
@@ -74,7 +72,7 @@ class ToolFile:
 
     @property
     def extension(self) -> str:
-        """Dify's: from the type, whatever the name says."""
+        """The extension Dify gives it: from the type, whatever the name says."""
         return guess_extension(self.mimetype) or ".bin"
 
 
@@ -100,7 +98,7 @@ class FileService:
     clock: Callable[[], float] = time.time  # Dify's clock, for signing and checking a signature's age (tests move it)
     files: dict[str, ToolFile] = field(default_factory=dict)  # by id
     upload_requests: list[dict[str, Any]] = field(default_factory=list)  # each ``upload_file`` request, as sent
-    uploads: int = 0  # accepted
+    uploads: int = 0  # uploads accepted so far
 
     def __post_init__(self) -> None:
         self._secret = secrets.token_bytes(32)
@@ -205,9 +203,13 @@ class FileService:
         return base64.urlsafe_b64encode(digest).decode()
 
     def _fresh(self, data: str, timestamp: str, sign: str) -> bool:
-        """Dify's ``verify_*_signature``: the signature first, then its age (signed here: whole seconds)."""
-        signed = hmac.compare_digest(self._sign(data).encode(), sign.encode())
-        return signed and self.clock() - int(timestamp) <= FILES_ACCESS_TIMEOUT
+        """Dify's ``verify_*_signature``: the signature first, then its age."""
+        if not hmac.compare_digest(self._sign(data).encode(), sign.encode()):
+            return False
+        try:  # a name or type holding "|" can shift the signed fields, so the timestamp may be anything
+            return self.clock() - int(timestamp) <= FILES_ACCESS_TIMEOUT
+        except ValueError:
+            return False
 
     @property
     def base_url(self) -> str:

@@ -1,8 +1,6 @@
 """Between a client and the plugin in Dify: nginx's rewrite of the request's headers (``nginx_headers``) and the
 daemon's own error bodies. The bytes the daemon then hands the plugin are ``devkit.plugin.build_daemon_request``'s."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -36,9 +34,11 @@ def nginx_headers(
     """The headers Dify's nginx (``docker/nginx/conf.d/default.conf.template``, ``docker/nginx/proxy.conf.template``
     in langgenius/dify) sends the daemon for a request to ``/e/``:
 
-    * hop-by-hop headers, any named in ``Connection`` and names with ``_`` (``underscores_in_headers`` off) are dropped;
-    * ``Host`` is ``$host`` (no port; ``public_host`` if given), ``X-Forwarded-For`` gets the client's address appended,
-      ``X-Forwarded-Proto`` ``$scheme`` (http), ``X-Forwarded-Port`` ``$server_port`` (nginx's); ``Connection`` cleared;
+    * hop-by-hop headers, any named in ``Connection`` and names with ``_`` (``underscores_in_headers`` off: they never
+      reach the SDK's parser) are dropped;
+    * ``Host`` is ``$host`` (no port; ``public_host``, if given, whatever address the client used), ``X-Forwarded-For``
+      gets the client's address appended, ``X-Forwarded-Proto`` is ``$scheme`` (http), ``X-Forwarded-Port``
+      ``$server_port`` (nginx's); ``Connection`` is cleared;
     * ``Dify-Hook-Url`` is ``$scheme://$host$request_uri``: the raw URI and query, replacing any the client sent."""
     items = header_items(headers)
     named = {t.strip().lower() for name, value in items if name.lower() == "connection" for t in value.split(",")}
@@ -74,7 +74,8 @@ def plugin_error_text(error: Mapping[str, Any] | None, fallback: str) -> str:
 
 
 NOT_FOUND_BODY = b'{"code":"not_found","message":"route not found"}'
-"""gin's ``NoRoute`` (``internal/server/http_server.go``), for any route missing (PATCH too): a Go map, keys sorted."""
+"""gin's ``NoRoute`` (``internal/server/http_server.go``) for any route missing, PATCH too: ``c.JSON(404, gin.H{...})``,
+a Go map, so the keys come sorted."""
 
 GIN_JSON = "application/json; charset=utf-8"  # of every ``c.JSON`` answer (gin's JSON renderer)
 

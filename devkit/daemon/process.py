@@ -2,8 +2,6 @@
 (``internal/core/io_tunnel/backwards_invocation/task.go``, ``internal/core/dify_invocation/calldify/http_request.go``,
 ``pkg/utils/http_requests/http_warpper.go`` in langgenius/dify-plugin-daemon)."""
 
-from __future__ import annotations
-
 import contextlib
 import ipaddress
 import json
@@ -24,8 +22,9 @@ from devkit.plugin import Plugin, PluginError
 APP_PERMISSION_DENIED = "permission denied, you need to enable app access in plugin manifest"
 APP_READ_TIMEOUT_ENV = "DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT"
 APP_READ_TIMEOUT = 240.0
-"""Its default (240000 ms, ``internal/types/app/config.go``) in seconds: how long after Dify's answer began the daemon
-closes an app call's body, streaming or silent (``time.AfterFunc(..., resp.Body.Close)``, ``RequestAndParseStream``)."""
+"""``DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT``'s default (240000 ms, ``internal/types/app/config.go``) in seconds: how
+long after Dify's answer began the daemon closes an app call's body, streaming or silent
+(``time.AfterFunc(..., resp.Body.Close)``, ``RequestAndParseStream``)."""
 
 APP_READ_TIMEOUT_ERROR = (
     "read app failed: read tcp 172.18.0.7:41238->172.18.0.5:5001: use of closed network connection\n"
@@ -84,7 +83,8 @@ def seconds_from_env(name: str, default: float, *, per_second: int = 1) -> float
 
 
 def _is_private_host(host: str) -> bool:
-    """Whether Dify's SSRF proxy refuses ``host`` (``http_access deny to_private_networks``): local or private."""
+    """Whether Dify's SSRF proxy refuses ``host`` (``http_access deny to_private_networks``): local names,
+    private, loopback or link-local addresses."""
     if host in ("localhost", "") or host.endswith(".localhost") or "." not in host:
         return True
     try:
@@ -115,8 +115,8 @@ class PluginProcess(Plugin):
         storage: PluginStorage | None = None,
         public_host: str = "localhost",
     ) -> None:
-        """``max_invocation_timeout``: whole seconds, at least 1. A public ``public_host`` (``dify.example.com``) lets
-        Dify's API fetch the plugin's endpoint (``fetch``)."""
+        """``max_invocation_timeout``: whole seconds, at least 1. ``storage``: pass a restarted plugin the same one, as
+        Dify keeps it. A public ``public_host`` (``dify.example.com``) lets Dify's API fetch the plugin's endpoint."""
         super().__init__(plugin_dir, python=python, env=env, on_log=on_log, public_host=public_host)
         self.apps = apps
         self.storage = storage if storage is not None else PluginStorage()
@@ -137,7 +137,8 @@ class PluginProcess(Plugin):
         super().stop(timeout)
 
     def fetch(self, url: str, timeout: float = 30) -> tuple[bytes, str] | None:
-        """A 200's body and type as Dify's API gets ``url`` (the plugin, public host) via its SSRF proxy, or None."""
+        """Body and type of a 200 when Dify's API fetches ``url`` (this plugin's endpoint on a public host) through its
+        SSRF proxy; else ``None``."""
         parts = urlsplit(url)
         if parts.hostname != self.public_host or _is_private_host(self.public_host) or not parts.path.startswith("/e/"):
             return None
@@ -152,8 +153,9 @@ class PluginProcess(Plugin):
         return body, (response.header("Content-Type") or "application/octet-stream").split(";")[0]
 
     def answer_call(self, session_id: str, payload: Mapping[str, Any]) -> None:
-        """Answer a call back to Dify (on its own thread), permission first (``checkPermission``): a ``"struct"``
-        response (an app's events: a ``"stream"`` one each) or an ``error``, then ``end``, unless the client left."""
+        """Answer a call back to Dify (on its own thread), permission first (``checkPermission``), with
+        ``backwards_response`` events: a ``"struct"`` response (an app's events: a ``"stream"`` one each) or an
+        ``error``, then ``end``, unless the client left."""
         request_id = str(payload.get("backwards_request_id", ""))
         invoke_type = payload.get("type")
         request = dict(payload.get("request") or {})

@@ -4,9 +4,8 @@ like the daemon's goroutines (``internal/server/http_server.go``, ``internal/ser
 ``docker/nginx/`` in langgenius/dify).
 
 Deviations, each explained where made: any hook id works (no endpoint table), other paths get a hint, not Dify's web
-app; an oversized body is drained, not reset; the first chunk's wait is bounded; a cut body ends in daemon JSON."""
-
-from __future__ import annotations
+app; an oversized body is drained, not reset; the first chunk's wait is bounded; a body cut by the plugin stopping or
+dying ends with the daemon's JSON line."""
 
 import contextlib
 import html
@@ -86,7 +85,7 @@ class DaemonHandler(PlainHandler):
     """One client connection; each request is one endpoint invocation."""
 
     server_version = "dify-devkit"
-    server: DevDaemonServer
+    server: "DevDaemonServer"
 
     def do_GET(self) -> None:
         with self.server.in_flight():
@@ -244,8 +243,9 @@ class DevDaemonServer(ThreadingHTTPServer):
         max_execution_timeout: float | None = None,
     ) -> None:
         super().__init__(address, DaemonHandler)
-        default_timeout = seconds_from_env(EXECUTION_TIMEOUT_ENV, EXECUTION_TIMEOUT)
-        self.max_execution_timeout = max_execution_timeout if max_execution_timeout is not None else default_timeout
+        if max_execution_timeout is None:
+            max_execution_timeout = seconds_from_env(EXECUTION_TIMEOUT_ENV, EXECUTION_TIMEOUT)
+        self.max_execution_timeout = max_execution_timeout
         self.supervisor = supervisor
         self.settings = dict(settings or {})
         self.hook_id = hook_id

@@ -8,8 +8,6 @@ in ``internal/core/io_tunnel/backwards_invocation/task.go``; ``internal/core/per
   the value was written (the daemon saves, then checks), and the counted total does not change;
 * no expiry; one store per plugin and workspace, shared by every endpoint."""
 
-from __future__ import annotations
-
 import binascii
 import posixpath
 import threading

@@ -1,8 +1,6 @@
 """Restarts a dead plugin process as Dify's daemon restarts a crashed plugin: a crash (a bug, an ``os._exit``, a stdout
 line over 5 MiB, a kill from outside) costs one failed request, not a devkit restart. A request or a watcher notices."""
 
-from __future__ import annotations
-
 import contextlib
 import threading
 import time

@@ -12,8 +12,6 @@ which that Dify refuses as "ToolFile <id> not found" (the upload belongs to anot
 ``tests/real_dify/player.py`` (``RecordedDify``) answers as that Dify does.
 """
 
-from __future__ import annotations
-
 import copy
 import json
 import re
@@ -97,10 +95,14 @@ class DemoApp:
 
     def parameters(self) -> dict[str, Any]:
         """What Dify's ``fetch_app`` returns for this app: its parameters, not its mode."""
-        values = {"opening_statement": self.opening_statement, "suggested_questions": list(self.suggested_questions)}
-        values.update(suggested_questions_after_answer={"enabled": self.takes_query})
-        values.update(retriever_resource={"enabled": self.takes_query}, user_input_form=list(self.user_input_form))
-        return ev.filled(ev.TEMPLATES["app parameters"], copy.deepcopy(values))
+        values = {
+            "opening_statement": self.opening_statement,
+            "suggested_questions": list(self.suggested_questions),
+            "suggested_questions_after_answer": {"enabled": self.takes_query},
+            "retriever_resource": {"enabled": self.takes_query},
+            "user_input_form": copy.deepcopy(list(self.user_input_form)),
+        }
+        return ev.filled(ev.TEMPLATES["app parameters"], values)
 
 
 def _demo_app(entry: dict[str, Any]) -> DemoApp:

@@ -7,8 +7,6 @@ does not matter to a plugin: the daemon decodes each event into a Go map and enc
 the keys sorted (``devkit.daemon.process.as_relayed``).
 """
 
-from __future__ import annotations
-
 import base64
 import copy
 import json
@@ -131,7 +129,9 @@ class Conversations:
         if owner == app_id:
             return conversation_id
         if mode == "advanced-chat":
-            return ""  # a service-API chatflow call swallows the unknown conversation and runs in a new one
+            # A service-API chatflow call swallows the unknown conversation and runs in a new one: the first event's
+            # conversation_id differs from the one sent.
+            return ""
         raise DifyError("")  # ConversationNotExistsError() carries no message: Dify's 400 says nothing
 
     def next_turn(self, app_id: str, conversation_id: str) -> tuple[str, int]:
@@ -179,7 +179,8 @@ def message(run: Run, answer: str, selector: list[str] | None = None) -> Event:
 
 def message_end(run: Run, prompt_tokens: int, completion_tokens: int) -> Event:
     """The end of an answer: ``usage`` is Dify's ``LLMUsage`` (prices as decimal strings), ``annotation_reply`` null
-    unless an annotation answered; easy UI: ``files`` null, no ``reasoning``; chatflow: a list and ``reasoning``."""
+    unless an annotation answered; easy UI: ``files`` null, no ``reasoning``; chatflow: ``files`` a list, plus
+    ``reasoning``."""
     latency = run.elapsed
     usage: Event = {"total_tokens": prompt_tokens + completion_tokens, "currency": "USD", "latency": latency}
     prices = []
@@ -235,9 +236,15 @@ def files_in(outputs: dict[str, Any] | None) -> list[Event]:
 def system_inputs(run: Run, *, query: str | None = None, dialogue_count: int | None = None) -> Event:
     """The system variables a run's ``workflow_started`` lists after the form's inputs, in the recorded order: a
     chatflow's with its query and turn (and no ``sys.conversation_id``), a workflow's without."""
-    values = {"sys.query": query, "sys.files": [], "sys.user_id": DEFAULT_END_USER_ID}
-    values.update({"sys.dialogue_count": dialogue_count, "sys.app_id": run.app_id, "sys.workflow_id": run.workflow_id})
-    values["sys.workflow_run_id"] = run.workflow_run_id
+    values = {
+        "sys.query": query,
+        "sys.files": [],
+        "sys.user_id": DEFAULT_END_USER_ID,
+        "sys.dialogue_count": dialogue_count,
+        "sys.app_id": run.app_id,
+        "sys.workflow_id": run.workflow_id,
+        "sys.workflow_run_id": run.workflow_run_id,
+    }
     if run.mode != "advanced-chat":
         del values["sys.query"], values["sys.dialogue_count"]
     return values

@@ -6,8 +6,6 @@ and ``_prepare_user_inputs`` of ``BaseAppGenerator`` (langgenius/dify, ``api/cor
 then ``file_factory.build_from_mapping`` for files.
 """
 
-from __future__ import annotations
-
 import mimetypes
 import posixpath
 from collections.abc import Container, Mapping
@@ -36,7 +34,9 @@ class Field:
     options: tuple[str, ...] = ()
     file_types: tuple[str, ...] = ()  # Dify's ``allowed_file_types`` (image, document, audio, video, custom)
     file_extensions: tuple[str, ...] = ()  # with ``custom`` among them: the extensions allowed (``.txt``...)
-    saved_default: bool = True  # False for a form whose entries carry no ``default`` at all, as the recorded apps'
+    # True: the form holds a default even when none was chosen (the studio saves one); False: its entries carry no
+    # ``default`` key at all, as the recorded apps' do.
+    saved_default: bool = True
 
     @property
     def form_default(self) -> Any:
@@ -87,7 +87,8 @@ def validate_inputs(
             checked[field.variable] = [_built(field, item, tool_files, remote) for item in value if _usable(item)]
     # Built files are dicts here (Dify's are File objects): only a dict in another field is left over. (Dify's
     # second check, meant for lists holding dicts, never fires: a list of dicts in a checkbox passes.)
-    if any(isinstance(checked[field.variable], dict) for field in fields if field.kind not in _FILE_KINDS):
+    kinds = {field.variable: field.kind for field in fields}  # a repeated name: the last field's kind, as in Dify
+    if any(isinstance(value, dict) for name, value in checked.items() if kinds[name] not in _FILE_KINDS):
         raise DifyError("Invalid input type")
     return checked
 

@@ -11,8 +11,6 @@ it is not compared with the detected type here; the input's extension rules deci
 uses the network: which URLs answer is configured (``RemoteFiles.reachable``).
 """
 
-from __future__ import annotations
-
 import mimetypes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -72,7 +70,7 @@ class RemoteFiles:
     reachable: Mapping[str, bytes] = field(default_factory=dict)  # URL -> the bytes it serves (their size: the HEAD's)
     files_url: str | None = None  # Dify's ``FILES_URL``: links there are resolved from Dify's database, never fetched
     # The rest of the network: URL -> (body, type) for a 200, else ``None`` (the devkit's daemon answers the plugin's
-    # own public endpoint through it). Any URL neither answers cannot be reached.
+    # own public endpoint through it). A URL that neither ``reachable`` nor ``fetch`` answers cannot be reached.
     fetch: Callable[[str], tuple[bytes, str] | None] | None = None
 
     def content(self, url: str) -> tuple[bytes, str] | None:

@@ -5,7 +5,8 @@
 Output contract (scripts and the release workflow rely on it): problems go to stderr, one line each, as
 ``error: <file>: <rule>`` or ``warning: ...``; on an error nothing is written and the exit code is 1. On success
 stdout ends with ``checksum: <hex>`` (the daemon's package checksum, after ``@`` in the plugin's unique identifier)
-and the package path: with ``--sign-key`` the signed one, whose checksum differs (``.verification.dify.json``).
+and then the package path as the very last line: with ``--sign-key`` the signed one, whose checksum differs (the
+signature adds ``.verification.dify.json``).
 Packages of the manifest's name and version already in the output directory (plain or signed) are removed first:
 a failed build leaves none to be uploaded by mistake, a successful one replaces them (``replaced <path>``). A
 manifest that does not say its name and version removes nothing; a failed build then names every package left.

@@ -120,6 +120,11 @@ def files_refusal(form=FILES_FORM, **inputs) -> str:
     return str(refused.value)
 
 
+def test_a_name_given_twice_is_checked_as_its_last_field_is_as_dify_keys_the_form_by_name():
+    twice = (Field("checkbox", "doc", "Doc"), DOC)
+    assert files_checked(twice, doc=tool_file())["doc"]["tool_file_id"] == KNOWN_TOOL_FILE
+
+
 @pytest.mark.parametrize("empty", ["", []])
 def test_an_optional_file_sent_empty_is_unset(empty):
     assert files_checked(doc=empty, sources=empty) == {"doc": None, "sources": None}
