@@ -457,10 +457,9 @@ class Plugin:
             pass
         finally:
             self._stdout_closed.set()
-            try:
-                code: int | None = self._proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                code = None
+            code: int | None = None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._proc.wait(timeout=1)
             self._death_reason = self._death_reason or f"the plugin process exited (code {code})"
             self._fail_sessions(self._death_reason)
 

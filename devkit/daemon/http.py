@@ -59,9 +59,7 @@ def nginx_headers(
 def go_json(value: Any, *, sort_keys: bool = True) -> str:
     """Go's ``json.Marshal``: compact, ``<>&`` escaped, map keys sorted (``sort_keys=False``: struct field order)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
-    for char in "<>&\u2028\u2029":
-        text = text.replace(char, f"\\u{ord(char):04x}")
-    return text
+    return text.translate({ord(char): f"\\u{ord(char):04x}" for char in "<>&\u2028\u2029"})
 
 
 def plugin_error_text(error: Mapping[str, Any] | None, fallback: str) -> str:

@@ -150,13 +150,11 @@ class DemoApps:
         *,
         sleep: Callable[[float], None] = time.sleep,
         silence: float = SILENCE,
-        completion_fixed: bool = False,
+        completion_fixed: bool = False,  # a Dify running completion apps for plugins (1.16 fails all: KeyError)
     ) -> None:
         self.token_delay = token_delay
         self.silence = silence
-        self.completion_fixed = (
-            completion_fixed  # a Dify running completion apps for plugins (1.16 fails all: KeyError)
-        )
+        self.completion_fixed = completion_fixed
         # Dify's files service: plugins' uploads land here as tool files, which the apps read; so do the pictures the
         # apps make, served and linked as ``ToolFileManager.sign_file`` links them.
         self.files = FileService()
@@ -233,8 +231,7 @@ class DemoApps:
     ) -> Iterator[Event]:
         """A chatbot's, agent's or completion app's answer (``kind``: message or agent_message), with the easy-UI
         triggers applied; ``extra_tokens``: completion tokens spent besides the answer's (an agent's thoughts)."""
-        failure = _model_failure(words)
-        if failure is not None:
+        if (failure := _model_failure(words)) is not None:
             yield ev.error(run, *failure)
             return
         pieces = _TOKEN.findall(text)
@@ -340,8 +337,7 @@ class DemoApps:
             after.append(f"Summary: {count} sections that take a reader from zero to {topic} fan.")
         if inputs.get("attachment"):
             after.append(self._read_attachment(inputs["attachment"]))
-        for source in inputs.get("sources") or []:
-            after.append("Source. " + self._read_attachment(source))
+        after += ["Source. " + self._read_attachment(source) for source in inputs.get("sources") or []]
         text = "\n".join(lines) + "".join(f"\n\n{paragraph}" for paragraph in after)
         prompt = [topic, inputs.get("notes")]
         return _Graph(self, run, words).run(inputs, ev.system_inputs(run), {"topic": topic}, text, prompt)

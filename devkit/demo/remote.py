@@ -49,8 +49,7 @@ class RemoteFile:
     @property
     def extension(self) -> str:
         """Dify's extension: the MIME type's, else the name's, else ``.bin``."""
-        guessed = mimetypes.guess_extension(self.mime_type) if self.mime_type else None
-        if guessed:
+        if guessed := mimetypes.guess_extension(self.mime_type):
             return guessed
         return f".{self.filename.rsplit('.', 1)[-1]}" if "." in self.filename else ".bin"
 

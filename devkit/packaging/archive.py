@@ -34,8 +34,7 @@ def write_entries(entries: Iterable[tuple[str, bytes]], comment: bytes = b"") ->
 def file_entry(path: str) -> zipfile.ZipInfo:
     """The header of one file entry: fixed time, fixed mode, deflated, created on "Unix" (so modes are read)."""
     if not path or path.startswith("/") or path.endswith("/") or "\\" in path or ".." in path.split("/"):
-        msg = f"not a valid package entry name: {path!r}"
-        raise ValueError(msg)
+        raise ValueError(f"not a valid package entry name: {path!r}")
     info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))  # the ZIP epoch
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3

@@ -44,8 +44,7 @@ def select_files(plugin_dir: Path) -> list[str]:
     rules = load_ignore_rules(plugin_dir)
     selected: list[str] = []
     for current, dirnames, filenames in os.walk(plugin_dir):
-        relative_dir = Path(current).relative_to(plugin_dir).as_posix()
-        prefix = "" if relative_dir == "." else relative_dir + "/"
+        prefix = (Path(current).relative_to(plugin_dir).as_posix() + "/").removeprefix("./")
         # Pruning in place is what keeps os.walk out of excluded directories (.git, .venv can be huge).
         dirnames[:] = [d for d in dirnames if not rules.excludes(prefix + d, is_dir=True)]
         for name in filenames:

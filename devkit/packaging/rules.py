@@ -333,11 +333,9 @@ def check_support_files(files: Mapping[str, bytes]) -> list[Problem]:
 
 def _requires_sdk(requirements: bytes) -> bool:
     """A requirement line names dify-plugin (PEP 503 normalized); comments and pip options do not count."""
-    for line in requirements.decode("utf-8", "replace").splitlines():
-        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
-        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() == "dify-plugin":
-            return True
-    return False
+    lines = requirements.decode("utf-8", "replace").splitlines()
+    matches = [re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0]) for line in lines]
+    return any(re.sub(r"[-_.]+", "-", match.group(1)).lower() == "dify-plugin" for match in matches if match)
 
 
 def _declares_dependencies(pyproject: bytes) -> bool:
