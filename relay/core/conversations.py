@@ -120,11 +120,9 @@ class ConversationStore:
         return PREFIX + "c:" + _digest("conversation", f"{self.endpoint}\0{conversation_id}")
 
     def _take_slot(self, share: int) -> str:
-        counter = PREFIX + f"n:{share}"
-        loaded = shares.load(self.storage, counter)
-        at = int(loaded) % SLOTS_PER_SHARE if loaded and loaded.isdigit() else 0
-        self.storage.set(counter, str((at + 1) % SLOTS_PER_SHARE).encode())
-        return PREFIX + f"s:{share}:{at}"
+        at = shares.next_slot(self.storage, PREFIX, share, SLOTS_PER_SHARE)
+        shares.advance(self.storage, PREFIX, share, at, SLOTS_PER_SHARE)
+        return shares.slot_key(PREFIX, share, at)
 
     def _evict(self, slot: str) -> None:
         """Remove what a slot held before it is reused: the entry, and the head if it still points there."""

@@ -50,3 +50,18 @@ def share_of(storage: "Storage", prefix: str, endpoint: str, capacity: int) -> i
         share = oldest
     storage.set(prefix + "e", ",".join(registered).encode())
     return share
+
+
+def next_slot(storage: "Storage", prefix: str, share: int, slots: int) -> int:
+    """The slot of ``share`` to fill next, in turn among ``slots``: its counter is ``prefix + "n:<share>"``."""
+    loaded = load(storage, f"{prefix}n:{share}")
+    return int(loaded) % slots if loaded and loaded.isdigit() else 0
+
+
+def advance(storage: "Storage", prefix: str, share: int, slot: int, slots: int) -> None:
+    """Move ``share``'s counter past ``slot``: the slot after it is filled next, the first after the last."""
+    storage.set(f"{prefix}n:{share}", str((slot + 1) % slots).encode())
+
+
+def slot_key(prefix: str, share: int, slot: int) -> str:
+    return f"{prefix}s:{share}:{slot}"

@@ -97,8 +97,8 @@ class Grants:
                 if evicted is not None and now - evicted.created < CODE_SECONDS:
                     raise Busy
                 shares.delete(self.storage, self._key(held))
-            self._advance(share, slot)
-            self.storage.set(self._slot_key(share, slot), ident.encode("ascii"))
+            shares.advance(self.storage, PREFIX, share, slot, FAMILIES_PER_ENDPOINT)
+            self.storage.set(shares.slot_key(PREFIX, share, slot), ident.encode("ascii"))
             family = Family(ident, 0, now, False)
             self._write(family)
         except (Busy, StorageUnavailable):
@@ -128,20 +128,12 @@ class Grants:
             raise StorageUnavailable(str(exc)) from exc
 
     def _next_slot(self, share: int) -> tuple[int, str | None]:
-        loaded = shares.load(self.storage, PREFIX + f"n:{share}")
-        slot = int(loaded) % FAMILIES_PER_ENDPOINT if loaded and loaded.isdigit() else 0
-        return slot, shares.load(self.storage, self._slot_key(share, slot))
-
-    def _advance(self, share: int, slot: int) -> None:
-        self.storage.set(PREFIX + f"n:{share}", str((slot + 1) % FAMILIES_PER_ENDPOINT).encode())
+        slot = shares.next_slot(self.storage, PREFIX, share, FAMILIES_PER_ENDPOINT)
+        return slot, shares.load(self.storage, shares.slot_key(PREFIX, share, slot))
 
     @staticmethod
     def _key(ident: str) -> str:
         return PREFIX + "f:" + ident
-
-    @staticmethod
-    def _slot_key(share: int, slot: int) -> str:
-        return PREFIX + f"s:{share}:{slot}"
 
 
 class Busy(Exception):
